@@ -1,0 +1,160 @@
+"""koa-session's cookie codec: base64 of ``JSON.stringify(payload)``.
+
+Plain JSON data is written byte for byte as koa writes it (compact separators,
+non-ASCII raw, keys in insertion order). Values that JSON cannot hold (tuples,
+bytes, datetimes, UUIDs, Markup) are written with Flask's tagged-JSON markers, so
+Flask apps keep their types while koa sees ordinary JSON objects.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+import typing as t
+
+from flask.json.tag import TaggedJSONSerializer
+
+#: Keys that hold koa-session's bookkeeping in a payload; never session data.
+RESERVED_KEYS = frozenset(("_expire", "_maxAge", "_session"))
+
+_tagger = TaggedJSONSerializer()
+_TAG_KEYS = frozenset(_tagger.tags)
+_SCALARS = (str, int, float, bool, type(None))
+
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_ascii_encoder = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=True, allow_nan=False
+)
+
+
+def _reject_constant(name: str) -> t.NoReturn:
+    # JSON.parse rejects NaN and Infinity; so do we.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _untag(obj: dict[str, t.Any]) -> t.Any:
+    if len(obj) == 1:
+        key = next(iter(obj))
+        if key in _TAG_KEYS:
+            return _tagger.tags[key].to_python(obj[key])
+    return obj
+
+
+_decoder = json.JSONDecoder(object_hook=_untag, parse_constant=_reject_constant)
+
+
+def to_json_ready(value: t.Any) -> t.Any:
+    """Return ``value`` with non-JSON values replaced by tagged markers.
+
+    Plain JSON structures are returned as the same objects (no copy), so the
+    common case costs one walk and no allocation.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        if len(value) == 1 and next(iter(value)) in _TAG_KEYS:
+            return _tagger.tag(value)  # escape a dict that looks like a marker
+        out: dict[t.Any, t.Any] | None = None
+        for key, item in value.items():
+            ready = to_json_ready(item)
+            if ready is not item and out is None:
+                out = dict(value)
+            if out is not None:
+                out[key] = ready
+        return value if out is None else out
+    if kind is list:
+        items = [to_json_ready(item) for item in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items
+    return _tagger.tag(value)
+
+
+def dumps_json(value: t.Any) -> str:
+    """Serialize like ``JSON.stringify``, tagging values JSON cannot hold.
+
+    :raise TypeError: for a value that neither JSON nor the tags can hold.
+    :raise ValueError: for ``NaN`` or infinities, which JSON has no form for.
+    """
+    text = _encoder.encode(to_json_ready(value))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate cannot be written raw; JSON.stringify escapes it too.
+        text = _ascii_encoder.encode(to_json_ready(value))
+    return text
+
+
+def loads_json(text: str) -> t.Any:
+    """Parse like ``JSON.parse`` and restore tagged values.
+
+    :raise ValueError: for text that is not JSON (or nests too deeply).
+    """
+    try:
+        return _decoder.decode(text)
+    except RecursionError as error:
+        raise ValueError("JSON nests too deeply") from error
+
+
+_URLSAFE = str.maketrans("-_", "+/")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
+
+
+def b64decode_lenient(value: str) -> bytes:
+    """Decode base64 as Node's ``Buffer.from(value, "base64")`` does.
+
+    Both alphabets are accepted, padding may be missing and characters outside
+    the alphabet are skipped; this never raises.
+    """
+    try:
+        return binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
+    cleaned = _NOT_BASE64.sub("", value.split("=", 1)[0].translate(_URLSAFE))
+    if len(cleaned) % 4 == 1:
+        cleaned = cleaned[:-1]  # a lone trailing sextet carries no whole byte
+    cleaned += "=" * (-len(cleaned) % 4)
+    return binascii.a2b_base64(cleaned)
+
+
+def encode(payload: dict[str, t.Any]) -> str:
+    """koa-session's default ``encode``: base64 of the JSON text."""
+    return encode_text(dumps_json(payload))
+
+
+def encode_text(json_text: str) -> str:
+    """Base64 of the UTF-8 bytes of already serialized JSON."""
+    return binascii.b2a_base64(json_text.encode("utf-8"), newline=False).decode("ascii")
+
+
+def decode(value: str) -> t.Any:
+    """koa-session's default ``decode``: lenient base64, then ``JSON.parse``.
+
+    Invalid UTF-8 becomes U+FFFD, as in Node.
+
+    :raise ValueError: when the text is not JSON.
+    """
+    return loads_json(b64decode_lenient(value).decode("utf-8", "replace"))
+
+
+def bookkeeping(max_age: int | str, now_ms: int) -> dict[str, t.Any]:
+    """The fields koa-session appends to a payload for this max age."""
+    if max_age == "session":
+        return {"_session": True}
+    assert isinstance(max_age, int)
+    return {"_expire": now_ms + max_age, "_maxAge": max_age}
+
+
+def append_bookkeeping(data_json: str, extra: dict[str, t.Any]) -> str:
+    """Append bookkeeping fields to serialized data without serializing twice.
+
+    ``data_json`` is the text of a JSON object; the result is the text of that
+    object with ``extra``'s fields added at the end, as ``JSON.stringify``
+    writes ``{...data, ...extra}``.
+    """
+    tail = _encoder.encode(extra)[1:]
+    if data_json == "{}":
+        return "{" + tail
+    return data_json[:-1] + "," + tail

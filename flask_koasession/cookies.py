@@ -1,0 +1,127 @@
+"""Reading and writing the session cookies as koa's ``cookies`` module does.
+
+A session cookie travels with a ``NAME.sig`` companion that signs it; both carry
+the same attributes. With ``overwrite`` a later ``Set-Cookie`` of a name
+replaces an earlier one in the same response, so a response never carries two
+values for the session cookie.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from werkzeug.http import dump_cookie
+
+from .exceptions import SessionTooLargeError
+
+if t.TYPE_CHECKING:
+    from flask import Request, Response
+
+    from .options import Options
+    from .signing import Keygrip
+
+#: Longest incoming cookie value that is even looked at. Browsers keep cookies
+#: of about 4 KiB; anything far larger is hostile and is ignored unread.
+MAX_INCOMING_VALUE = 8192
+
+
+class Signature(t.NamedTuple):
+    """The outcome of reading a signed cookie."""
+
+    value: str | None
+    #: ``None`` (valid with the signing key, or unsigned mode), ``"rotated"``
+    #: (an older key), ``"unsigned"`` (no ``.sig``) or ``"signature"`` (no match).
+    problem: str | None
+
+
+def read(request: Request, options: Options, keygrip: Keygrip | None) -> Signature:
+    """Read the session cookie and check its signature.
+
+    An empty value counts as no cookie, as in koa.
+    """
+    name = options.key
+    value = request.cookies.get(name)
+    if not value:
+        return Signature(None, None)
+    if keygrip is None:
+        return Signature(value, None)
+    signature = request.cookies.get(name + ".sig")
+    if not signature:
+        return Signature(None, "unsigned")
+    index = keygrip.index(f"{name}={value}", signature)
+    if index < 0:
+        return Signature(None, "signature")
+    return Signature(value, "rotated" if index else None)
+
+
+class CookieWriter:
+    """Writes the session cookie pair onto one response.
+
+    :param max_size: the largest ``Set-Cookie`` value allowed for the session
+        cookie (Flask's ``MAX_COOKIE_SIZE``); 0 disables the check.
+    """
+
+    def __init__(
+        self,
+        response: Response,
+        request: Request,
+        options: Options,
+        keygrip: Keygrip | None,
+        max_size: int,
+    ) -> None:
+        self.response = response
+        self.options = options
+        self.keygrip = keygrip
+        self.max_size = max_size
+        self.secure = request.is_secure if options.secure is None else options.secure
+
+    def set(self, value: str, expires_ms: int | None) -> None:
+        """Send the session cookie (and its signature) with ``value``."""
+        expires = None if expires_ms is None else expires_ms / 1000
+        header = self._dump(self.options.key, value, expires)
+        if self.max_size and len(header) > self.max_size:
+            raise SessionTooLargeError(len(header), self.max_size)
+        self._push(self.options.key, header)
+        self._push_signature(value, expires)
+
+    def remove(self) -> None:
+        """Send the expired pair that makes the browser drop the session."""
+        self._push(self.options.key, self._dump(self.options.key, "", 0))
+        self._push_signature("", 0)
+
+    def remove_signature(self) -> None:
+        """Expire a ``.sig`` cookie that signed nothing we accept."""
+        name = self.options.key + ".sig"
+        self._push(name, self._dump(name, "", 0))
+
+    def _push_signature(self, value: str, expires: float | None) -> None:
+        if self.keygrip is None:
+            return
+        name = self.options.key + ".sig"
+        signature = self.keygrip.sign(f"{self.options.key}={value}")
+        self._push(name, self._dump(name, signature, expires))
+
+    def _dump(self, name: str, value: str, expires: float | None) -> str:
+        options = self.options
+        return dump_cookie(
+            name,
+            value,
+            expires=expires,
+            path=options.path,
+            domain=options.domain,
+            secure=self.secure,
+            httponly=options.http_only,
+            samesite=options.same_site,
+            partitioned=options.partitioned,
+            max_size=0,  # checked above, with an error instead of a warning
+        )
+
+    def _push(self, name: str, header: str) -> None:
+        headers = self.response.headers
+        if self.options.overwrite:
+            prefix = name + "="
+            existing = headers.getlist("Set-Cookie")
+            kept = [h for h in existing if not h.startswith(prefix)]
+            if len(kept) != len(existing):
+                headers.setlist("Set-Cookie", kept)
+        headers.add("Set-Cookie", header)

@@ -1,0 +1,109 @@
+"""The ``KoaSession`` extension object: options, registration, per-app state."""
+
+from __future__ import annotations
+
+import typing as t
+
+from .interface import KoaSessionInterface
+from .options import Options, parse_options
+from .signing import Keygrip
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+#: ``app.config`` key holding a dict of options.
+CONFIG_KEY = "KOA_SESSION"
+
+
+class KoaSessionState:
+    """What one app keeps in ``app.extensions["koasession"]``.
+
+    :param options: the validated options of this app.
+    """
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self._keygrip: Keygrip | None = None
+        self._keys_from: tuple[object, ...] = ()
+
+    def keygrip(self, app: Flask) -> Keygrip | None:
+        """The signer for this app's keys, ``None`` when cookies are unsigned.
+
+        Keys come from the ``keys`` option, else from ``SECRET_KEY`` followed
+        by ``SECRET_KEY_FALLBACKS``; they are read on each request (and the
+        signer rebuilt only when they change) so rotating them in the config
+        takes effect at once.
+
+        :raise RuntimeError: when signing is on and no key is configured.
+        """
+        if not self.options.signed:
+            return None
+        keys = self.options.keys
+        if keys is None:
+            secret = app.config.get("SECRET_KEY")
+            fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
+            keys = tuple(k for k in (secret, *fallbacks) if k)
+            if not secret:
+                raise RuntimeError(
+                    "The session is unavailable because no secret key was set. Set"
+                    " app.secret_key (or pass keys=[...] to KoaSession), or use"
+                    " signed=False to send unsigned cookies."
+                )
+        if keys != self._keys_from or self._keygrip is None:
+            self._keygrip = Keygrip(keys, self.options.digest)
+            self._keys_from = keys
+        return self._keygrip
+
+
+class KoaSession:
+    """koa-session's sessions for a Flask app.
+
+    ::
+
+        app = Flask(__name__)
+        app.secret_key = "change me"
+        KoaSession(app, max_age=3_600_000, rolling=True)
+
+    or, with an app factory::
+
+        koa = KoaSession(rolling=True)
+
+        def create_app():
+            app = Flask(__name__)
+            koa.init_app(app, max_age=3_600_000)
+            return app
+
+    Options come from ``app.config["KOA_SESSION"]`` (a dict), then from the
+    keyword arguments given here, then from those given to :meth:`init_app`;
+    later sources win. Each option is accepted under its Python name and under
+    koa-session's name (``max_age`` or ``maxAge``). See :doc:`/options`.
+
+    :param app: the app to set up now, or ``None`` to call :meth:`init_app` later.
+    :param options: options shared by every app this object sets up.
+    :raise ValueError: for an unknown option or a value out of range.
+    :raise TypeError: for an option of the wrong type.
+    """
+
+    def __init__(self, app: Flask | None = None, **options: t.Any) -> None:
+        # Validate now, so that a mistake surfaces where it was made.
+        parse_options((options, "KoaSession(...)"))
+        self.options = options
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, **options: t.Any) -> None:
+        """Install the session interface on ``app`` with the merged options.
+
+        :param app: the Flask app.
+        :param options: options for this app only; they win over the others.
+        """
+        validated = parse_options(
+            (app.config.get(CONFIG_KEY) or {}, f'app.config["{CONFIG_KEY}"]'),
+            (self.options, "KoaSession(...)"),
+            (options, "init_app(...)"),
+        )
+        app.extensions["koasession"] = KoaSessionState(validated)
+        app.session_interface = KoaSessionInterface()
+        from .flash import pop_flash
+
+        app.add_template_global(pop_flash)

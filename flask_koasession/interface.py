@@ -1,0 +1,35 @@
+"""Flask's ``SessionInterface`` for koa-session semantics.
+
+Opening a session costs one small object: the cookie or store is read only when
+the view first touches :data:`flask.session`. Saving runs after every
+``after_request`` function, so whatever they write to the session is kept.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask.sessions import SessionInterface
+
+from .context import SessionContext
+from .session import KoaSessionDict
+
+if t.TYPE_CHECKING:
+    from flask import Flask, Request, Response
+    from flask.sessions import SessionMixin
+
+
+class KoaSessionInterface(SessionInterface):
+    """Installed by :class:`~flask_koasession.KoaSession`; reads its options
+    from ``app.extensions["koasession"]``, so one interface serves many apps.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> KoaSessionDict:
+        state = app.extensions["koasession"]
+        return KoaSessionDict(SessionContext(app, request, state))
+
+    def save_session(
+        self, app: Flask, session: SessionMixin, response: Response
+    ) -> None:
+        if isinstance(session, KoaSessionDict):
+            session._context.commit(session, response)

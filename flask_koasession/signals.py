@@ -1,0 +1,29 @@
+"""Blinker signals for the life of a session.
+
+The sender is always the Flask application object, never the ``current_app``
+proxy. Connect with ``session_created.connect(receiver, app)``.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: A new session was saved for the first time. Kwargs: ``session``.
+session_created = _signals.signal("session-created")
+#: An unchanged session's expiry was pushed forward. Kwargs: ``session``,
+#: ``reason`` (``"rolling"`` or ``"renew"``).
+session_renewed = _signals.signal("session-renewed")
+#: :meth:`~flask_koasession.KoaSessionDict.regenerate` took effect. Kwargs:
+#: ``session``, ``old_key``, ``new_key`` (store ids, ``None`` in cookie mode).
+session_regenerated = _signals.signal("session-regenerated")
+#: :meth:`~flask_koasession.KoaSessionDict.destroy` took effect. Kwargs: ``key``.
+session_destroyed = _signals.signal("session-destroyed")
+#: An expired session came with a request. Kwargs: ``key``, ``value``.
+session_expired = _signals.signal("session-expired")
+#: A session failed its signature, decoding or ``valid()``. Kwargs: ``key``,
+#: ``value`` (the decoded data, or ``None``), ``reason``.
+session_invalid = _signals.signal("session-invalid")
+#: A store id that the store does not know. Kwargs: ``key``.
+session_missed = _signals.signal("session-missed")

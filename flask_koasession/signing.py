@@ -1,0 +1,59 @@
+"""Keygrip-compatible cookie signatures, as the ``cookies`` module writes them.
+
+The signature of a cookie is the HMAC of the ASCII text ``name=value``, keyed by
+the first key, in URL-safe base64 without padding. Every key verifies, so keys
+can rotate: the first signs, older ones still let sessions in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import typing as t
+
+from itsdangerous.encoding import base64_encode
+from itsdangerous.signer import HMACAlgorithm
+
+
+def check_digest(name: str) -> None:
+    """Raise :class:`ValueError` unless ``name`` is an HMAC digest hashlib knows."""
+    try:
+        hashlib.new(name)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"digest={name!r} is not a hash algorithm this Python knows; use a"
+            " name such as 'sha1' (keygrip's default) or 'sha256'."
+        ) from error
+
+
+class Keygrip:
+    """Sign with the first key, verify with any, like Node's ``keygrip``.
+
+    :param keys: secret keys, newest first; ``str`` keys are UTF-8 encoded.
+    :param digest: a :mod:`hashlib` algorithm name (keygrip's default: sha1).
+    """
+
+    def __init__(self, keys: t.Sequence[str | bytes], digest: str = "sha1") -> None:
+        if not keys:
+            raise ValueError("Keygrip needs at least one key.")
+        self.keys = [k.encode("utf-8") if isinstance(k, str) else k for k in keys]
+        self._algorithm = HMACAlgorithm(lambda: hashlib.new(digest))
+
+    def _sign_with(self, key: bytes, data: bytes) -> bytes:
+        return base64_encode(self._algorithm.get_signature(key, data))
+
+    def sign(self, data: str) -> str:
+        """Return the signature of ``data`` (e.g. ``"koa.sess=eyJ..."``)."""
+        return self._sign_with(self.keys[0], data.encode("utf-8")).decode("ascii")
+
+    def index(self, data: str, signature: str) -> int:
+        """Return the index of the key that made ``signature``, or -1.
+
+        Every key is tried with a constant-time comparison.
+        """
+        expected = signature.encode("utf-8", "replace")
+        raw = data.encode("utf-8")
+        for position, key in enumerate(self.keys):
+            if hmac.compare_digest(expected, self._sign_with(key, raw)):
+                return position
+        return -1
