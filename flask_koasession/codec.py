@@ -53,7 +53,7 @@ def to_json_ready(value: t.Any) -> t.Any:
     kind = type(value)
     if kind in _SCALARS:
         return value
-    if kind is dict:
+    if kind is dict or isinstance(value, dict):  # the session is a dict subclass
         if len(value) == 1 and next(iter(value)) in _TAG_KEYS:
             return _tagger.tag(value)  # escape a dict that looks like a marker
         out: dict[t.Any, t.Any] | None = None
@@ -154,7 +154,10 @@ def append_bookkeeping(data_json: str, extra: dict[str, t.Any]) -> str:
     object with ``extra``'s fields added at the end, as ``JSON.stringify``
     writes ``{...data, ...extra}``.
     """
-    tail = _encoder.encode(extra)[1:]
+    if len(extra) == 2:  # the usual {"_expire": int, "_maxAge": int}, formatted fast
+        tail = f'"_expire":{extra["_expire"]},"_maxAge":{extra["_maxAge"]}}}'
+    else:
+        tail = _encoder.encode(extra)[1:]
     if data_json == "{}":
         return "{" + tail
     return data_json[:-1] + "," + tail

@@ -12,7 +12,6 @@ import hmac
 import typing as t
 
 from itsdangerous.encoding import base64_encode
-from itsdangerous.signer import HMACAlgorithm
 
 
 def check_digest(name: str) -> None:
@@ -37,10 +36,11 @@ class Keygrip:
         if not keys:
             raise ValueError("Keygrip needs at least one key.")
         self.keys = [k.encode("utf-8") if isinstance(k, str) else k for k in keys]
-        self._algorithm = HMACAlgorithm(lambda: hashlib.new(digest))
+        self.digest = digest
 
     def _sign_with(self, key: bytes, data: bytes) -> bytes:
-        return base64_encode(self._algorithm.get_signature(key, data))
+        # hmac.digest is the one-shot C path: several times faster than hmac.new.
+        return base64_encode(hmac.digest(key, data, self.digest))
 
     def sign(self, data: str) -> str:
         """Return the signature of ``data`` (e.g. ``"koa.sess=eyJ..."``)."""
