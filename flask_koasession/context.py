@@ -140,13 +140,13 @@ class SessionContext:
         if valid is not None and not valid(self.request, payload):
             self._send(signals.session_invalid, key=key, value=payload, reason="valid")
             return False
-        for reserved in codec.RESERVED_KEYS:
-            payload.pop(reserved, None)
-        dict.update(session, payload)
+        # A copy: a store may hand out an object it keeps.
+        data = {k: v for k, v in payload.items() if k not in codec.RESERVED_KEYS}
+        dict.update(session, data)
         self.is_new = False
         self.expire = expire
         self.max_age = max_age
-        self.loaded_json = codec.dumps_json(payload)
+        self.loaded_json = codec.dumps_json(data)
         return True
 
     def _stored_max_age(self, payload: dict[str, t.Any]) -> MaxAge | None:

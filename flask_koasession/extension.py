@@ -86,7 +86,7 @@ class KoaSession:
 
     def __init__(self, app: Flask | None = None, **options: t.Any) -> None:
         # Validate now, so that a mistake surfaces where it was made.
-        parse_options((options, "KoaSession(...)"))
+        parse_options((options, "KoaSession(...)"), complete=False)
         self.options = options
         if app is not None:
             self.init_app(app)
@@ -102,6 +102,7 @@ class KoaSession:
             (self.options, "KoaSession(...)"),
             (options, "init_app(...)"),
         )
+        assert validated is not None
         app.extensions["koasession"] = KoaSessionState(validated)
         app.session_interface = KoaSessionInterface()
         from .flash import pop_flash

@@ -197,11 +197,16 @@ def _canonical(source: t.Mapping[str, t.Any], where: str) -> dict[str, t.Any]:
     return result
 
 
-def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
+def parse_options(
+    *sources: tuple[t.Mapping[str, t.Any], str], complete: bool = True
+) -> Options | None:
     """Merge option sources (later ones win) and validate the result.
 
     :param sources: ``(mapping, description)`` pairs, lowest priority first;
         the description names the source in error messages.
+    :param complete: whether the sources hold every option; when false only
+        each option on its own is checked (options that need each other may
+        come later from ``init_app``) and ``None`` is returned.
     :raise ValueError: for an unknown option or a value out of range.
     :raise TypeError: for a value of the wrong type.
     """
@@ -210,10 +215,15 @@ def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
         if not isinstance(mapping, t.Mapping):
             raise TypeError(f"{where} must be a dict of options, got {mapping!r}.")
         merged.update(_canonical(mapping, where))
-    return _validated(merged)
+    _check_each(merged)
+    if not complete:
+        return None
+    _check_together(merged)
+    return Options(**merged)
 
 
-def _validated(values: dict[str, t.Any]) -> Options:
+def _check_each(values: dict[str, t.Any]) -> None:
+    """Check every option on its own, normalising values in place."""
     if "max_age" in values:
         values["max_age"] = normalize_max_age(values["max_age"])
     for name in (
@@ -251,6 +261,18 @@ def _validated(values: dict[str, t.Any]) -> Options:
     )
     _check_methods("store", values.get("store"), ("get", "set", "destroy"))
     _check_methods("external_key", values.get("external_key"), ("get", "set"))
+    for name in ("encode", "decode"):
+        if values.get(name) is None:
+            values.pop(name, None)
+    _check_keys(values)
+    if "digest" in values:
+        if not isinstance(values["digest"], str):
+            _fail("digest", values["digest"], "expected a hashlib name", TypeError)
+        check_digest(values["digest"])
+
+
+def _check_together(values: dict[str, t.Any]) -> None:
+    """Check the options that depend on each other."""
     if values.get("store") is not None and values.get("store_factory") is not None:
         raise ValueError(
             "KoaSession options store and store_factory (ContextStore) exclude each"
@@ -263,15 +285,6 @@ def _validated(values: dict[str, t.Any]) -> Options:
             "KoaSession option external_key needs a store: the external key is a"
             " store id. Add store=... (or store_factory=...)."
         )
-    for name in ("encode", "decode"):
-        if values.get(name) is None:
-            values.pop(name, None)
-    _check_keys(values)
-    if "digest" in values:
-        if not isinstance(values["digest"], str):
-            _fail("digest", values["digest"], "expected a hashlib name", TypeError)
-        check_digest(values["digest"])
-    return Options(**values)
 
 
 def _check_key(value: object) -> None:

@@ -39,7 +39,13 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
-            self._context.load(self)
+            try:
+                self._context.load(self)
+            except BaseException:
+                # A session that could not be read (store down, no secret key)
+                # is never written: the error is the request's outcome.
+                self._context.committed = True
+                raise
 
     @property
     def accessed(self) -> bool:
