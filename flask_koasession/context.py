@@ -201,9 +201,10 @@ class SessionContext:
         if self.destroyed:
             self._remove(writer, self.destroyed_key)
             self._send(signals.session_destroyed, key=self.destroyed_key)
-        old_key = self.external_key
+        # The id a request came with; a new session's generated id was never stored.
+        old_key = None if self.is_new else self.external_key
         if self.regenerate:
-            self._remove(writer, None if self.is_new else old_key)
+            self._remove(writer, old_key)
             if self.options.uses_store:
                 self.external_key = self._generate_id()
 

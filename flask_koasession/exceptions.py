@@ -22,6 +22,11 @@ class SessionStoreError(KoaSessionError):
         def store_down(error):
             return "Sessions are unavailable, try again shortly.", 503
 
+    That handler sees errors raised while the view loads the session. An
+    error raised while the session is saved, after the view, reaches the
+    ``InternalServerError`` handler as ``e.original_exception``: see
+    :ref:`store-outages`.
+
     :param store: a short name of the store, e.g. ``"RedisStore"``.
     :param operation: ``"get"``, ``"set"``, ``"destroy"`` or ``"cleanup"``.
     :param key: the session id concerned, when there is one.

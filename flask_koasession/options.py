@@ -72,7 +72,7 @@ class ExternalKey(t.Protocol):
 @dataclasses.dataclass(frozen=True)
 class Options:
     """The validated options of one app. Read it from
-    ``app.extensions["koasession"].options``; build it with :func:`parse_options`.
+    ``app.extensions["koasession"].options``; build it with ``parse_options()``.
     """
 
     key: str = "koa.sess"

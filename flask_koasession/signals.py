@@ -18,12 +18,14 @@ session_renewed = _signals.signal("session-renewed")
 #: :meth:`~flask_koasession.KoaSessionDict.regenerate` took effect. Kwargs:
 #: ``session``, ``old_key``, ``new_key`` (store ids, ``None`` in cookie mode).
 session_regenerated = _signals.signal("session-regenerated")
-#: :meth:`~flask_koasession.KoaSessionDict.destroy` took effect. Kwargs: ``key``.
+#: :meth:`~flask_koasession.KoaSessionDict.destroy` took effect. Kwargs: ``key``
+#: (the store id, ``None`` in cookie mode).
 session_destroyed = _signals.signal("session-destroyed")
 #: An expired session came with a request. Kwargs: ``key``, ``value``.
 session_expired = _signals.signal("session-expired")
-#: A session failed its signature, decoding or ``valid()``. Kwargs: ``key``,
-#: ``value`` (the decoded data, or ``None``), ``reason``.
+#: A session was rejected. Kwargs: ``key``, ``value`` (the decoded data, or
+#: ``None``), ``reason``: ``"unsigned"``, ``"signature"``, ``"too_large"``,
+#: ``"decode"``, ``"bookkeeping"``, ``"valid"`` or ``"malformed_id"``.
 session_invalid = _signals.signal("session-invalid")
 #: A store id that the store does not know. Kwargs: ``key``.
 session_missed = _signals.signal("session-missed")
