@@ -1,0 +1,1 @@
+"""Interop tests: flask-koasession against the real koa-session, over real HTTP."""

@@ -1,0 +1,121 @@
+"""Fixtures for the interop tests: the Koa and Flask servers, a browser, Redis.
+
+Servers are started once per configuration for the whole test session (a
+configuration is the ``server.js`` environment, see harness.py) and stopped at
+its end. Redis comes from ``tests/servers.py``'s ``redis_server``; the interop
+tests use their own database number on it.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from tests.interop import harness
+from tests.interop.flask_app import close_app, create_app
+
+#: The Redis database the interop tests use (store tests use others).
+REDIS_DB = 3
+
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "interop: runs the real koa-session (Node.js) next to Flask"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.interop)
+
+
+class ServerPool:
+    """Koa and Flask servers by configuration, started on first use."""
+
+    def __init__(self) -> None:
+        self._koa: dict[tuple[tuple[str, str], ...], harness.KoaServer] = {}
+        self._flask: dict[tuple[tuple[str, str], ...], harness.FlaskServer] = {}
+
+    @staticmethod
+    def _key(env: t.Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(env.items()))
+
+    def koa(self, env: t.Mapping[str, str]) -> harness.KoaServer:
+        key = self._key(env)
+        if key not in self._koa:
+            self._koa[key] = harness.KoaServer(env).start()
+        return self._koa[key]
+
+    def flask(self, env: t.Mapping[str, str]) -> harness.FlaskServer:
+        key = self._key(env)
+        if key not in self._flask:
+            server = harness.FlaskServer(create_app(env), env)
+            self._flask[key] = server.start()
+        return self._flask[key]
+
+    def close(self) -> None:
+        errors: list[BaseException] = []
+        for server in [*self._koa.values(), *self._flask.values()]:
+            try:
+                server.stop()
+            except Exception as error:  # stop the others all the same
+                errors.append(error)
+            if isinstance(server, harness.FlaskServer):
+                close_app(server.app)
+        self._koa.clear()
+        self._flask.clear()
+        if errors:
+            raise errors[0]
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> None:
+    """Fails (never skips) when the Koa side is not installed."""
+    try:
+        harness.node_binary()
+        harness.check_node_modules()
+    except harness.HarnessError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def server_pool(node_modules: None) -> t.Iterator[ServerPool]:
+    pool = ServerPool()
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def browser() -> t.Iterator[harness.Browser]:
+    """A fresh cookie jar that visits both servers."""
+    browser = harness.Browser()
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def interop_redis_url(redis_server: t.Any) -> str:
+    """A database of the test Redis server that only the interop tests use."""
+    return f"redis://{redis_server.host}:{redis_server.port}/{REDIS_DB}"
+
+
+@pytest.fixture(scope="session")
+def interop_redis(interop_redis_url: str) -> t.Iterator[t.Any]:
+    """A redis-py client (str replies) on :func:`interop_redis_url`."""
+    import redis
+
+    client = redis.Redis.from_url(interop_redis_url, decode_responses=True)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.close()

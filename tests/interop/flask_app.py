@@ -1,0 +1,220 @@
+"""The Flask twin of ``server.js``: same configuration, routes and JSON shapes.
+
+:func:`create_app` takes the environment that configures ``server.js`` (``KEYS``,
+``DIGEST``, ``KEY``, ``MAX_AGE``, ``ROLLING``, ``RENEW``, ``SIGNED``,
+``SAME_SITE``, ``PREFIX``, ``REDIS_URL``) and builds the same app on
+flask-koasession, so one configuration drives both sides of a test. One extra
+variable is Flask's own: ``FLASK_KEYS_FROM_CONFIG=1`` gives the keys as
+``SECRET_KEY`` (the first) and ``SECRET_KEY_FALLBACKS`` (the rest) instead of
+``keys=[...]``.
+
+Run it by hand with ``flask --app tests.interop.flask_app run``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import typing as t
+import uuid
+
+from flask import Flask, redirect, request, session
+
+from flask_koasession import (
+    KoaSession,
+    pop_flash,
+    session_expired,
+    session_invalid,
+    session_missed,
+    set_flash,
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(env: t.Mapping[str, str], name: str) -> bool | None:
+    raw = env.get(name, "")
+    if raw == "":
+        return None
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ValueError(f"{name} must be a boolean (1/0/true/false), got {raw!r}")
+
+
+def _max_age(raw: str) -> int | str:
+    return "session" if raw == "session" else int(raw)
+
+
+def options_from_env(env: t.Mapping[str, str]) -> dict[str, t.Any]:
+    """KoaSession options for the ``server.js`` environment ``env``."""
+    options: dict[str, t.Any] = {"key": env.get("KEY") or "koa.sess"}
+    if env.get("FLASK_KEYS_FROM_CONFIG") != "1":
+        options["keys"] = json.loads(env.get("KEYS") or '["interop-secret"]')
+    options["digest"] = env.get("DIGEST") or "sha1"
+    if env.get("MAX_AGE"):
+        options["max_age"] = _max_age(env["MAX_AGE"])
+    for name, option in (("ROLLING", "rolling"), ("RENEW", "renew")):
+        value = _bool(env, name)
+        if value is not None:
+            options[option] = value
+    signed = _bool(env, "SIGNED")
+    if signed is not None:
+        options["signed"] = signed
+    if env.get("SAME_SITE"):
+        options["same_site"] = env["SAME_SITE"]
+    if env.get("PREFIX"):
+        options["prefix"] = env["PREFIX"]
+    return options
+
+
+def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
+    """The Flask twin of server.js for the configuration ``env``.
+
+    In store mode (``REDIS_URL``) the redis client is at
+    ``app.extensions["interop_redis"]``; :func:`close_app` closes it.
+    """
+    env = dict(env or {})
+    app = Flask(__name__)
+    keys = json.loads(env.get("KEYS") or '["interop-secret"]')
+    if env.get("FLASK_KEYS_FROM_CONFIG") == "1":
+        app.config["SECRET_KEY"] = keys[0]
+        app.config["SECRET_KEY_FALLBACKS"] = keys[1:]
+    options = options_from_env(env)
+    if env.get("REDIS_URL"):
+        import redis
+
+        from flask_koasession.stores import RedisStore
+
+        client = redis.Redis.from_url(
+            env["REDIS_URL"], socket_timeout=5, socket_connect_timeout=5
+        )
+        app.extensions["interop_redis"] = client
+        options["store"] = RedisStore(client)
+    KoaSession(app, **options)
+
+    events: list[dict[str, t.Any]] = []
+    app.extensions["interop_events"] = events
+
+    def recorder(name: str) -> t.Callable[..., None]:
+        def record(sender: Flask, **kwargs: t.Any) -> None:
+            events.append(
+                {
+                    "event": name,
+                    "key": kwargs.get("key"),
+                    "value": kwargs.get("value"),
+                    "reason": kwargs.get("reason"),
+                }
+            )
+
+        return record
+
+    receivers = [
+        (session_missed, recorder("missed")),
+        (session_expired, recorder("expired")),
+        (session_invalid, recorder("invalid")),
+    ]
+    for signal, receiver in receivers:
+        signal.connect(receiver, app, weak=False)
+    app.extensions["interop_receivers"] = receivers
+
+    def state() -> dict[str, t.Any]:
+        return {
+            "session": dict(session),
+            "isNew": session.is_new,
+            "maxAge": session.max_age,
+            "externalKey": session.external_key,
+            "populated": session.populated,
+            "length": len(session),
+        }
+
+    @app.get("/session")
+    def show() -> t.Any:
+        return state()
+
+    @app.get("/touch")
+    def touch() -> t.Any:
+        return state()
+
+    @app.get("/set")
+    def set_values() -> t.Any:
+        for name, value in request.args.items(multi=True):
+            if name != "json":
+                session[name] = value
+        if "json" in request.args:
+            session.update(json.loads(request.args["json"]))
+        return state()
+
+    @app.get("/incr")
+    def incr() -> t.Any:
+        views = session.get("views", 0) + 1
+        session["views"] = views
+        return {"views": views}
+
+    @app.get("/destroy")
+    def destroy() -> t.Any:
+        session.destroy()
+        return {"destroyed": True}
+
+    @app.get("/regenerate")
+    def regenerate() -> t.Any:
+        session.regenerate()
+        return state()
+
+    @app.get("/flash")
+    def flash() -> t.Any:
+        set_flash(request.args.get("msg", "Flash Message Example"))
+        return redirect("/show-flash")
+
+    @app.get("/show-flash")
+    def show_flash() -> t.Any:
+        return {"flash": pop_flash()}
+
+    @app.get("/maxage")
+    def max_age() -> t.Any:
+        session.max_age = _max_age(request.args.get("value", ""))
+        return state()
+
+    @app.get("/typed")
+    def typed() -> t.Any:
+        """Flask only: values JSON cannot hold, kept by the tagged-JSON codec.
+
+        ``?set=1`` stores them under ``typed``; every call reports what the
+        session holds there as ``{name: [type name, repr]}``.
+        """
+        if request.args.get("set"):
+            session["typed"] = {
+                "when": datetime.datetime(
+                    2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone(datetime.timedelta(0))
+                ),
+                "pair": (1, "two"),
+                "raw": b"\x00\xff koa",
+                "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+            }
+        held = session.get("typed") or {}
+        return {name: [type(v).__name__, repr(v)] for name, v in held.items()}
+
+    @app.get("/events")
+    def show_events() -> t.Any:
+        seen = list(events)
+        events.clear()
+        return seen
+
+    return app
+
+
+def close_app(app: Flask) -> None:
+    """Disconnect the event receivers and close the redis client, if any."""
+    for signal, receiver in app.extensions.pop("interop_receivers", []):
+        signal.disconnect(receiver, app)
+    client = app.extensions.pop("interop_redis", None)
+    if client is not None:
+        client.close()
+
+
+if __name__ == "__main__":  # pragma: no cover - manual runs
+    import os
+
+    create_app(os.environ).run(port=int(os.environ.get("PORT") or 5000))

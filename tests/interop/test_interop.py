@@ -1,0 +1,635 @@
+"""A Koa app (koa-session 7) and a Flask app (flask-koasession) share sessions.
+
+Every scenario runs in both directions (``koa-first``: Koa writes the session
+and Flask reads or changes it next; ``flask-first``: the other way round) and in
+both modes (``cookie`` sessions, and ``store`` sessions in one real Redis:
+koa-redis on the Koa side, ``RedisStore`` on ours). One ``requests`` cookie jar
+visits both servers, as a browser visits two services of one site.
+
+On failure, the message shows the last HTTP exchanges (Cookie and Set-Cookie
+headers) and the Koa server's stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import typing as t
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from tests.interop import harness
+from tests.interop.harness import (
+    Browser,
+    keygrip_sign,
+    koa_decode,
+    koa_decode_text,
+    set_cookies,
+    strip_bookkeeping,
+)
+
+if t.TYPE_CHECKING:
+    import requests
+
+    from tests.interop.conftest import ServerPool
+
+KEY = "interop-secret"
+BASE = {"KEYS": json.dumps([KEY]), "MAX_AGE": "3600000"}
+EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+UUID4 = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+)
+
+NESTED = {
+    "user": {"name": "Zoë Ångström", "roles": ["admin", "editor"], "id": 42},
+    "greeting": "こんにちは, привет, مرحبا",
+    "emoji": "😀👍🏽🎉",
+    "list": [1, 2.5, -3, None, True, False, {"deep": ["a", {"deeper": "ü"}]}],
+    "empty": {"obj": {}, "arr": [], "str": ""},
+    "quotes": 'a "quoted" \\ back\\slash / slash <tag> & amp',
+}
+
+
+@dataclass
+class Pair:
+    """The two sides of one scenario, in the order of the direction."""
+
+    first: harness.Server
+    second: harness.Server
+    mode: str
+    browser: Browser
+    redis: t.Any = None
+    cookie_name: str = "koa.sess"
+    digest: str = "sha1"
+    prefix: str = ""
+
+    @property
+    def koa(self) -> harness.Server:
+        return self.first if self.first.name == "koa" else self.second
+
+    @property
+    def flask(self) -> harness.Server:
+        return self.first if self.first.name == "flask" else self.second
+
+    def report(self) -> str:
+        return self.browser.report(self.koa)
+
+    def check(self, condition: object, message: str = "") -> None:
+        """``assert`` with the transcript in the message."""
+        if not condition:
+            raise AssertionError(f"{message}\n{self.report()}")
+
+    def value(self) -> str | None:
+        """The value cookie in the jar (the store id in store mode)."""
+        return self.browser.cookies().get(self.cookie_name)
+
+    def stored_text(self, value: str | None = None) -> str | None:
+        """The session's JSON text where it is kept: the cookie, or Redis."""
+        value = self.value() if value is None else value
+        if not value:
+            return None
+        if self.mode == "cookie":
+            return koa_decode_text(value)
+        return self.redis.get(value)
+
+    def stored(self, value: str | None = None) -> t.Any:
+        text = self.stored_text(value)
+        return None if text is None else json.loads(text)
+
+    def events(self, server: harness.Server) -> list[dict[str, t.Any]]:
+        return self.browser.json(server, "/events")
+
+
+@pytest.fixture(params=["cookie", "store"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(params=["koa-first", "flask-first"])
+def direction(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_pair(
+    mode: str,
+    direction: str,
+    server_pool: ServerPool,
+    browser: Browser,
+    request: pytest.FixtureRequest,
+) -> t.Callable[..., Pair]:
+    """``make_pair(**env)``: the Koa and Flask servers for one configuration.
+
+    ``first_env``/``second_env`` give the two sides different settings (key
+    rotation). In store mode both use the interop Redis database.
+    """
+
+    def make(
+        first_env: t.Mapping[str, str] | None = None,
+        second_env: t.Mapping[str, str] | None = None,
+        **env: str,
+    ) -> Pair:
+        redis = None
+        envs = []
+        for extra in (first_env, second_env):
+            full = {**BASE, **env, **(extra or {})}
+            if mode == "store":
+                full["REDIS_URL"] = request.getfixturevalue("interop_redis_url")
+                redis = request.getfixturevalue("interop_redis")
+            envs.append(full)
+        if direction == "koa-first":
+            first, second = server_pool.koa(envs[0]), server_pool.flask(envs[1])
+        else:
+            first, second = server_pool.flask(envs[0]), server_pool.koa(envs[1])
+        pair = Pair(
+            first,
+            second,
+            mode,
+            browser,
+            redis,
+            cookie_name=envs[0].get("KEY", "koa.sess"),
+            digest=envs[0].get("DIGEST", "sha1"),
+            prefix=envs[0].get("PREFIX", ""),
+        )
+        for server in (first, second):
+            pair.events(server)  # start from an empty event list
+        browser.transcript.clear()
+        return pair
+
+    return make
+
+
+def expect_saved(pair: Pair, response: requests.Response) -> dict[str, t.Any]:
+    """Check that ``response`` saved the session; return its cookies."""
+    cookies = set_cookies(response)
+    name = pair.cookie_name
+    pair.check(name in cookies, f"{name} was not sent")
+    pair.check(f"{name}.sig" in cookies, f"{name}.sig was not sent")
+    value = cookies[name][0]
+    signature = cookies[f"{name}.sig"][0]
+    pair.check(
+        signature == keygrip_sign(KEY, f"{name}={value}", pair.digest),
+        "the signature is not keygrip's over name=value with the first key",
+    )
+    if pair.mode == "store":
+        prefix = pair.prefix
+        pair.check(value.startswith(prefix), f"store id {value!r} lacks {prefix!r}")
+        pair.check(UUID4.match(value[len(prefix) :]), f"store id {value!r}: no UUID4")
+    return cookies
+
+
+# -- the scenarios ----------------------------------------------------------------
+
+
+def test_cookie_jar_is_port_agnostic(server_pool: ServerPool, browser: Browser) -> None:
+    """The harness itself: a cookie from one port is sent to the other."""
+    koa = server_pool.koa(BASE)
+    flask = server_pool.flask(BASE)
+    assert koa.port != flask.port
+    browser.get(koa, "/incr")
+    sent = browser.get(flask, "/session").request.headers.get("Cookie", "")
+    assert "koa.sess=" in sent, browser.report(koa)
+    assert "koa.sess.sig=" in sent, browser.report(koa)
+
+
+def test_counter_alternates(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair()
+    b = pair.browser
+    for n in range(1, 7):
+        side = pair.first if n % 2 else pair.second
+        response = b.get(side, "/incr")
+        pair.check(response.json() == {"views": n}, f"{side.name} counted wrong")
+        expect_saved(pair, response)
+    payload = pair.stored()
+    pair.check(list(payload) == ["views", "_expire", "_maxAge"], f"payload {payload}")
+    pair.check(payload["views"] == 6 and payload["_maxAge"] == 3_600_000)
+    now = harness.now_ms()
+    pair.check(now < payload["_expire"] <= now + 3_600_000, f"_expire {payload}")
+    for side in (pair.first, pair.second):
+        state = b.json(side, "/session")
+        pair.check(state["isNew"] is False and state["maxAge"] == 3_600_000, state)
+
+
+@pytest.mark.parametrize("mode", ["store"])
+def test_store_entry_matches_koa_redis(make_pair: t.Callable[..., Pair]) -> None:
+    """The Redis key, value and TTL that each side writes."""
+    pair = make_pair()
+    b = pair.browser
+    response = b.get(pair.first, "/set", params={"json": json.dumps(NESTED)})
+    key = expect_saved(pair, response)[pair.cookie_name][0]
+    text = pair.redis.get(key)
+    data_text = json.dumps(NESTED, separators=(",", ":"), ensure_ascii=False)
+    pair.check(text.startswith(data_text[:-1] + ',"_expire":'), f"value {text!r}")
+    ttl = pair.redis.ttl(key)
+    pair.check(ttl in (3609, 3610), f"TTL {ttl}, koa-redis sets ceil(3610000/1000)")
+    state = b.json(pair.second, "/session")
+    pair.check(state["externalKey"] == key, f"externalKey {state}")
+    b.get(pair.second, "/incr")
+    pair.check(b.cookies()[pair.cookie_name] == key, "the id changed on a save")
+    pair.check(pair.stored(key)["views"] == 1)
+    pair.check(pair.redis.ttl(key) in (3609, 3610))
+
+
+def test_nested_unicode_and_emoji(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair()
+    b = pair.browser
+    response = b.get(pair.first, "/set", params={"json": json.dumps(NESTED)})
+    expect_saved(pair, response)
+    # Byte for byte what JSON.stringify writes: compact, non-ASCII raw.
+    data_text = json.dumps(NESTED, separators=(",", ":"), ensure_ascii=False)
+    text = pair.stored_text()
+    pair.check(text.startswith(data_text[:-1] + ","), f"JSON text {text!r}")
+    state = b.json(pair.second, "/session")
+    pair.check(strip_underscored(state["session"]) == NESTED, f"read {state}")
+    change = {"user": {"name": "Zoë 🎉", "roles": []}, "more": "ß 🙂"}
+    b.get(pair.second, "/set", params={"json": json.dumps(change)})
+    state = b.json(pair.first, "/session")
+    pair.check(strip_underscored(state["session"]) == {**NESTED, **change}, state)
+    # A change deep inside a list is saved too.
+    deep = {"list": [*NESTED["list"][:-1], {"deep": ["a", {"deeper": "ÿ"}]}]}
+    b.get(pair.first, "/set", params={"json": json.dumps(deep)})
+    state = b.json(pair.second, "/session")
+    pair.check(state["session"]["list"] == deep["list"], state)
+
+
+def strip_underscored(data: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+@pytest.mark.parametrize("mode", ["cookie"])  # store mode: the next test
+def test_max_age_session(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair(MAX_AGE="session")
+    b = pair.browser
+    for n, side in enumerate((pair.first, pair.second, pair.first), start=1):
+        response = b.get(side, "/incr")
+        cookies = expect_saved(pair, response)
+        for name, (_, attrs) in cookies.items():
+            pair.check("expires" not in attrs, f"{side.name}: {name} has expires")
+            pair.check("max-age" not in attrs, f"{side.name}: {name} has max-age")
+        pair.check(
+            pair.stored_text() == f'{{"views":{n},"_session":true}}',
+            f"{side.name} payload",
+        )
+    for side in (pair.first, pair.second):
+        state = b.json(side, "/session")
+        pair.check(state["maxAge"] == "session" and not state["isNew"], state)
+
+
+@pytest.mark.parametrize("mode", ["store"])
+def test_store_max_age_session_koa_redis_fails(
+    make_pair: t.Callable[..., Pair], direction: str
+) -> None:
+    """koa-redis 4 sends ``SETEX id "session" ...``: Redis refuses, Koa answers 500.
+
+    Our RedisStore writes such a session without a TTL, and Koa reads it.
+    """
+    pair = make_pair(MAX_AGE="session")
+    b = pair.browser
+    if direction == "koa-first":
+        response = b.get(pair.koa, "/incr", expect=500)
+        pair.check("ERR value is not an integer" in pair.koa.stderr(), "koa stderr")
+        b.get(pair.flask, "/incr")
+    else:
+        b.get(pair.flask, "/incr")
+        response = b.get(pair.koa, "/session")
+        state = response.json()
+        pair.check(state["session"] == {"views": 1} and state["maxAge"] == "session")
+    key = pair.value()
+    pair.check(pair.redis.get(key) == '{"views":1,"_session":true}', "entry")
+    pair.check(pair.redis.ttl(key) == -1, "a 'session' entry has no TTL by default")
+
+
+def test_read_only_request_sends_nothing(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair()
+    b = pair.browser
+    b.get(pair.first, "/incr")
+    for side in (pair.second, pair.first):
+        response = b.get(side, "/touch")
+        pair.check(response.json()["session"].get("views") == 1)
+        pair.check(not harness.set_cookie_lines(response), f"{side.name} sent cookies")
+
+
+def test_rolling(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair(ROLLING="1")
+    b = pair.browser
+    b.get(pair.first, "/incr")
+    before = pair.stored()
+    value = pair.value()
+    for side in (pair.second, pair.first):
+        time.sleep(0.005)  # so that the new _expire is a later millisecond
+        response = b.get(side, "/touch")
+        cookies = expect_saved(pair, response)
+        after = pair.stored(cookies[pair.cookie_name][0])
+        pair.check(strip_bookkeeping(after) == {"views": 1}, f"{side.name}: {after}")
+        pair.check(after["_expire"] > before["_expire"], f"{side.name} did not roll")
+        pair.check("expires" in cookies[pair.cookie_name][1])
+        if pair.mode == "store":
+            pair.check(cookies[pair.cookie_name][0] == value, "the id changed")
+            pair.check(pair.redis.ttl(value) in (3609, 3610))
+        before = after
+
+
+def test_renew(make_pair: t.Callable[..., Pair]) -> None:
+    """renew re-sends when less than half of max age is left; max age travels."""
+    pair = make_pair(RENEW="1")
+    b = pair.browser
+    b.get(pair.first, "/incr")
+    state = b.json(pair.first, "/maxage", params={"value": "2000"})
+    pair.check(state["maxAge"] == 2000, state)
+    written = harness.now_ms()
+    header = b.cookie_header()
+    pair.check(pair.stored()["_maxAge"] == 2000, pair.stored())
+    response = b.get(pair.second, "/touch")
+    pair.check(response.json()["maxAge"] == 2000, f"{pair.second.name} lost maxAge")
+    pair.check(not harness.set_cookie_lines(response), "renewed too early")
+    time.sleep(max(0.0, (written + 1150 - harness.now_ms()) / 1000))
+    # The jar may have dropped the cookie already (its expires has whole
+    # seconds): send it by hand.
+    response = b.get(pair.second, "/touch", cookie=header)
+    pair.check(response.json()["session"].get("views") == 1, "session lost")
+    cookies = expect_saved(pair, response)
+    after = pair.stored(cookies[pair.cookie_name][0])
+    now = harness.now_ms()
+    pair.check(after["_maxAge"] == 2000, after)
+    pair.check(now < after["_expire"] <= now + 2000, f"not renewed: {after}")
+    if pair.mode == "store":
+        ttl = pair.redis.ttl(cookies[pair.cookie_name][0])
+        pair.check(ttl in (11, 12), f"TTL {ttl}: ceil((2000 + 10000) / 1000)")
+
+
+def test_key_rotation(make_pair: t.Callable[..., Pair]) -> None:
+    """Old key signs on one side; the other signs with a new key, old as fallback."""
+    old = {"KEYS": '["old-key"]', "FLASK_KEYS_FROM_CONFIG": "1"}
+    new = {"KEYS": '["new-key", "old-key"]', "FLASK_KEYS_FROM_CONFIG": "1"}
+    pair = make_pair(first_env=old, second_env=new)
+    b = pair.browser
+    name = pair.cookie_name
+    b.get(pair.first, "/set", params={"user": "alice"})
+    value = pair.value()
+    pair.check(
+        b.cookies()[f"{name}.sig"] == keygrip_sign("old-key", f"{name}={value}"),
+        "the first side did not sign with old-key",
+    )
+    response = b.get(pair.second, "/session")
+    state = response.json()
+    pair.check(state["session"].get("user") == "alice" and not state["isNew"], state)
+    cookies = set_cookies(response)
+    pair.check(f"{name}.sig" in cookies, "the .sig was not re-issued")
+    # koa re-issues the .sig alone; re-sending the value too is allowed, then
+    # the .sig must sign the value sent.
+    sent = cookies[name][0] if name in cookies else value
+    pair.check(
+        cookies[f"{name}.sig"][0] == keygrip_sign("new-key", f"{name}={sent}"),
+        "the re-issued .sig is not signed with new-key",
+    )
+    pair.check(pair.stored(sent)["user"] == "alice")
+    # Healed: the next request has nothing to re-issue.
+    response = b.get(pair.second, "/session")
+    pair.check(not harness.set_cookie_lines(response), "re-issued twice")
+    # The side that only knows old-key cannot verify new-key's signature.
+    response = b.get(pair.first, "/session")
+    state = response.json()
+    pair.check(state["isNew"] and "user" not in state["session"], state)
+    cookies = set_cookies(response)
+    pair.check(cookies.get(f"{name}.sig", ("x",))[0] == "", "bad .sig not expired")
+
+
+def test_sha256_keygrip(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair(DIGEST="sha256")
+    b = pair.browser
+    response = b.get(pair.first, "/incr")
+    cookies = expect_saved(pair, response)  # checks the sha256 signature
+    pair.check(len(cookies[f"{pair.cookie_name}.sig"][0]) == 43)
+    pair.check(b.json(pair.second, "/incr") == {"views": 2})
+    pair.check(b.json(pair.first, "/incr") == {"views": 3})
+    # A sha1 signature of the same value is refused.
+    value = pair.value()
+    forged = f"koa.sess={value}; koa.sess.sig={keygrip_sign(KEY, 'koa.sess=' + value)}"
+    for side in (pair.first, pair.second):
+        state = b.json(side, "/session", cookie=forged)
+        pair.check(state["isNew"] and state["session"] == {}, f"{side.name}: {state}")
+
+
+def test_tampered_value_or_signature_rejected(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair()
+    b = pair.browser
+    name = pair.cookie_name
+    b.get(pair.first, "/incr")
+    value, signature = b.cookies()[name], b.cookies()[f"{name}.sig"]
+    if pair.mode == "cookie":
+        payload = koa_decode(value)
+        other = harness.koa_encode({**payload, "views": 1000})
+    else:
+        other = str(uuid.uuid4())
+    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    attempts = {
+        "value changed": f"{name}={other}; {name}.sig={signature}",
+        "signature changed": f"{name}={value}; {name}.sig={flipped}",
+    }
+    for side in (pair.first, pair.second):
+        for what, header in attempts.items():
+            response = b.get(side, "/session", cookie=header)
+            state = response.json()
+            pair.check(
+                state["isNew"] and state["session"] == {},
+                f"{side.name} accepted a cookie with its {what}: {state}",
+            )
+            cookies = set_cookies(response)
+            # koa (the cookies module) expires the .sig it could not verify.
+            pair.check(
+                cookies.get(f"{name}.sig", ("x", {}))[0] == "",
+                f"{side.name} did not expire the bad .sig ({what})",
+            )
+            pair.check(cookies[f"{name}.sig"][1].get("expires") == EPOCH)
+        # No .sig at all: ignored too (koa then sends nothing).
+        response = b.get(side, "/session", cookie=f"{name}={value}")
+        state = response.json()
+        pair.check(state["isNew"] and state["session"] == {}, f"{side.name}: {state}")
+    # The untouched cookie is still good on both sides.
+    for side in (pair.second, pair.first):
+        pair.check(b.json(side, "/session")["session"].get("views") == 1)
+
+
+@pytest.mark.parametrize("mode", ["store"])
+def test_unknown_store_id_is_missed(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair()
+    b = pair.browser
+    name = pair.cookie_name
+    unknown = str(uuid.uuid4())
+    header = f"{name}={unknown}; {name}.sig={keygrip_sign(KEY, f'{name}={unknown}')}"
+    for side in (pair.first, pair.second):
+        state = b.json(side, "/session", cookie=header)
+        pair.check(state["isNew"] and state["session"] == {}, f"{side.name}: {state}")
+        pair.check(state["externalKey"] != unknown, f"{side.name} reused the id")
+        events = [e["event"] for e in pair.events(side)]
+        pair.check(events == ["missed"], f"{side.name} events {events}")
+        response = b.get(side, "/incr", cookie=header)
+        saved = set_cookies(response)[name][0]
+        pair.check(saved != unknown, f"{side.name} saved under the unknown id")
+
+
+def test_expired_session_ignored(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair()
+    b = pair.browser
+    b.get(pair.first, "/incr")
+    b.get(pair.first, "/maxage", params={"value": "1000"})
+    header = b.cookie_header()
+    payload = pair.stored()
+    pair.check(payload["_maxAge"] == 1000, payload)
+    time.sleep(max(0.0, (payload["_expire"] + 50 - harness.now_ms()) / 1000))
+    for side in (pair.second, pair.first):
+        state = b.json(side, "/session", cookie=header)
+        pair.check(state["isNew"] and state["session"] == {}, f"{side.name}: {state}")
+        events = pair.events(side)
+        pair.check(
+            [e["event"] for e in events] == ["expired"], f"{side.name} events {events}"
+        )
+        pair.check(events[0]["value"]["views"] == 1, events)
+        if pair.mode == "store":
+            pair.check(events[0]["key"] == header.split(";")[0].split("=", 1)[1])
+
+
+def test_destroy_seen_on_the_other_side(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair()
+    b = pair.browser
+    name = pair.cookie_name
+    b.get(pair.first, "/incr")
+    header = b.cookie_header()
+    key = pair.value()
+    response = b.get(pair.second, "/destroy")
+    cookies = set_cookies(response)
+    pair.check(cookies.get(name, ("x",))[0] == "", "value cookie not removed")
+    pair.check(
+        cookies.get(f"{name}.sig", ("",))[0] == keygrip_sign(KEY, f"{name}="),
+        "the removal .sig is not the signature of 'koa.sess='",
+    )
+    for cookie_name in (name, f"{name}.sig"):
+        pair.check(cookies[cookie_name][1].get("expires") == EPOCH, cookie_name)
+        pair.check(cookies[cookie_name][1].get("path") == "/", cookie_name)
+    pair.check(name not in b.cookies(), "the jar kept the cookie")
+    if pair.mode == "store":
+        pair.check(pair.redis.exists(key) == 0, "the Redis entry survived destroy")
+        # The old cookie, replayed, no longer opens the session.
+        state = b.json(pair.first, "/session", cookie=header)
+        pair.check(state["isNew"] and state["session"] == {}, state)
+    state = b.json(pair.first, "/session")
+    pair.check(state["isNew"] and state["session"] == {}, state)
+    pair.check(b.json(pair.first, "/incr") == {"views": 1})
+
+
+def test_regenerate(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair()
+    b = pair.browser
+    name = pair.cookie_name
+    b.get(pair.first, "/set", params={"user": "bob"})
+    old = pair.value()
+    response = b.get(pair.second, "/regenerate")
+    cookies = expect_saved(pair, response)  # one value, one .sig (overwrite)
+    new = cookies[name][0]
+    pair.check(pair.stored(new)["user"] == "bob", "data lost on regenerate")
+    if pair.mode == "store":
+        pair.check(new != old, "regenerate kept the store id")
+        pair.check(pair.redis.exists(old) == 0, "the old entry survived regenerate")
+    state = b.json(pair.first, "/session")
+    pair.check(state["session"].get("user") == "bob" and not state["isNew"], state)
+    if pair.mode == "store":
+        pair.check(state["externalKey"] == new, state)
+
+
+def test_flash_read_once(make_pair: t.Callable[..., Pair]) -> None:
+    """The seed's flash: set on one side, shown once on the other."""
+    pair = make_pair()
+    b = pair.browser
+    message = "Saved ✓ 🎉"
+    response = b.get(
+        pair.first, "/flash", params={"msg": message}, allow_redirects=False, expect=302
+    )
+    pair.check(response.headers["Location"].endswith("/show-flash"))
+    pair.check(b.json(pair.second, "/show-flash") == {"flash": message})
+    pair.check(b.json(pair.second, "/show-flash") == {"flash": None})
+    pair.check(b.json(pair.first, "/show-flash") == {"flash": None})
+    # The seed's own flow, on one side: /flash redirects to /show-flash.
+    for side in (pair.first, pair.second):
+        pair.check(
+            b.json(side, "/flash", params={"msg": side.name}) == {"flash": side.name}
+        )
+        pair.check(b.json(side, "/show-flash") == {"flash": None})
+
+
+def test_custom_cookie_name(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair(KEY="koa:sess")
+    b = pair.browser
+    response = b.get(pair.first, "/incr")
+    cookies = expect_saved(pair, response)
+    pair.check(set(cookies) == {"koa:sess", "koa:sess.sig"}, f"names {set(cookies)}")
+    pair.check(b.json(pair.second, "/incr") == {"views": 2})
+    pair.check(b.json(pair.first, "/incr") == {"views": 3})
+    pair.check("koa.sess" not in b.cookies())
+
+
+def test_same_site_attributes(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair(SAME_SITE="Lax")
+    b = pair.browser
+    for side in (pair.first, pair.second):
+        for path in ("/incr", "/destroy"):
+            cookies = set_cookies(b.get(side, path))
+            pair.check(len(cookies) == 2, f"{side.name} {path}: {cookies}")
+            for name, (_, attrs) in cookies.items():
+                same_site = str(attrs.get("samesite", "")).lower()
+                pair.check(same_site == "lax", f"{side.name} {path}: {name} {attrs}")
+                pair.check(attrs.get("httponly") is True and attrs.get("path") == "/")
+
+
+def test_unsigned_cookies(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair(SIGNED="0")
+    b = pair.browser
+    for n, side in enumerate((pair.first, pair.second, pair.first), start=1):
+        response = b.get(side, "/incr")
+        pair.check(response.json() == {"views": n}, f"{side.name} counted wrong")
+        cookies = set_cookies(response)
+        pair.check(set(cookies) == {pair.cookie_name}, f"{side.name}: {cookies}")
+
+
+@pytest.mark.parametrize("mode", ["store"])
+def test_store_id_prefix(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair(PREFIX="sess:")
+    b = pair.browser
+    expect_saved(pair, b.get(pair.first, "/incr"))  # checks sess:<uuid4>
+    key = pair.value()
+    pair.check(pair.stored(key)["views"] == 1, "not in Redis under the prefixed id")
+    pair.check(b.json(pair.second, "/incr") == {"views": 2})
+    pair.check(pair.value() == key and pair.stored(key)["views"] == 2)
+
+
+@pytest.mark.parametrize("direction", ["flask-first"])
+def test_flask_types_survive_a_koa_rewrite(make_pair: t.Callable[..., Pair]) -> None:
+    """Tagged values (datetime, tuple, bytes, UUID) are plain JSON objects to koa,
+    which keeps them when it rewrites the session."""
+    pair = make_pair()
+    b = pair.browser
+    written = b.json(pair.flask, "/typed", params={"set": "1"})
+    pair.check(
+        {name: kind for name, (kind, _) in written.items()}
+        == {"when": "datetime", "pair": "tuple", "raw": "bytes", "id": "UUID"},
+        f"{written}",
+    )
+    pair.check(b.json(pair.koa, "/incr") == {"views": 1})
+    pair.check(b.json(pair.flask, "/typed") == written, "a type was lost")
+
+
+@pytest.mark.parametrize("direction", ["flask-first"])
+def test_koa_rewrite_drops_underscore_keys(make_pair: t.Callable[..., Pair]) -> None:
+    """Known and documented: koa's toJSON() skips keys that start with "_", so a
+    Koa app that saves the session drops Flask's _flashes, _user_id, _fresh..."""
+    pair = make_pair()
+    b = pair.browser
+    b.get(pair.flask, "/set", params={"_user_id": "7", "name": "x"})
+    state = b.json(pair.koa, "/session")  # reading keeps the cookie as it is
+    pair.check(state["session"] == {"name": "x"}, state)
+    pair.check(b.json(pair.flask, "/session")["session"]["_user_id"] == "7")
+    b.get(pair.koa, "/incr")  # a save on the Koa side
+    state = b.json(pair.flask, "/session")
+    pair.check(state["session"] == {"name": "x", "views": 1}, state)
