@@ -23,9 +23,7 @@ _TAG_KEYS = frozenset(_tagger.tags)
 _SCALARS = (str, int, float, bool, type(None))
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_ascii_encoder = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=True, allow_nan=False
-)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _reject_constant(name: str) -> t.NoReturn:
@@ -82,8 +80,12 @@ def dumps_json(value: t.Any) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        # A lone surrogate cannot be written raw; JSON.stringify escapes it too.
-        text = _ascii_encoder.encode(to_json_ready(value))
+        # A lone surrogate cannot be written raw: JSON.stringify escapes it,
+        # and only it, as \uXXXX. Pairs of surrogates are joined first.
+        text = text.encode("utf-16-le", "surrogatepass").decode(
+            "utf-16-le", "surrogatepass"
+        )
+        text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text
 
 

@@ -14,7 +14,7 @@ import typing as t
 import uuid
 
 from . import codec, cookies, signals
-from .options import DEFAULT_MAX_AGE, MaxAge
+from .options import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
 
 if t.TYPE_CHECKING:
     from flask import Flask, Request, Response
@@ -142,11 +142,18 @@ class SessionContext:
             return False
         # A copy: a store may hand out an object it keeps.
         data = {k: v for k, v in payload.items() if k not in codec.RESERVED_KEYS}
+        try:
+            loaded_json = codec.dumps_json(data)
+        except (RecursionError, ValueError, TypeError):
+            # Decodable but not writable again (nested too deeply, a number
+            # beyond a double such as 1e999): as bad as undecodable.
+            self._send(signals.session_invalid, key=key, value=None, reason="decode")
+            return False
         dict.update(session, data)
         self.is_new = False
         self.expire = expire
         self.max_age = max_age
-        self.loaded_json = codec.dumps_json(data)
+        self.loaded_json = loaded_json
         return True
 
     def _stored_max_age(self, payload: dict[str, t.Any]) -> MaxAge | None:
@@ -156,7 +163,7 @@ class SessionContext:
         stored = payload.get("_maxAge")
         if stored is None:
             return self.options.max_age
-        if _is_number(stored) and stored > 0:
+        if _is_number(stored) and 1 <= stored <= MAX_MAX_AGE:
             return int(stored)
         return None
 

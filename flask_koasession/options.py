@@ -25,6 +25,8 @@ if t.TYPE_CHECKING:
 MaxAge = int | t.Literal["session"]
 
 DEFAULT_MAX_AGE = 86_400_000
+#: The longest max age (100 years): beyond it no cookie date can be written.
+MAX_MAX_AGE = 100 * 365 * 86_400_000
 
 #: koa-session's option names, mapped to ours.
 KOA_NAMES = {
@@ -128,7 +130,10 @@ def normalize_max_age(value: object, name: str = "max_age") -> MaxAge:
         ``"session"``.
     :raise ValueError: for a max age that is not positive.
     """
-    accepted = 'expected milliseconds (int > 0), a datetime.timedelta or "session"'
+    accepted = (
+        f"expected milliseconds (0 < int <= {MAX_MAX_AGE}, 100 years),"
+        ' a datetime.timedelta or "session"'
+    )
     if value == "session":
         return "session"
     if isinstance(value, datetime.timedelta):
@@ -137,7 +142,7 @@ def normalize_max_age(value: object, name: str = "max_age") -> MaxAge:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         _fail(name, value, accepted, TypeError)
-    if value <= 0:
+    if not 0 < value <= MAX_MAX_AGE:
         _fail(name, value, accepted)
     return value
 
