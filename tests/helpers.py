@@ -120,3 +120,170 @@ def listen_to(signal: t.Any) -> t.Iterator[SignalRecorder]:
         yield recorder
     finally:
         signal.disconnect(recorder)
+
+
+# --- appended for the option, signal, flash, behaviour and store-mode tests ---
+
+
+def koa_cookie(
+    data: t.Mapping[str, t.Any],
+    *,
+    max_age: int | str = 86_400_000,
+    expire: int | None = None,
+    name: str = "koa.sess",
+    keys: t.Sequence[str] = (SECRET,),
+    digest: str = "sha1",
+) -> tuple[str, str]:
+    """``(value, signature)`` of a cookie session as koa-session writes it.
+
+    The payload is ``data`` then ``_expire`` (``expire``, default one max age
+    from now) and ``_maxAge``, or ``_session: true`` for ``"session"``.
+    """
+    import time
+
+    from flask_koasession import codec
+
+    payload = dict(data)
+    if max_age == "session":
+        payload["_session"] = True
+    else:
+        assert isinstance(max_age, int)
+        now = int(time.time() * 1000)
+        payload["_expire"] = now + max_age if expire is None else expire
+        payload["_maxAge"] = max_age
+    value = codec.encode(payload)
+    signature = Keygrip(list(keys), digest).sign(f"{name}={value}")
+    return value, signature
+
+
+def decode_cookie(value: str) -> dict[str, t.Any]:
+    """The payload of a default-codec cookie value (bookkeeping included)."""
+    from flask_koasession import codec
+
+    payload = codec.decode(value)
+    assert isinstance(payload, dict)
+    return payload
+
+
+def raw_client(app: flask.Flask) -> flask.testing.FlaskClient:
+    """A test client without a cookie jar, for hand-written ``Cookie`` headers.
+
+    (A client with a jar replaces the ``Cookie`` header given to ``get()``.)
+    """
+    return app.test_client(use_cookies=False)
+
+
+class RecordingStore:
+    """A session store that records every call, over a real :class:`MemoryStore`.
+
+    ``calls`` holds ``(method, key, details)`` tuples; ``details`` has the
+    other arguments (``max_age``, ``rolling``, ``changed``, a deep copy of
+    ``data``).
+    """
+
+    def __init__(self) -> None:
+        from flask_koasession.stores import MemoryStore
+
+        self.inner = MemoryStore()
+        self.calls: list[tuple[str, str, dict[str, t.Any]]] = []
+
+    def get(
+        self, key: str, max_age: t.Any, *, rolling: bool
+    ) -> dict[str, t.Any] | None:
+        self.calls.append(("get", key, {"max_age": max_age, "rolling": rolling}))
+        return self.inner.get(key, max_age, rolling=rolling)
+
+    def set(
+        self,
+        key: str,
+        data: dict[str, t.Any],
+        max_age: t.Any,
+        *,
+        rolling: bool,
+        changed: bool,
+    ) -> None:
+        import copy
+
+        details = {
+            "data": copy.deepcopy(data),
+            "max_age": max_age,
+            "rolling": rolling,
+            "changed": changed,
+        }
+        self.calls.append(("set", key, details))
+        self.inner.set(key, data, max_age, rolling=rolling, changed=changed)
+
+    def destroy(self, key: str) -> None:
+        self.calls.append(("destroy", key, {}))
+        self.inner.destroy(key)
+
+    def methods(self) -> list[str]:
+        """The names of the methods called, in order."""
+        return [method for method, _, _ in self.calls]
+
+    def keys_asked(self) -> list[str]:
+        """Every key any method was called with, in order."""
+        return [key for _, key, _ in self.calls]
+
+    def peek(self, key: str) -> dict[str, t.Any] | None:
+        """The stored payload of ``key``, without recording a call."""
+        return self.inner.get(key, 86_400_000, rolling=False)
+
+
+def freeze_clock(monkeypatch: t.Any) -> list[int]:
+    """Freeze the extension's clock (``_now_ms``) at the real time, in ms.
+
+    Returns a one-item list: move time by changing ``clock[0]``. Cookies keep
+    real-looking dates, and nothing sleeps.
+    """
+    import time
+
+    clock = [int(time.time() * 1000)]
+    monkeypatch.setattr("flask_koasession.context._now_ms", lambda: clock[0])
+    return clock
+
+
+# --- appended for the cookie-mode suite (koa cookie.test.ts, wire format, hostile) ---
+
+
+def parse_set_cookie(header: str) -> tuple[str, str, dict[str, str | bool]]:
+    """``(name, value, attributes)`` of one ``Set-Cookie`` line.
+
+    The value is returned exactly as written (quotes included). Attribute names
+    are lower-cased (they are case-insensitive); a flag such as ``HttpOnly``
+    maps to ``True``.
+    """
+    pair, *parts = header.split(";")
+    name, _, value = pair.strip().partition("=")
+    attributes: dict[str, str | bool] = {}
+    for part in parts:
+        attribute, eq, attribute_value = part.strip().partition("=")
+        attributes[attribute.lower()] = attribute_value if eq else True
+    return name, value, attributes
+
+
+def cookie_attributes(
+    response: TestResponse,
+) -> dict[str, tuple[str, dict[str, str | bool]]]:
+    """Each cookie a response sets: ``name -> (value, attributes)``.
+
+    Asserts that no name is set twice (koa's ``overwrite``).
+    """
+    result: dict[str, tuple[str, dict[str, str | bool]]] = {}
+    for header in response.headers.getlist("Set-Cookie"):
+        name, value, attributes = parse_set_cookie(header)
+        assert name not in result, f"two Set-Cookie headers for {name}: {header}"
+        result[name] = (value, attributes)
+    return result
+
+
+def signed_cookie_header(
+    value: str,
+    *,
+    name: str = "koa.sess",
+    keys: t.Sequence[str] = (SECRET,),
+    digest: str = "sha1",
+) -> str:
+    """A ``Cookie`` header carrying ``name=value`` and its keygrip signature."""
+    signature = Keygrip(list(keys), digest).sign(f"{name}={value}")
+    return f"{name}={value}; {name}.sig={signature}"

@@ -1,0 +1,498 @@
+"""Hostile and broken session cookies: never a 500, always a fresh session.
+
+Whatever a request carries in its cookies, the view gets a usable session: a
+cookie that fails its signature, its decoding or koa's bookkeeping checks is
+ignored (a new, empty session), exactly one signal says why
+(``session_invalid`` with a ``reason``, or ``session_expired``), and the next
+write replaces it with a valid cookie pair. Too much data, or data JSON cannot
+hold, fails at save with a clear error instead of writing a broken cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import typing as t
+
+import flask
+import pytest
+
+from flask_koasession import (
+    KoaSession,
+    SessionTooLargeError,
+    session_expired,
+    session_invalid,
+    session_missed,
+)
+from tests.helpers import (
+    SECRET,
+    cookie_attributes,
+    decode_cookie,
+    koa_cookie,
+    raw_client,
+    sign,
+    signed_cookie_header,
+)
+
+EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+#: 2100-01-01: an ``_expire`` that stays in the future.
+FUTURE = 4_102_444_800_000
+DAY = 86_400_000
+
+
+def make_app(*, testing: bool = True, **options: t.Any) -> flask.Flask:
+    """``/probe`` reports the session, ``/set?k=v`` writes to it."""
+    app = flask.Flask(__name__)
+    app.testing = testing
+    app.secret_key = SECRET
+    KoaSession(app, **options)
+
+    @app.get("/probe")
+    def probe() -> t.Any:
+        return {"new": flask.session.is_new, "data": dict(flask.session)}
+
+    @app.get("/set")
+    def set_() -> str:
+        flask.session.update(flask.request.args.to_dict())
+        return "ok"
+
+    return app
+
+
+class Signals:
+    """Records what the three "rejected cookie" signals send, in order."""
+
+    SIGNALS: t.ClassVar = {
+        "invalid": session_invalid,
+        "expired": session_expired,
+        "missed": session_missed,
+    }
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, t.Any]]] = []
+        self._receivers = {
+            name: (lambda sender, _n=name, **kw: self.sent.append((_n, kw)))
+            for name in self.SIGNALS
+        }
+
+    def __enter__(self) -> Signals:
+        for name, signal in self.SIGNALS.items():
+            signal.connect(self._receivers[name])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, signal in self.SIGNALS.items():
+            signal.disconnect(self._receivers[name])
+
+
+# --- building hostile cookies ----------------------------------------------------
+
+
+def b64(data: str | bytes) -> str:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return base64.b64encode(raw).decode("ascii")
+
+
+def signed(data: str | bytes) -> str:
+    """A correctly signed cookie whose value is base64 of ``data``."""
+    return signed_cookie_header(b64(data))
+
+
+def tamper(text: str, at: int = 10) -> str:
+    """``text`` with the character at ``at`` changed."""
+    return text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1 :]
+
+
+GOOD, GOOD_SIG = koa_cookie({"user": "alice"}, expire=FUTURE)
+OTHER, OTHER_SIG = koa_cookie({"user": "mallory"}, expire=FUTURE)
+
+
+def with_bookkeeping(extra: str) -> tuple[str, dict[str, t.Any]]:
+    """A signed cookie of ``{"user":"alice", <extra>}`` and its decoded payload."""
+    text = '{"user":"alice",' + extra + "}"
+    return signed(text), json.loads(text)
+
+
+def invalid(reason: str, value: dict[str, t.Any] | None = None) -> list[t.Any]:
+    return [("invalid", {"key": None, "value": value, "reason": reason})]
+
+
+def bookkeeping_case(extra: str, case_id: str) -> t.Any:
+    cookie, payload = with_bookkeeping(extra)
+    return pytest.param(cookie, {}, invalid("bookkeeping", payload), id=case_id)
+
+
+def nested_list(depth: int) -> str:
+    return '{"a":' + "[" * depth + "]" * depth + "}"
+
+
+EXPIRED_TEXT = '{"user":"alice","_expire":1000,"_maxAge":86400000}'
+HUGE = '{"a":"' + "x" * 100_000 + '"}'  # far beyond any browser's 4 KiB
+
+CASES = [
+    # -- signature ----------------------------------------------------------
+    pytest.param(
+        f"koa.sess={tamper(GOOD)}; koa.sess.sig={GOOD_SIG}",
+        {},
+        invalid("signature"),
+        id="tampered-value",
+    ),
+    pytest.param(
+        f"koa.sess={GOOD}; koa.sess.sig={tamper(GOOD_SIG)}",
+        {},
+        invalid("signature"),
+        id="tampered-signature",
+    ),
+    pytest.param(f"koa.sess={GOOD}", {}, invalid("unsigned"), id="unsigned"),
+    pytest.param(
+        f"koa.sess={GOOD}; koa.sess.sig=", {}, invalid("unsigned"), id="empty-signature"
+    ),
+    pytest.param(
+        f"koa.sess={GOOD}; koa.sess.sig={OTHER_SIG}",
+        {},
+        invalid("signature"),
+        id="signature-of-another-value",
+    ),
+    pytest.param(
+        f"koa.sess={GOOD[:-6]}; koa.sess.sig={GOOD_SIG}",
+        {},
+        invalid("signature"),
+        id="truncated-value",
+    ),
+    pytest.param(
+        f"koa.sess={GOOD}; koa.sess.sig={GOOD_SIG[:-1]}",
+        {},
+        invalid("signature"),
+        id="truncated-signature",
+    ),
+    pytest.param(
+        f"koa.sess={GOOD}; koa.sess.sig={sign(GOOD, keys=['not-our-key'])}",
+        {},
+        invalid("signature"),
+        id="signed-with-another-key",
+    ),
+    pytest.param(
+        "koa.sess=\xe9\xff\x00; koa.sess.sig=\xff",
+        {},
+        invalid("signature"),
+        id="non-ascii",
+    ),
+    # koa's cookies module strips quotes too; the tampered value still fails.
+    pytest.param(
+        f'koa.sess="{tamper(GOOD)}"; koa.sess.sig={GOOD_SIG}',
+        {},
+        invalid("signature"),
+        id="quoted-tampered-value",
+    ),
+    # Like koa's cookies module, the first cookie of a name is the one read.
+    pytest.param(
+        f"koa.sess={tamper(GOOD)}; koa.sess={GOOD}; koa.sess.sig={GOOD_SIG}",
+        {},
+        invalid("signature"),
+        id="duplicate-value-first-tampered",
+    ),
+    pytest.param(
+        f"koa.sess={GOOD}; koa.sess.sig={OTHER_SIG}; koa.sess.sig={GOOD_SIG}",
+        {},
+        invalid("signature"),
+        id="duplicate-signature-first-wrong",
+    ),
+    pytest.param(
+        f"koa.sess={b64(HUGE)}; koa.sess.sig={GOOD_SIG}",
+        {},
+        invalid("signature"),
+        id="100kb-badly-signed",
+    ),
+    # -- size --------------------------------------------------------------
+    pytest.param(signed(HUGE), {}, invalid("too_large"), id="100kb-signed"),
+    pytest.param(
+        signed(nested_list(100_000)), {}, invalid("too_large"), id="nested-100000"
+    ),
+    # -- decoding ----------------------------------------------------------
+    pytest.param(signed_cookie_header("%%%%"), {}, invalid("decode"), id="not-base64"),
+    pytest.param(
+        signed_cookie_header("!!!!.....****"),
+        {},
+        invalid("decode"),
+        id="no-base64-at-all",
+    ),
+    pytest.param(signed(b"\xff\xfe\xfd\x80"), {}, invalid("decode"), id="non-utf8"),
+    pytest.param(signed("hello"), {}, invalid("decode"), id="not-json"),
+    pytest.param(signed('{"user":"alice"'), {}, invalid("decode"), id="truncated-json"),
+    pytest.param(signed("NaN"), {}, invalid("decode"), id="json-nan"),
+    pytest.param(signed('{"a":NaN}'), {}, invalid("decode"), id="json-nan-inside"),
+    pytest.param(
+        signed('{"a":1e999}'), {}, invalid("decode"), id="json-overflowing-float"
+    ),
+    pytest.param(signed("[1,2]"), {}, invalid("decode"), id="json-array"),
+    pytest.param(signed("42"), {}, invalid("decode"), id="json-number"),
+    pytest.param(signed('"alice"'), {}, invalid("decode"), id="json-string"),
+    pytest.param(signed("null"), {}, invalid("decode"), id="json-null"),
+    pytest.param(signed("true"), {}, invalid("decode"), id="json-true"),
+    pytest.param(signed(nested_list(1000)), {}, invalid("decode"), id="nested-1000"),
+    pytest.param(signed(nested_list(2000)), {}, invalid("decode"), id="nested-2000"),
+    # Deep enough to decode, too deep to serialize again.
+    pytest.param(signed(nested_list(600)), {}, invalid("decode"), id="nested-600"),
+    pytest.param(
+        signed('{"x":{" u":"not-a-uuid"}}'), {}, invalid("decode"), id="bad-uuid-tag"
+    ),
+    pytest.param(signed('{"x":{" t":5}}'), {}, invalid("decode"), id="bad-tuple-tag"),
+    # -- koa's bookkeeping -------------------------------------------------
+    # Differs from koa: koa ignores an _expire that is not a number and takes
+    # any _maxAge; a cookie with wrong bookkeeping is not one koa wrote.
+    bookkeeping_case('"_expire":"tomorrow"', "expire-string"),
+    bookkeeping_case('"_expire":[1]', "expire-list"),
+    bookkeeping_case('"_expire":true', "expire-bool"),
+    bookkeeping_case('"_expire":{"t":1}', "expire-object"),
+    bookkeeping_case('"_maxAge":"1000"', "max-age-string"),
+    bookkeeping_case('"_maxAge":-1', "max-age-negative"),
+    bookkeeping_case('"_maxAge":0', "max-age-zero"),
+    bookkeeping_case('"_maxAge":false', "max-age-bool"),
+    bookkeeping_case('"_maxAge":[86400000]', "max-age-list"),
+    bookkeeping_case('"_maxAge":1e999', "max-age-infinite"),
+    bookkeeping_case('"_maxAge":1e300', "max-age-beyond-any-date"),
+    pytest.param(
+        signed(EXPIRED_TEXT),
+        {},
+        [("expired", {"key": None, "value": json.loads(EXPIRED_TEXT)})],
+        id="expired",
+    ),
+    # -- nothing there -----------------------------------------------------
+    pytest.param("koa.sess=", {}, [], id="empty-value"),
+    pytest.param(signed_cookie_header(""), {}, [], id="empty-value-signed"),
+    pytest.param("other=1; koa.sess.sig=" + GOOD_SIG, {}, [], id="signature-alone"),
+    # -- signed=False ------------------------------------------------------
+    pytest.param(
+        "koa.sess=garbage!!",
+        {"signed": False},
+        invalid("decode"),
+        id="unsigned-garbage",
+    ),
+    pytest.param(
+        f"koa.sess={b64('[1]')}",
+        {"signed": False},
+        invalid("decode"),
+        id="unsigned-array",
+    ),
+    pytest.param(
+        f"koa.sess={b64(nested_list(600))}",
+        {"signed": False},
+        invalid("decode"),
+        id="unsigned-nested-600",
+    ),
+    pytest.param(
+        f"koa.sess={b64(EXPIRED_TEXT)}",
+        {"signed": False},
+        [("expired", {"key": None, "value": json.loads(EXPIRED_TEXT)})],
+        id="unsigned-expired",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cookie", "options", "expected"), CASES)
+def test_hostile_cookie_gives_fresh_session(
+    cookie: str, options: dict[str, t.Any], expected: list[t.Any]
+) -> None:
+    app = make_app(**options)
+    signed_mode = options.get("signed", True)
+
+    with Signals() as signals:
+        response = raw_client(app).get("/probe", headers={"Cookie": cookie})
+    assert response.status_code == 200
+    assert response.json == {"new": True, "data": {}}
+    assert signals.sent == expected
+    # Nothing is written for a rejected cookie, except that a signature that
+    # signs nothing we accept is expired, as koa's cookies module does.
+    written = cookie_attributes(response)
+    if expected and expected[0][1].get("reason") == "signature":
+        assert written == {"koa.sess.sig": ("", written["koa.sess.sig"][1])}
+        assert written["koa.sess.sig"][1]["expires"] == EPOCH
+    else:
+        assert written == {}
+
+    # The next write replaces the bad cookie with a valid pair.
+    write = raw_client(app).get("/set?k=v", headers={"Cookie": cookie})
+    assert write.status_code == 200
+    written = cookie_attributes(write)
+    value = written["koa.sess"][0]
+    payload = decode_cookie(value)
+    assert payload["k"] == "v"
+    assert list(payload) == ["k", "_expire", "_maxAge"]
+    if signed_mode:
+        assert set(written) == {"koa.sess", "koa.sess.sig"}
+        assert written["koa.sess.sig"][0] == sign(value)
+        new_cookie = signed_cookie_header(value)
+    else:
+        assert set(written) == {"koa.sess"}
+        new_cookie = f"koa.sess={value}"
+
+    after = raw_client(app).get("/probe", headers={"Cookie": new_cookie})
+    assert after.json == {"new": False, "data": {"k": "v"}}
+
+
+def test_quoted_cookie_is_read_like_koa() -> None:
+    # koa's cookies module strips the quotes of a quoted value (and signs the
+    # unquoted value); Werkzeug unquotes it too, so a quoted cookie is the same
+    # session.
+    app = make_app()
+    cookie = f'koa.sess="{GOOD}"; koa.sess.sig={GOOD_SIG}'
+
+    response = raw_client(app).get("/probe", headers={"Cookie": cookie})
+    assert response.json == {"new": False, "data": {"user": "alice"}}
+
+
+def test_duplicate_cookie_first_one_wins() -> None:
+    # koa's cookies module matches the first `koa.sess=` in the header.
+    app = make_app()
+    cookie = f"koa.sess={GOOD}; koa.sess={OTHER}; koa.sess.sig={GOOD_SIG}"
+
+    response = raw_client(app).get("/probe", headers={"Cookie": cookie})
+    assert response.json == {"new": False, "data": {"user": "alice"}}
+
+
+def test_valid_hook_rejection_is_signalled() -> None:
+    def valid(request: flask.Request, data: dict[str, t.Any]) -> bool:
+        return data.get("user") != "alice"
+
+    app = make_app(valid=valid)
+    cookie = f"koa.sess={GOOD}; koa.sess.sig={GOOD_SIG}"
+
+    with Signals() as signals:
+        response = raw_client(app).get("/probe", headers={"Cookie": cookie})
+    assert response.json == {"new": True, "data": {}}
+    assert signals.sent == invalid("valid", decode_cookie(GOOD))
+
+
+# --- too much, or the wrong kind of, data --------------------------------------
+
+
+def big_app(size: int, *, testing: bool = True) -> flask.Flask:
+    app = make_app(testing=testing)
+
+    @app.get("/big")
+    def big() -> str:
+        flask.session["big"] = "x" * size
+        return "ok"
+
+    return app
+
+
+def test_session_too_large_raises() -> None:
+    app = big_app(5000)
+
+    with pytest.raises(SessionTooLargeError) as caught:
+        raw_client(app).get("/big")
+    assert caught.value.limit == 4093
+    assert caught.value.size > 4093
+    assert "MAX_COOKIE_SIZE" in str(caught.value)
+
+
+def test_session_too_large_is_a_500_without_cookies() -> None:
+    app = big_app(5000, testing=False)
+
+    response = raw_client(app).get("/big")
+    assert response.status_code == 500
+    assert "Set-Cookie" not in response.headers
+
+
+def test_session_under_the_limit_is_written() -> None:
+    # About 2 900 characters of data: a Set-Cookie line just under 4 093 bytes.
+    app = big_app(2900)
+
+    response = raw_client(app).get("/big")
+    header = response.headers.getlist("Set-Cookie")[0]
+    assert 3900 < len(header) <= 4093
+    assert (
+        decode_cookie(cookie_attributes(response)["koa.sess"][0])["big"] == "x" * 2900
+    )
+
+
+def test_max_cookie_size_is_configurable() -> None:
+    app = big_app(900)
+    app.config["MAX_COOKIE_SIZE"] = 1000
+    with pytest.raises(SessionTooLargeError) as caught:
+        raw_client(app).get("/big")
+    assert caught.value.limit == 1000
+
+    app = big_app(5000)
+    app.config["MAX_COOKIE_SIZE"] = 0  # as in Flask: 0 turns the check off
+    response = raw_client(app).get("/big")
+    assert response.status_code == 200
+    assert len(response.headers.getlist("Set-Cookie")[0]) > 5000
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_value_json_cannot_hold_is_a_clear_error(number: float) -> None:
+    # JSON.stringify would silently write null; the extension refuses instead.
+    app = make_app()
+
+    @app.get("/nan")
+    def nan() -> str:
+        flask.session["x"] = {"deep": [number]}
+        return "ok"
+
+    with pytest.raises(ValueError, match="JSON"):
+        raw_client(app).get("/nan")
+
+    app.testing = False
+    response = raw_client(app).get("/nan")
+    assert response.status_code == 500
+    assert "Set-Cookie" not in response.headers
+
+
+# --- fuzz -----------------------------------------------------------------------
+
+
+def random_json(rng: random.Random, depth: int = 0) -> t.Any:
+    """A random JSON value, with koa's bookkeeping keys among the object keys."""
+    kind = rng.randrange(8 if depth < 4 else 5)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randint(-(2**53), 2**53)
+    if kind == 2:
+        return rng.uniform(-1e6, 1e6)
+    if kind == 3:
+        return "".join(
+            chr(rng.randrange(0x20, 0x3000)) for _ in range(rng.randrange(8))
+        )
+    if kind == 4:
+        return rng.choice(["_expire", "_maxAge", "_session", "", " t", " d"])
+    if kind == 5:
+        return [random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    keys = ["_expire", "_maxAge", "_session", "a", "views", " t", " b", " m"]
+    return {
+        rng.choice(keys): random_json(rng, depth + 1) for _ in range(rng.randrange(5))
+    }
+
+
+def random_cookie(rng: random.Random) -> tuple[str, dict[str, t.Any]]:
+    """A random Cookie header (and app options) from one of four generators."""
+    choice = rng.randrange(4)
+    alphabet = [chr(c) for c in range(0x21, 0x7F) if chr(c) != ";"] + ["\xe9", "\xff"]
+    if choice == 0:  # garbage value and signature
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randrange(60)))
+        signature = "".join(rng.choice(alphabet) for _ in range(rng.randrange(30)))
+        return f"koa.sess={value}; koa.sess.sig={signature}", {}
+    if choice == 1:  # random bytes, correctly signed
+        raw = bytes(rng.randrange(256) for _ in range(rng.randrange(80)))
+        return signed(raw), {}
+    if choice == 2:  # random JSON, correctly signed
+        return signed(json.dumps(random_json(rng), ensure_ascii=rng.random() < 0.5)), {}
+    value = "".join(rng.choice(alphabet) for _ in range(rng.randrange(60)))
+    return f"koa.sess={value}", {"signed": False}
+
+
+def test_fuzz_never_a_500() -> None:
+    rng = random.Random(20240506)
+    apps = {True: make_app(testing=False), False: make_app(testing=False, signed=False)}
+    for _ in range(500):
+        cookie, options = random_cookie(rng)
+        app = apps[options.get("signed", True)]
+        probe = raw_client(app).get("/probe", headers={"Cookie": cookie})
+        assert probe.status_code == 200, cookie
+        assert isinstance(probe.json["new"], bool)
+        write = raw_client(app).get("/set?k=v", headers={"Cookie": cookie})
+        assert write.status_code == 200, cookie
+        assert decode_cookie(cookie_attributes(write)["koa.sess"][0])["k"] == "v"
