@@ -8,9 +8,10 @@ values for the session cookie.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
-from werkzeug.http import dump_cookie
+from werkzeug.http import http_date
 
 from .exceptions import SessionTooLargeError
 
@@ -19,6 +20,10 @@ if t.TYPE_CHECKING:
 
     from .options import Options
     from .signing import Keygrip
+
+# What the ``cookies`` module lets into a cookie value: tab, visible ASCII,
+# Latin-1 (so the header encodes), and no ";" that would end it.
+_COOKIE_VALUE = re.compile(r"[\t\x20-\x3a\x3c-\x7e\x80-\xff]*")
 
 #: Longest incoming cookie value that is even looked at. Browsers keep cookies
 #: of about 4 KiB; anything far larger is hostile and is ignored unread.
@@ -102,19 +107,30 @@ class CookieWriter:
         self._push(name, self._dump(name, signature, expires))
 
     def _dump(self, name: str, value: str, expires: float | None) -> str:
+        """A ``Set-Cookie`` value written as koa's ``cookies`` module writes it:
+        the value raw (never quoted), then lowercase attributes in its order.
+        """
+        if not _COOKIE_VALUE.fullmatch(value):
+            raise ValueError(
+                f"The value for cookie {name!r} holds characters a cookie cannot"
+                f" carry (';' or controls): {value[:40]!r}. Check the encode or"
+                " genid option."
+            )
         options = self.options
-        return dump_cookie(
-            name,
-            value,
-            expires=expires,
-            path=options.path,
-            domain=options.domain,
-            secure=self.secure,
-            httponly=options.http_only,
-            samesite=options.same_site,
-            partitioned=options.partitioned,
-            max_size=0,  # checked above, with an error instead of a warning
-        )
+        parts = [f"{name}={value}", f"path={options.path}"]
+        if expires is not None:
+            parts.append(f"expires={http_date(expires)}")
+        if options.domain:
+            parts.append(f"domain={options.domain}")
+        if options.same_site:
+            parts.append(f"samesite={options.same_site.lower()}")
+        if self.secure or options.partitioned:  # browsers need Secure for CHIPS
+            parts.append("secure")
+        if options.http_only:
+            parts.append("httponly")
+        if options.partitioned:
+            parts.append("partitioned")
+        return "; ".join(parts)
 
     def _push(self, name: str, header: str) -> None:
         headers = self.response.headers

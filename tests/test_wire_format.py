@@ -284,7 +284,7 @@ def test_removal_cookies() -> None:
             "domain": "example.com",
             "secure": True,
             "httponly": True,
-            "samesite": "Strict",
+            "samesite": "strict",
         }
 
 
@@ -351,7 +351,8 @@ def test_secure(secure: bool | None, base_url: str, expected: bool) -> None:
 
 @pytest.mark.parametrize(
     ("option", "written"),
-    [("lax", "Lax"), ("STRICT", "Strict"), ("None", "None"), ("Lax", "Lax")],
+    # koa's cookies module writes the attribute in lowercase; so do we.
+    [("lax", "lax"), ("STRICT", "strict"), ("None", "none"), ("Lax", "lax")],
 )
 def test_same_site(option: str, written: str) -> None:
     app = make_app(same_site=option)
@@ -611,9 +612,6 @@ def test_koa_steps_replayed(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
                     ours_attributes.pop("expires"), attributes["expires"]
                 )
                 attributes = {k: v for k, v in attributes.items() if k != "expires"}
-            if "samesite" in attributes:
-                assert ours_attributes.pop("samesite").lower() == attributes["samesite"]
-                attributes = {k: v for k, v in attributes.items() if k != "samesite"}
             assert ours_attributes == attributes, (step["path"], cookie)
 
 
