@@ -18,6 +18,7 @@ from .options import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
 
 if t.TYPE_CHECKING:
     from flask import Flask, Request, Response
+    from flask.ctx import RequestContext
 
     from .extension import KoaSessionState
     from .session import KoaSessionDict
@@ -37,9 +38,17 @@ def _now_ms() -> int:
 class SessionContext:
     """The session machinery of one request."""
 
-    def __init__(self, app: Flask, request: Request, state: KoaSessionState) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        request: Request,
+        state: KoaSessionState,
+        request_context: RequestContext | None = None,
+    ) -> None:
         self.app = app
         self.request = request
+        #: The request context the session was opened in, if any.
+        self.request_context = request_context
         self.state = state
         self.options = state.options
         self.store: SessionStore | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typing as t
 
+from flask.globals import request_ctx
 from flask.sessions import SessionInterface
 
 from .context import SessionContext
@@ -26,7 +27,11 @@ class KoaSessionInterface(SessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> KoaSessionDict:
         state = app.extensions["koasession"]
-        return KoaSessionDict(SessionContext(app, request, state))
+        # The context pushed now (a request, or session_transaction()'s).
+        context = (
+            t.cast(t.Any, request_ctx)._get_current_object() if request_ctx else None
+        )
+        return KoaSessionDict(SessionContext(app, request, state, context))
 
     def save_session(
         self, app: Flask, session: SessionMixin, response: Response

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import typing as t
 
+from flask import has_request_context
 from flask.sessions import SessionMixin
 
 from .options import MaxAge, normalize_max_age
@@ -33,19 +34,38 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         super().__init__()
         self._context = context
         self._loaded = False
-        #: Set to ``True`` to force a save, as with Flask's own session.
-        self.modified = False
+        self._modified = False
 
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
+            context = self._context
             try:
-                self._context.load(self)
+                if context.request_context is None or has_request_context():
+                    context.load(self)
+                else:
+                    # Flask's test client session_transaction() uses the session
+                    # outside the request context it was opened in: load inside
+                    # it, so that stores, genid and valid see current_app,
+                    # request and g as they do during a request.
+                    with context.request_context:
+                        context.load(self)
             except BaseException:
                 # A session that could not be read (store down, no secret key)
                 # is never written: the error is the request's outcome.
                 self._context.committed = True
                 raise
+
+    @property
+    def modified(self) -> bool:
+        """Set to ``True`` to force a save, as with Flask's own session."""
+        return self._modified
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        self._modified = bool(value)
+        if value:
+            self._load()  # saving needs the data (and the id) to save
 
     @property
     def accessed(self) -> bool:
