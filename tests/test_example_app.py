@@ -47,7 +47,8 @@ def test_login_regenerates_and_keeps_the_counter(client: FlaskClient) -> None:
     response = client.get("/login?userId=42")
     assert response.text == "Logged in as 42"
     after = cookie_value(response, "koa:sess")
-    assert after and after != before
+    assert after
+    assert after != before
     assert client.get("/get").text == "User ID: 42"
     assert client.get("/").text == "2 views"
 
@@ -59,5 +60,6 @@ def test_memory_store_by_environment(
     client = create_app({"TESTING": True}).test_client()
     response = client.get("/")
     session_id = cookie_value(response, "koa:sess")
-    assert session_id is not None and len(session_id) == 36  # a UUID, not data
+    assert session_id is not None
+    assert len(session_id) == 36  # a UUID, not data
     assert client.get("/").text == "2 views"
