@@ -1,0 +1,31 @@
+"""Server-side session stores.
+
+:class:`SessionStore` is the interface; :class:`MemoryStore`,
+:class:`RedisStore` and :class:`SQLAlchemyStore` are built in. The last two
+need optional dependencies (``flask-koasession[redis]``,
+``flask-koasession[sqlalchemy]``) and are imported only when first used, so
+this package imports without them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing as t
+
+from .base import SessionStore
+from .memory import MemoryStore
+
+if t.TYPE_CHECKING:
+    from .redis import RedisStore
+    from .sqlalchemy import SQLAlchemyStore
+
+__all__ = ["MemoryStore", "RedisStore", "SQLAlchemyStore", "SessionStore"]
+
+_LAZY = {"RedisStore": ".redis", "SQLAlchemyStore": ".sqlalchemy"}
+
+
+def __getattr__(name: str) -> t.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

@@ -1,0 +1,148 @@
+"""A session store in Redis that shares sessions with Koa apps using koa-redis."""
+
+from __future__ import annotations
+
+import typing as t
+
+try:
+    from redis.exceptions import RedisClusterException, RedisError
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "RedisStore needs the redis package: pip install 'flask-koasession[redis]'"
+    ) from error
+
+from ..codec import dumps_json
+from ..exceptions import SessionStoreError
+from ._payload import decode_payload
+from ._ttl import check_session_ttl, ttl_whole_seconds
+
+if t.TYPE_CHECKING:
+    from .base import MaxAge
+
+# RedisClusterException (e.g. no node reachable) is not a RedisError.
+_ERRORS = (RedisError, RedisClusterException)
+
+
+class RedisClient(t.Protocol):
+    """The part of a redis-py client that :class:`RedisStore` uses.
+
+    ``redis.Redis``, a Sentinel ``master_for(...)`` client and
+    ``redis.cluster.RedisCluster`` all have it.
+    """
+
+    def get(self, name: str) -> t.Any: ...
+
+    def set(self, name: str, value: str, ex: int | None = None) -> t.Any: ...
+
+    def delete(self, *names: str) -> t.Any: ...
+
+
+class RedisStore:
+    """Keep sessions in Redis, exactly as koa-redis 4 does.
+
+    Each session is one string key: the session id (after ``prefix``), holding
+    the payload's JSON text, with a time to live of the ``max_age`` it was
+    given, rounded up to whole seconds. koa-redis writes it with ``SETEX key
+    seconds json``; this store sends the equivalent ``SET key json EX
+    seconds`` (redis-py deprecates ``setex()``): same key, value and TTL. A
+    Koa app using koa-redis on the same Redis database, with the same signing
+    keys, shares its sessions with this app.
+
+    koa-redis fails on a browser-session cookie (``maxAge: "session"``). This
+    store writes such an entry with a plain ``SET`` (no expiry), or with
+    ``session_ttl`` seconds of time to live when that is given. As browsers never
+    report that they closed, ``session_ttl`` is the only thing that bounds how
+    long such entries stay: set it to the longest a visit may last.
+
+    The client is used as given and never closed by the store: any redis-py
+    client works, with or without ``decode_responses``. Give it socket
+    timeouts so that a stalled Redis fails a request instead of hanging it::
+
+        client = redis.Redis(host="localhost", socket_timeout=2,
+                             socket_connect_timeout=2)
+        KoaSession(app, store=RedisStore(client))
+
+    With Sentinel pass ``Sentinel(...).master_for("mymaster")``; with Redis
+    Cluster a ``redis.cluster.RedisCluster``.
+
+    Any Redis error (connection refused, timeout, error reply) is raised as
+    :class:`~flask_koasession.exceptions.SessionStoreError`, the original
+    chained as its ``__cause__``. A value that is not JSON reads as no session,
+    as in koa-redis (which also passes on JSON that is not an object; this
+    store reads that as no session too).
+
+    :param client: a redis-py client.
+    :param prefix: prepended to every session id to make the Redis key.
+        koa-redis has no prefix of its own, so keep the default ``""`` to
+        share sessions with it (koa-session's ``prefix`` option goes into the
+        id itself and needs nothing here).
+    :param session_ttl: seconds that a ``"session"`` entry is kept, or
+        ``None`` to keep it until it is destroyed.
+    """
+
+    def __init__(
+        self, client: RedisClient, prefix: str = "", session_ttl: int | None = None
+    ) -> None:
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, got {prefix!r}.")
+        self.client = client
+        self.prefix = prefix
+        self.session_ttl = check_session_ttl(session_ttl)
+
+    def get(
+        self, key: str, max_age: MaxAge, *, rolling: bool
+    ) -> dict[str, t.Any] | None:
+        """``GET`` the entry of ``key``; ``None`` when missing or undecodable.
+
+        :param key: the session id.
+        :param max_age: unused; part of the store protocol.
+        :param rolling: unused; part of the store protocol.
+        :raise SessionStoreError: when Redis fails.
+        """
+        try:
+            value = self.client.get(self.prefix + key)
+        except _ERRORS as error:
+            raise SessionStoreError(type(self).__name__, "get", key) from error
+        if value is None:
+            return None
+        return decode_payload(value)
+
+    def set(
+        self,
+        key: str,
+        data: dict[str, t.Any],
+        max_age: MaxAge,
+        *,
+        rolling: bool,
+        changed: bool,
+    ) -> None:
+        """Write the entry of ``key`` with its time to live, as koa-redis does.
+
+        :param key: the session id.
+        :param data: the payload, written as its JSON text.
+        :param max_age: the time to live in milliseconds (rounded up to
+            seconds), or ``"session"`` (``session_ttl``, or no expiry).
+        :param rolling: unused; part of the store protocol.
+        :param changed: unused; the whole payload is always written, as
+            koa-redis does.
+        :raise SessionStoreError: when Redis fails.
+        """
+        ttl = ttl_whole_seconds(max_age, self.session_ttl)
+        value = dumps_json(data)
+        name = self.prefix + key
+        try:
+            # SET EX is SETEX in today's spelling (redis-py deprecates setex()).
+            self.client.set(name, value, ex=ttl)
+        except _ERRORS as error:
+            raise SessionStoreError(type(self).__name__, "set", key) from error
+
+    def destroy(self, key: str) -> None:
+        """``DEL`` the entry of ``key``.
+
+        :param key: the session id.
+        :raise SessionStoreError: when Redis fails.
+        """
+        try:
+            self.client.delete(self.prefix + key)
+        except _ERRORS as error:
+            raise SessionStoreError(type(self).__name__, "destroy", key) from error
