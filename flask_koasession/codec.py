@@ -20,7 +20,7 @@ RESERVED_KEYS = frozenset(("_expire", "_maxAge", "_session"))
 
 _tagger = TaggedJSONSerializer()
 _TAG_KEYS = frozenset(_tagger.tags)
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -52,22 +52,30 @@ def to_json_ready(value: t.Any) -> t.Any:
     if kind in _SCALARS:
         return value
     if kind is dict or isinstance(value, dict):  # the session is a dict subclass
-        if len(value) == 1 and next(iter(value)) in _TAG_KEYS:
-            return _tagger.tag(value)  # escape a dict that looks like a marker
-        out: dict[t.Any, t.Any] | None = None
-        for key, item in value.items():
-            ready = to_json_ready(item)
-            if ready is not item and out is None:
-                out = dict(value)
-            if out is not None:
-                out[key] = ready
-        return value if out is None else out
+        return _dict_ready(value)
     if kind is list:
+        if all(type(item) in _SCALARS for item in value):
+            return value
         items = [to_json_ready(item) for item in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return items
     return _tagger.tag(value)
+
+
+def _dict_ready(value: dict[t.Any, t.Any]) -> t.Any:
+    if len(value) == 1 and next(iter(value)) in _TAG_KEYS:
+        return _tagger.tag(value)  # escape a dict that looks like a marker
+    out: dict[t.Any, t.Any] | None = None
+    # dict.items: the session subclass's own items() goes through a wrapper.
+    for key, item in dict.items(value):
+        # Scalars, the usual case, are checked here without a call.
+        ready = item if type(item) in _SCALARS else to_json_ready(item)
+        if ready is not item and out is None:
+            out = dict(dict.items(value))
+        if out is not None:
+            out[key] = ready
+    return value if out is None else out
 
 
 def dumps_json(value: t.Any) -> str:

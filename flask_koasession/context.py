@@ -22,6 +22,7 @@ if t.TYPE_CHECKING:
 
     from .extension import KoaSessionState
     from .session import KoaSessionDict
+    from .signing import Keygrip
     from .stores.base import SessionStore
 
 #: What a store id from a request may look like before it reaches a store:
@@ -67,6 +68,8 @@ class SessionContext:
         self.commit_requested = False
         self.committed = False
         self.bad_signature = False
+        self._signer: Keygrip | None = None
+        self._signer_read = False
         #: The cookie was signed with an older key: re-sign it with the current one.
         self.rotated = False
 
@@ -83,7 +86,7 @@ class SessionContext:
 
     def _read_key(self) -> str | None:
         """The signed cookie value (payload or store id), or ``None``."""
-        result = cookies.read(self.request, self.options, self.state.keygrip(self.app))
+        result = cookies.read(self.request, self.options, self._keygrip())
         if result.problem == "rotated":
             self.rotated = True
         elif result.problem is not None:
@@ -204,12 +207,12 @@ class SessionContext:
         if not self.options.auto_commit and not self.commit_requested:
             return
         self.committed = True
-        response.vary.add("Cookie")
+        cookies.vary_on_cookie(response)
         writer = cookies.CookieWriter(
             response,
             self.request,
             self.options,
-            self.state.keygrip(self.app),
+            self._keygrip(),
             self.app.config.get("MAX_COOKIE_SIZE", 4093),
         )
         if self.bad_signature:
@@ -307,6 +310,13 @@ class SessionContext:
         writer.remove()
 
     # -- helpers -----------------------------------------------------------
+
+    def _keygrip(self) -> Keygrip | None:
+        # Read once per request: the keys come from the config on every call.
+        if not self._signer_read:
+            self._signer = self.state.keygrip(self.app)
+            self._signer_read = True
+        return self._signer
 
     def _generate_id(self) -> str:
         options = self.options
