@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import redis
 from flask.testing import FlaskClient
 
 from example_app import create_app
 from tests.helpers import cookie_value
+from tests.servers import RedisServer
 
 
 @pytest.fixture
@@ -53,13 +57,41 @@ def test_login_regenerates_and_keeps_the_counter(client: FlaskClient) -> None:
     assert client.get("/").text == "2 views"
 
 
-def test_memory_store_by_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("KOA_SESSION_STORE", "memory")
-    client = create_app({"TESTING": True}).test_client()
+def count_twice_in_a_store(monkeypatch: pytest.MonkeyPatch, url: str) -> str:
+    """Count two views with KOA_SESSION_STORE=url; return the session id."""
+    monkeypatch.setenv("KOA_SESSION_STORE", url)
+    app = create_app({"TESTING": True})
+    client = app.test_client()
     response = client.get("/")
     session_id = cookie_value(response, "koa:sess")
     assert session_id is not None
     assert len(session_id) == 36  # a UUID, not data
     assert client.get("/").text == "2 views"
+    store = app.extensions["koasession"].options.store
+    assert store.get(session_id, 86_400_000, rolling=False)["views"] == 2
+    if hasattr(store, "close"):
+        store.close()
+    return session_id
+
+
+def test_memory_store_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    count_twice_in_a_store(monkeypatch, "memory")
+
+
+def test_sqlite_store_by_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    count_twice_in_a_store(monkeypatch, f"sqlite:///{tmp_path / 'sessions.db'}")
+
+
+def test_redis_store_by_environment(
+    monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer
+) -> None:
+    url = f"redis://{redis_server.host}:{redis_server.port}/5"
+    session_id = count_twice_in_a_store(monkeypatch, url)
+    client = redis.Redis.from_url(url)
+    try:
+        assert client.ttl(session_id) == 86_410
+    finally:
+        client.delete(session_id)
+        client.close()
