@@ -16,10 +16,11 @@ from __future__ import annotations
 import os
 import typing as t
 
-from flask import Flask, redirect, request, session, url_for
+from flask import Flask, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from flask_koasession import KoaSession, pop_flash, set_flash
+# flask_koasession.session is flask.session, typed with koa's methods.
+from flask_koasession import KoaSession, pop_flash, session, set_flash
 
 if t.TYPE_CHECKING:
     from flask_koasession.stores import SessionStore

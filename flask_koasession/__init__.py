@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import typing as t
+
+import flask
+
 from .exceptions import KoaSessionError, SessionStoreError, SessionTooLargeError
 from .extension import KoaSession, KoaSessionState
 from .flash import pop_flash, set_flash
@@ -18,6 +22,11 @@ from .signals import (
     session_renewed,
 )
 
+#: :data:`flask.session`, typed as what this extension makes it: the same proxy,
+#: so that type checkers know ``session.regenerate()``, ``session.destroy()``
+#: and the rest of :class:`KoaSessionDict`.
+session = t.cast(KoaSessionDict, flask.session)
+
 __all__ = [
     "KoaSession",
     "KoaSessionDict",
@@ -28,6 +37,7 @@ __all__ = [
     "SessionStoreError",
     "SessionTooLargeError",
     "pop_flash",
+    "session",
     "session_created",
     "session_destroyed",
     "session_expired",
