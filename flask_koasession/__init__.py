@@ -11,7 +11,7 @@ from .extension import KoaSession, KoaSessionState
 from .flash import pop_flash, set_flash
 from .interface import KoaSessionInterface
 from .options import Options
-from .session import KoaSessionDict
+from .session_dict import KoaSessionDict
 from .signals import (
     session_created,
     session_destroyed,

@@ -4,6 +4,11 @@ Plain JSON data is written byte for byte as koa writes it (compact separators,
 non-ASCII raw, keys in insertion order). Values that JSON cannot hold (tuples,
 bytes, datetimes, UUIDs, Markup) are written with Flask's tagged-JSON markers, so
 Flask apps keep their types while koa sees ordinary JSON objects.
+
+Such payloads also carry ``"_tagged": true``, and only payloads that carry it
+are untagged when read. koa-session drops keys starting with ``_`` whenever it
+writes, so data a Koa app wrote (perhaps JSON a client sent it) is always read
+as plain JSON: ``{" m": "<script>"}`` from a Koa app never becomes ``Markup``.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import typing as t
 
 from flask.json.tag import TaggedJSONSerializer
 
-#: Keys that hold koa-session's bookkeeping in a payload; never session data.
-RESERVED_KEYS = frozenset(("_expire", "_maxAge", "_session"))
+#: Written into a payload whose values were tagged: only those are untagged.
+TAGGED = "_tagged"
+#: Keys that hold bookkeeping in a payload (koa's, and :data:`TAGGED`); never
+#: session data.
+RESERVED_KEYS = frozenset(("_expire", "_maxAge", "_session", TAGGED))
 
 _tagger = TaggedJSONSerializer()
 _TAG_KEYS = frozenset(_tagger.tags)
@@ -35,11 +43,15 @@ def _untag(obj: dict[str, t.Any]) -> t.Any:
     if len(obj) == 1:
         key = next(iter(obj))
         if key in _TAG_KEYS:
-            return _tagger.tags[key].to_python(obj[key])
+            try:
+                return _tagger.tags[key].to_python(obj[key])
+            except Exception:  # a forged or damaged marker: keep it as data
+                return obj
     return obj
 
 
-_decoder = json.JSONDecoder(object_hook=_untag, parse_constant=_reject_constant)
+_plain_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+_tag_decoder = json.JSONDecoder(object_hook=_untag, parse_constant=_reject_constant)
 
 
 def to_json_ready(value: t.Any) -> t.Any:
@@ -52,6 +64,8 @@ def to_json_ready(value: t.Any) -> t.Any:
     if kind in _SCALARS:
         return value
     if kind is dict or isinstance(value, dict):  # the session is a dict subclass
+        if len(value) == 1 and next(iter(value)) in _TAG_KEYS:
+            return _tagger.tag(value)  # escape a dict that looks like a marker
         return _dict_ready(value)
     if kind is list:
         if all(type(item) in _SCALARS for item in value):
@@ -63,9 +77,7 @@ def to_json_ready(value: t.Any) -> t.Any:
     return _tagger.tag(value)
 
 
-def _dict_ready(value: dict[t.Any, t.Any]) -> t.Any:
-    if len(value) == 1 and next(iter(value)) in _TAG_KEYS:
-        return _tagger.tag(value)  # escape a dict that looks like a marker
+def _dict_ready(value: dict[t.Any, t.Any]) -> dict[t.Any, t.Any]:
     out: dict[t.Any, t.Any] | None = None
     # dict.items: the session subclass's own items() goes through a wrapper.
     for key, item in dict.items(value):
@@ -78,13 +90,20 @@ def _dict_ready(value: dict[t.Any, t.Any]) -> t.Any:
     return value if out is None else out
 
 
-def dumps_json(value: t.Any) -> str:
-    """Serialize like ``JSON.stringify``, tagging values JSON cannot hold.
+def dumps_json(payload: dict[str, t.Any]) -> str:
+    """Serialize a payload like ``JSON.stringify``, tagging values JSON cannot
+    hold; a payload with tagged values gets ``"_tagged": true`` at its end.
+
+    The payload itself is never escaped as a whole: it always holds more than
+    a marker's single key once koa's bookkeeping is added.
 
     :raise TypeError: for a value that neither JSON nor the tags can hold.
     :raise ValueError: for ``NaN`` or infinities, which JSON has no form for.
     """
-    text = _encoder.encode(to_json_ready(value))
+    ready = _dict_ready(payload)
+    if ready is not payload:
+        ready[TAGGED] = True
+    text = _encoder.encode(ready)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -98,14 +117,19 @@ def dumps_json(value: t.Any) -> str:
 
 
 def loads_json(text: str) -> t.Any:
-    """Parse like ``JSON.parse`` and restore tagged values.
+    """Parse like ``JSON.parse``; restore tagged values in a payload that
+    carries ``"_tagged": true`` (and drop that key).
 
     :raise ValueError: for text that is not JSON (or nests too deeply).
     """
     try:
-        return _decoder.decode(text)
+        value = _plain_decoder.decode(text)
+        if isinstance(value, dict) and value.get(TAGGED) is True:
+            value = _tag_decoder.decode(text)
+            del value[TAGGED]
     except RecursionError as error:
         raise ValueError("JSON nests too deeply") from error
+    return value
 
 
 _URLSAFE = str.maketrans("-_", "+/")

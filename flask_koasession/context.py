@@ -8,7 +8,6 @@ signals and the tests use.
 
 from __future__ import annotations
 
-import re
 import time
 import typing as t
 import uuid
@@ -21,13 +20,9 @@ if t.TYPE_CHECKING:
     from flask.ctx import RequestContext
 
     from .extension import KoaSessionState
-    from .session import KoaSessionDict
+    from .session_dict import KoaSessionDict
     from .signing import Keygrip
     from .stores.base import SessionStore
-
-#: What a store id from a request may look like before it reaches a store:
-#: printable ASCII without spaces, quotes, commas, semicolons or backslashes.
-VALID_ID = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,255}")
 
 Reason = t.Literal["force", "changed", "rolling", "renew"] | None
 
@@ -78,8 +73,8 @@ class SessionContext:
     def load(self, session: KoaSessionDict) -> None:
         """Fill ``session`` from the request (cookie or store)."""
         options = self.options
-        if options.uses_store:
-            self.store = options.store or options.store_factory(self.request)  # type: ignore[misc]
+        self.store = options.make_store(self.request)
+        if self.store is not None:
             self._load_from_store(session)
         else:
             self._load_from_cookie(session)
@@ -118,7 +113,7 @@ class SessionContext:
             key = options.external_key.get(self.request)
         else:
             key = self._read_key()
-        if key and not VALID_ID.fullmatch(key):
+        if key and not options.id_pattern.fullmatch(key):
             self._send(
                 signals.session_invalid, key=None, value=None, reason="malformed_id"
             )
@@ -202,12 +197,16 @@ class SessionContext:
 
     def commit(self, session: KoaSessionDict, response: Response) -> None:
         """Write what this request changed: cookies, store entries, signals."""
-        if self.committed or not session.accessed:
+        if not session.accessed:
+            return
+        # The response depends on the cookie whenever the session was read,
+        # even when nothing is written (auto_commit off, or a failed load).
+        cookies.vary_on_cookie(response)
+        if self.committed:
             return
         if not self.options.auto_commit and not self.commit_requested:
             return
         self.committed = True
-        cookies.vary_on_cookie(response)
         writer = cookies.CookieWriter(
             response,
             self.request,

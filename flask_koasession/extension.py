@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typing as t
 
+from .flash import pop_flash
 from .interface import KoaSessionInterface
-from .options import Options, parse_options
+from .options import Options, check_options, parse_options
 from .signing import Keygrip
 
 if t.TYPE_CHECKING:
@@ -23,8 +24,9 @@ class KoaSessionState:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self._keygrip: Keygrip | None = None
-        self._keys_from: tuple[object, ...] = ()
+        # The keys the signer was made from, and the signer: one tuple, so a
+        # thread never sees one without the other while the keys rotate.
+        self._signer: tuple[tuple[str | bytes, ...], Keygrip] | None = None
 
     def keygrip(self, app: Flask) -> Keygrip | None:
         """The signer for this app's keys, ``None`` when cookies are unsigned.
@@ -49,10 +51,10 @@ class KoaSessionState:
                     " app.secret_key (or pass keys=[...] to KoaSession), or use"
                     " signed=False to send unsigned cookies."
                 )
-        if keys != self._keys_from or self._keygrip is None:
-            self._keygrip = Keygrip(keys, self.options.digest)
-            self._keys_from = keys
-        return self._keygrip
+        signer = self._signer
+        if signer is None or signer[0] != keys:
+            signer = self._signer = (keys, Keygrip(keys, self.options.digest))
+        return signer[1]
 
 
 class KoaSession:
@@ -86,7 +88,7 @@ class KoaSession:
 
     def __init__(self, app: Flask | None = None, **options: t.Any) -> None:
         # Validate now, so that a mistake surfaces where it was made.
-        parse_options((options, "KoaSession(...)"), complete=False)
+        check_options((options, "KoaSession(...)"))
         self.options = options
         if app is not None:
             self.init_app(app)
@@ -102,9 +104,6 @@ class KoaSession:
             (self.options, "KoaSession(...)"),
             (options, "init_app(...)"),
         )
-        assert validated is not None
         app.extensions["koasession"] = KoaSessionState(validated)
         app.session_interface = KoaSessionInterface()
-        from .flash import pop_flash
-
         app.add_template_global(pop_flash)

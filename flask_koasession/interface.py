@@ -13,7 +13,7 @@ from flask.globals import request_ctx
 from flask.sessions import SessionInterface
 
 from .context import SessionContext
-from .session import KoaSessionDict
+from .session_dict import KoaSessionDict
 
 if t.TYPE_CHECKING:
     from flask import Flask, Request, Response

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import functools
 import re
 import typing as t
 
@@ -19,7 +20,7 @@ from .signing import check_digest
 if t.TYPE_CHECKING:
     from flask import Request, Response
 
-    from .session import KoaSessionDict
+    from .session_dict import KoaSessionDict
     from .stores.base import SessionStore
 
 MaxAge = int | t.Literal["session"]
@@ -55,6 +56,12 @@ KOA_NAMES = {
     "keys": "keys",
     "digest": "digest",
 }
+
+#: What a store id from a request may look like with a custom ``genid``:
+#: printable ASCII without spaces, quotes, commas, semicolons or backslashes
+#: (what a cookie value can carry unquoted), at most 255 characters.
+ANY_ID = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,255}")
+_UUID4 = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 # RFC 6265 token: what a cookie name may hold.
@@ -107,6 +114,24 @@ class Options:
     def uses_store(self) -> bool:
         """Whether sessions live in a store (the cookie only holds the id)."""
         return self.store is not None or self.store_factory is not None
+
+    def make_store(self, request: Request) -> SessionStore | None:
+        """The store for this request: ``store``, or ``store_factory(request)``,
+        or ``None`` in cookie mode."""
+        if self.store_factory is not None:
+            return self.store_factory(request)
+        return self.store
+
+    @functools.cached_property
+    def id_pattern(self) -> re.Pattern[str]:
+        """What a store id that comes with a request must match to be looked
+        up. With the default ``genid`` only ids it makes (``prefix`` and a
+        UUID4) qualify, so a client-chosen id can never name another key of a
+        shared Redis; a custom ``genid`` allows any id of :data:`ANY_ID`'s shape.
+        """
+        if self.genid is None:
+            return re.compile(re.escape(self.prefix or "") + _UUID4)
+        return ANY_ID
 
     @property
     def default_codec(self) -> bool:
@@ -202,16 +227,15 @@ def _canonical(source: t.Mapping[str, t.Any], where: str) -> dict[str, t.Any]:
     return result
 
 
-def parse_options(
-    *sources: tuple[t.Mapping[str, t.Any], str], complete: bool = True
-) -> Options | None:
-    """Merge option sources (later ones win) and validate the result.
+def check_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> dict[str, t.Any]:
+    """Merge option sources (later ones win) and check each option on its own.
+
+    Options that depend on each other are left to :func:`parse_options`: they
+    may come from different places (``KoaSession(...)``, ``init_app``).
 
     :param sources: ``(mapping, description)`` pairs, lowest priority first;
         the description names the source in error messages.
-    :param complete: whether the sources hold every option; when false only
-        each option on its own is checked (options that need each other may
-        come later from ``init_app``) and ``None`` is returned.
+    :return: the options under their Python names, values normalised.
     :raise ValueError: for an unknown option or a value out of range.
     :raise TypeError: for a value of the wrong type.
     """
@@ -221,8 +245,18 @@ def parse_options(
             raise TypeError(f"{where} must be a dict of options, got {mapping!r}.")
         merged.update(_canonical(mapping, where))
     _check_each(merged)
-    if not complete:
-        return None
+    return merged
+
+
+def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
+    """Merge every option source of an app and validate the whole.
+
+    :param sources: as for :func:`check_options`.
+    :raise ValueError: for an unknown option, a value out of range or options
+        that exclude or need each other.
+    :raise TypeError: for a value of the wrong type.
+    """
+    merged = check_options(*sources)
     _check_together(merged)
     return Options(**merged)
 

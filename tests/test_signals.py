@@ -266,10 +266,11 @@ def test_invalid_by_undecodable_data(recorders: Recorders) -> None:
 def test_missed_in_store_mode(recorders: Recorders) -> None:
     app = make_app(store=MemoryStore())
     client = app.test_client()
-    client.set_cookie("koa.sess", "unknown-id")
-    client.set_cookie("koa.sess.sig", sign("unknown-id"))
+    unknown = "e640facf-751f-4c23-8b7d-8d6806f3fa29"
+    client.set_cookie("koa.sess", unknown)
+    client.set_cookie("koa.sess.sig", sign(unknown))
     assert client.get("/touch").text == "None"
-    recorders["missed"].assert_sent_once(app, key="unknown-id")
+    recorders["missed"].assert_sent_once(app, key=unknown)
     assert recorders.sent() == {"missed": 1}
 
 

@@ -45,6 +45,8 @@ from tests.helpers import (
     sign,
 )
 
+#: A well-formed session id (UUID4) that no store knows.
+UNKNOWN = "e640facf-751f-4c23-8b7d-8d6806f3fa29"
 KEYS = ["a", "b"]  # koa's tests: app.keys = ['a', 'b']
 EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 View = t.Callable[[], t.Any]
@@ -506,11 +508,13 @@ def test_regenerate_changes_the_key_not_the_content(koa_app: AppFactory) -> None
 def test_store_returns_nothing(koa_app: AppFactory) -> None:
     # store/contextstore: "when store return empty should create new Session";
     # the store test also checks session:missed with the key.
+    # koa sends the id "invalid-key"; with the default genid we look up only
+    # ids it could have made (a UUID4), so an unknown one of that shape is used.
     app = koa_app(lambda: str(flask.session.is_new).lower(), signed=False)
     with listen_to(session_missed) as missed:
-        response = raw_client(app).get("/", headers={"Cookie": "koa.sess=invalid-key"})
+        response = raw_client(app).get("/", headers={"Cookie": f"koa.sess={UNKNOWN}"})
     assert response.text == "true"
-    missed.assert_sent_once(app, key="invalid-key")
+    missed.assert_sent_once(app, key=UNKNOWN)
 
 
 def test_valid_and_before_save(koa_app: AppFactory) -> None:
@@ -971,15 +975,15 @@ def test_missed_id_gives_a_fresh_session_and_a_fresh_id() -> None:
     store = RecordingStore()
     app = build_app(_counter, store=store)
     client = app.test_client()
-    client.set_cookie("koa.sess", "gone-id")
-    client.set_cookie("koa.sess.sig", sign("gone-id", keys=KEYS[:1]))
+    client.set_cookie("koa.sess", UNKNOWN)
+    client.set_cookie("koa.sess.sig", sign(UNKNOWN, keys=KEYS[:1]))
     with listen_to(session_missed) as missed:
         response = client.get("/")
     assert response.text == "1"
-    missed.assert_sent_once(app, key="gone-id")
+    missed.assert_sent_once(app, key=UNKNOWN)
     new = cookie_value(response)
-    assert new not in (None, "gone-id")
-    assert store.keys_asked() == ["gone-id", new]
+    assert new not in (None, UNKNOWN)
+    assert store.keys_asked() == [UNKNOWN, new]
 
 
 def test_expired_entry_gives_a_fresh_id(clock: list[int]) -> None:
@@ -1065,13 +1069,27 @@ def test_hostile_external_key_never_reaches_the_store(hostile: t.Any) -> None:
     assert response.headers["X-Session-Id"] == store.keys_asked()[0]
 
 
-def test_valid_ids_of_other_shapes_reach_the_store() -> None:
-    # Ids from a Koa app with another genid or prefix are still looked up.
+def test_ids_of_other_shapes_reach_the_store_with_a_custom_genid() -> None:
+    # Ids from a Koa app with another genid are looked up when ours is custom too.
     store = RecordingStore()
-    app = build_app(_counter, store=store, signed=False)
+    app = build_app(_counter, store=store, signed=False, genid=lambda _: "mine")
     for key in ("sess:8f1c", "1700000000000_suffix", "a.b-c~d"):
         raw_client(app).get("/", headers={"Cookie": f"koa.sess={key}"})
         assert store.keys_asked()[-2] == key
+
+
+@pytest.mark.parametrize("key", ["sess:8f1c", "queue:jobs", "cache:user:1", UNKNOWN])
+def test_default_genid_looks_up_only_the_ids_it_makes(key: str) -> None:
+    # A client-chosen id (unsigned cookie, external key) must never name another
+    # key of a shared Redis: with the default genid only prefix + UUID4 is used.
+    store = RecordingStore()
+    app = build_app(_counter, store=store, signed=False, prefix="sess:")
+    with listen_to(session_invalid) as invalid:
+        raw_client(app).get("/", headers={"Cookie": f"koa.sess={key}"})
+    assert key not in store.keys_asked()
+    invalid.assert_sent_once(app, key=None, value=None, reason="malformed_id")
+    raw_client(app).get("/", headers={"Cookie": f"koa.sess=sess:{UNKNOWN}"})
+    assert f"sess:{UNKNOWN}" in store.keys_asked()
 
 
 # == laziness ==================================================================
@@ -1280,8 +1298,8 @@ def test_store_error_while_loading_without_a_handler_is_a_500() -> None:
     store = FailingStore("get")
     app = _outage_app(store)
     client = app.test_client()
-    client.set_cookie("koa.sess", "some-id")
-    client.set_cookie("koa.sess.sig", sign("some-id", keys=KEYS[:1]))
+    client.set_cookie("koa.sess", UNKNOWN)
+    client.set_cookie("koa.sess.sig", sign(UNKNOWN, keys=KEYS[:1]))
     assert client.get("/").status_code == 500
 
 

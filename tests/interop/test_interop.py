@@ -605,9 +605,13 @@ def test_store_id_prefix(make_pair: t.Callable[..., Pair]) -> None:
 
 
 @pytest.mark.parametrize("direction", ["flask-first"])
-def test_flask_types_survive_a_koa_rewrite(make_pair: t.Callable[..., Pair]) -> None:
-    """Tagged values (datetime, tuple, bytes, UUID) are plain JSON objects to koa,
-    which keeps them when it rewrites the session."""
+def test_koa_rewrite_turns_flask_types_into_plain_json(
+    make_pair: t.Callable[..., Pair],
+) -> None:
+    """Tagged values (datetime, tuple, bytes, UUID) are plain JSON objects to koa.
+    Flask keeps their types while only Flask writes; a Koa write drops the
+    "_tagged" marker (an "_" key), after which Flask reads them as the plain
+    objects they are to Koa: data a Koa app wrote is never given Python types."""
     pair = make_pair()
     b = pair.browser
     written = b.json(pair.flask, "/typed", params={"set": "1"})
@@ -616,8 +620,27 @@ def test_flask_types_survive_a_koa_rewrite(make_pair: t.Callable[..., Pair]) -> 
         == {"when": "datetime", "pair": "tuple", "raw": "bytes", "id": "UUID"},
         f"{written}",
     )
-    pair.check(b.json(pair.koa, "/incr") == {"views": 1})
     pair.check(b.json(pair.flask, "/typed") == written, "a type was lost")
+    pair.check(b.json(pair.koa, "/incr") == {"views": 1})
+    after = b.json(pair.flask, "/typed")
+    pair.check(
+        {name: kind for name, (kind, _) in after.items()}
+        == dict.fromkeys(("when", "pair", "raw", "id"), "dict"),
+        f"{after}",
+    )
+
+
+@pytest.mark.parametrize("direction", ["koa-first"])
+def test_koa_written_tag_lookalikes_stay_plain_json(
+    make_pair: t.Callable[..., Pair],
+) -> None:
+    """JSON a Koa app stores as it got it (say, from a client) may look like a
+    Flask tag; Flask must read it as the plain object it is, never as Markup."""
+    pair = make_pair()
+    b = pair.browser
+    hostile = {"name": {" m": "<script>alert(1)</script>"}, "pair": {" t": 5}}
+    b.get(pair.koa, "/set", params={"json": json.dumps(hostile)})
+    pair.check(b.json(pair.flask, "/session")["session"] == hostile)
 
 
 @pytest.mark.parametrize("direction", ["flask-first"])

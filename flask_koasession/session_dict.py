@@ -25,7 +25,7 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
     request: changes are found by comparing the serialized data, as koa does,
     so ``session.modified = True`` is never needed (it still forces a save).
 
-    Keys ``_expire``, ``_maxAge`` and ``_session`` are reserved for koa's
+    Keys ``_expire``, ``_maxAge``, ``_session`` and ``_tagged`` are reserved for
     bookkeeping and are not saved as data; other keys starting with ``_``
     (Flask's ``_flashes``, Flask-Login's ``_user_id``) are kept.
     """
