@@ -35,7 +35,7 @@ def cleanup_command() -> None:
         )
     store = state.options.store
     if store is None:
-        if getattr(state.options, "store_factory", None) is not None:
+        if state.options.store_factory is not None:
             raise click.ClickException(
                 "The app makes a store per request (store_factory); there is no"
                 " single store to clean up. Call cleanup() on your stores yourself."

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import types
 import typing as t
 
 from click.testing import CliRunner
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from flask_koasession import KoaSession
 from flask_koasession.cli import koa_session_cli
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import MemoryStore, SQLAlchemyStore
@@ -20,10 +20,8 @@ def make_app(store: t.Any = None, *, register: bool = True, **options: t.Any) ->
     app = Flask(__name__)
     if register:
         app.cli.add_command(koa_session_cli)
-    # Stands in for the extension state, which exposes options.store.
-    app.extensions["koasession"] = types.SimpleNamespace(
-        options=types.SimpleNamespace(store=store, **options)
-    )
+    # The real extension: the command reads its validated options.
+    KoaSession(app, store=store, **options)
     return app
 
 
@@ -62,6 +60,20 @@ def test_cleanup_sql_store(tmp_path: t.Any) -> None:
         result = cleanup(make_app(store))
         assert result.exit_code == 0, result.output
         assert result.output == "Removed 3 expired sessions.\n"
+    finally:
+        store.close()
+
+
+def test_cleanup_sql_store_given_a_file_path(tmp_path: t.Any) -> None:
+    clock = FakeClock()
+    store = SQLAlchemyStore(tmp_path / "s.db", clock=clock)
+    try:
+        put(store, "a", PAYLOAD, 1000)
+        put(store, "kept", PAYLOAD, 60_000)
+        clock.advance(2)
+        result = cleanup(make_app(store))
+        assert result.exit_code == 0, result.output
+        assert result.output == "Removed 1 expired session.\n"
     finally:
         store.close()
 

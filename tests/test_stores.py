@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,7 @@ import time
 import typing as t
 import uuid
 
+import flask
 import pytest
 import redis
 import sqlalchemy as sa
@@ -25,6 +27,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
+from flask_koasession import KoaSession
 from flask_koasession.codec import dumps_json
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import (
@@ -32,6 +35,7 @@ from flask_koasession.stores import (
     RedisStore,
     SessionStore,
     SQLAlchemyStore,
+    _payload,
 )
 
 from .servers import PostgresServer, RedisServer, free_port
@@ -48,7 +52,50 @@ PAYLOAD: dict[str, t.Any] = {
     "_maxAge": 3600000,
 }
 SESSION_PAYLOAD: dict[str, t.Any] = {"cart": [1, 2, 3], "_session": True}
+PAYLOAD_JSON = dumps_json(PAYLOAD).encode()
 HOUR = 3_610_000  # one hour plus the 10 s the interface adds
+
+#: Hand-written entries that are no session: damaged, or written by someone
+#: else. Each must read as a miss, never raise.
+NOT_SESSIONS: dict[str, bytes] = {
+    # JSON that is not an object.
+    "list": b"[1,2]",
+    "string": b'"x"',
+    "number": b"5",
+    "null": b"null",
+    "true": b"true",
+    # Not JSON at all.
+    "not-json": b"not json",
+    "truncated": b'{"views":',
+    "empty": b"",
+    "nan": b'{"views":NaN}',
+    "deep": b"[" * 100_000,
+    "invalid-utf8": b"\xff\xfe",
+}
+
+#: Hand-written objects holding tagged-JSON markers whose values are of the
+#: wrong type: Flask's tag classes raise TypeError, AttributeError... (not only
+#: ValueError) on them. They must never raise: each reads as no session, or
+#: as a session with the marker kept as plain data.
+FORGED_MARKERS: dict[str, bytes] = {
+    "tuple-int": b'{" t":5}',
+    "bytes-int": b'{" b":5}',
+    "date-int": b'{" d":5}',
+    "uuid-int": b'{" u":5}',
+    "dict-int": b'{" di":5}',
+    "markup-list": b'{" m":[1]}',
+    "nested": b'{"views":1,"user":{" b":5}}',
+    # The same, in payloads marked as holding tagged values.
+    "tagged-tuple-int": b'{"v":{" t":5},"_tagged":true}',
+    "tagged-bytes-int": b'{"v":{" b":5},"_tagged":true}',
+    "tagged-date-int": b'{"v":{" d":5},"_tagged":true}',
+    "tagged-uuid-int": b'{"v":{" u":5},"_tagged":true}',
+    "tagged-dict-int": b'{"v":{" di":5},"_tagged":true}',
+    "tagged-bytes-not-base64": b'{"v":{" b":"\\u00e9"},"_tagged":true}',
+    "tagged-bytes-not-utf8": b'{"v":{" b":"\xff"},"_tagged":true}',
+    "tagged-date-text": b'{"v":{" d":"yesterday"},"_tagged":true}',
+    "tagged-not-true": b'{"v":{" t":5},"_tagged":1}',
+}
 
 
 class FakeClock:
@@ -100,8 +147,67 @@ class StoreContract:
     def store(self, make_store: t.Callable[..., SessionStore]) -> SessionStore:
         return make_store()
 
+    @pytest.fixture
+    def write_raw(self, store: SessionStore) -> t.Callable[[str, bytes], None]:
+        """Write bytes as the entry of an id, behind the store's back."""
+        raise NotImplementedError
+
     def test_is_a_session_store(self, store: SessionStore) -> None:
         assert isinstance(store, SessionStore)
+
+    @pytest.mark.parametrize("raw", list(NOT_SESSIONS.values()), ids=list(NOT_SESSIONS))
+    def test_damaged_entry_is_a_miss(
+        self,
+        store: SessionStore,
+        write_raw: t.Callable[[str, bytes], None],
+        raw: bytes,
+    ) -> None:
+        write_raw("damaged", raw)
+        assert fetch(store, "damaged") is None
+        assert fetch(store, "damaged") is None  # and again: nothing is cached
+        # The id stays usable: a new session can be saved under it.
+        put(store, "damaged", PAYLOAD)
+        assert fetch(store, "damaged") == PAYLOAD
+        store.destroy("damaged")
+        assert fetch(store, "damaged") is None
+
+    @pytest.mark.parametrize(
+        "raw", list(FORGED_MARKERS.values()), ids=list(FORGED_MARKERS)
+    )
+    def test_forged_marker_never_raises(
+        self,
+        store: SessionStore,
+        write_raw: t.Callable[[str, bytes], None],
+        raw: bytes,
+    ) -> None:
+        write_raw("forged", raw)
+        loaded = fetch(store, "forged")
+        assert loaded is None or type(loaded) is dict
+        assert fetch(store, "forged") == loaded
+        put(store, "forged", PAYLOAD)
+        assert fetch(store, "forged") == PAYLOAD
+
+    def test_damaged_entry_can_be_destroyed(
+        self, store: SessionStore, write_raw: t.Callable[[str, bytes], None]
+    ) -> None:
+        write_raw("damaged", b'{" t":5}')
+        store.destroy("damaged")
+        write_raw("damaged", PAYLOAD_JSON)
+        assert fetch(store, "damaged") == PAYLOAD  # raw writes do reach the store
+
+    def test_hand_written_payload_reads(
+        self, store: SessionStore, write_raw: t.Callable[[str, bytes], None]
+    ) -> None:
+        write_raw("by-hand", PAYLOAD_JSON)
+        assert fetch(store, "by-hand") == PAYLOAD
+
+    def test_unchanged_save_still_writes(self, store: SessionStore) -> None:
+        # changed=False comes with forced saves (save(), regenerate() to a new
+        # id, a new max_age) as well as with rolling re-sends: always write.
+        put(store, "fresh-id", PAYLOAD, changed=False)
+        assert fetch(store, "fresh-id") == PAYLOAD
+        put(store, "fresh-id", {"views": 2, "_session": True}, "session", changed=False)
+        assert fetch(store, "fresh-id") == {"views": 2, "_session": True}
 
     def test_round_trip(self, store: SessionStore) -> None:
         put(store, "e640facf-751f-4c23-8b7d-8d6806f3fa29", PAYLOAD)
@@ -251,6 +357,14 @@ class TestMemoryStore(StoreContract):
     def make_store(self, clock: FakeClock) -> t.Callable[..., SessionStore]:
         return lambda **kwargs: MemoryStore(clock=clock, **kwargs)
 
+    @pytest.fixture
+    def write_raw(self, store: MemoryStore) -> t.Callable[[str, bytes], None]:
+        def write(key: str, raw: bytes) -> None:
+            # The store keeps text: bytes that are not UTF-8 cannot get in as such.
+            store._entries[key] = (raw.decode("utf-8", "replace"), None)
+
+        return write
+
     def test_cleanup(
         self, store: MemoryStore, advance: t.Callable[[float], None]
     ) -> None:
@@ -315,18 +429,101 @@ def redis_client(redis_server: RedisServer) -> t.Iterator[redis.Redis]:
     client.close()
 
 
+#: Keys of every other Redis type, as another program would keep them.
+FOREIGN_TYPES: dict[str, t.Callable[[t.Any, str], t.Any]] = {
+    "list": lambda client, key: client.rpush(key, "job-1", "job-2"),
+    "hash": lambda client, key: client.hset(key, mapping={"a": "1"}),
+    "set": lambda client, key: client.sadd(key, "member"),
+    "zset": lambda client, key: client.zadd(key, {"member": 1.0}),
+    "stream": lambda client, key: client.xadd(key, {"field": "value"}),
+}
+
+
+def foreign_key_state(client: t.Any, key: str) -> tuple[t.Any, ...]:
+    """The type, size and time to live of a key, to show it is untouched."""
+    kind = client.type(key)
+    kind = kind.decode() if isinstance(kind, bytes) else kind
+    sizes = {"list": "LLEN", "hash": "HLEN", "set": "SCARD", "zset": "ZCARD"}
+    size = client.execute_command(sizes.get(kind, "XLEN"), key)
+    return kind, size, client.ttl(key)
+
+
 class RedisContract(StoreContract):
-    """Redis expires keys on its own clock: time passes by sleeping."""
+    """Redis expires keys on its own clock: time passes by sleeping.
+
+    Subclasses give ``raw_client``, a client of the same database as the
+    store's, to write and inspect keys behind the store's back.
+    """
 
     @pytest.fixture
     def advance(self) -> t.Callable[[float], None]:
         return time.sleep
+
+    @pytest.fixture
+    def raw_client(self) -> t.Any:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def write_raw(self, raw_client: t.Any) -> t.Callable[[str, bytes], None]:
+        return lambda key, raw: raw_client.set(key, raw)
+
+    @pytest.mark.parametrize("kind", list(FOREIGN_TYPES))
+    def test_other_redis_type_is_a_miss(
+        self, store: RedisStore, raw_client: t.Any, kind: str
+    ) -> None:
+        # The id names e.g. a job queue: Redis replies WRONGTYPE to GET.
+        FOREIGN_TYPES[kind](raw_client, "queue:jobs")
+        before = foreign_key_state(raw_client, "queue:jobs")
+        assert before[0] == kind
+        assert fetch(store, "queue:jobs") is None
+        assert foreign_key_state(raw_client, "queue:jobs") == before
+
+    @pytest.mark.parametrize("kind", list(FOREIGN_TYPES))
+    def test_destroy_leaves_other_redis_types(
+        self, store: RedisStore, raw_client: t.Any, kind: str
+    ) -> None:
+        FOREIGN_TYPES[kind](raw_client, "queue:jobs")
+        raw_client.expire("queue:jobs", 600)
+        before = foreign_key_state(raw_client, "queue:jobs")
+        store.destroy("queue:jobs")  # no error, and no deletion
+        assert foreign_key_state(raw_client, "queue:jobs") == before
+
+    def test_destroy_deletes_strings_only(
+        self, store: RedisStore, raw_client: t.Any
+    ) -> None:
+        put(store, "session", PAYLOAD)
+        raw_client.set("damaged", b'{" t":5}')
+        FOREIGN_TYPES["list"](raw_client, "queue:jobs")
+        for key in ("session", "damaged", "queue:jobs", "never-stored"):
+            store.destroy(key)
+        for key in ("session", "damaged", "never-stored"):
+            assert raw_client.exists(key) == 0
+        assert raw_client.exists("queue:jobs") == 1
+
+    def test_destroy_on_keys_of_every_slot(
+        self, store: RedisStore, raw_client: t.Any
+    ) -> None:
+        # On a cluster the keys live on several nodes: the script must run
+        # where each key is.
+        keys = [str(uuid.UUID(int=index)) for index in range(30)]
+        for key in keys:
+            put(store, key, PAYLOAD)
+            FOREIGN_TYPES["set"](raw_client, "foreign-" + key)
+        for key in keys:
+            store.destroy(key)
+            store.destroy("foreign-" + key)
+        assert [fetch(store, key) for key in keys] == [None] * 30
+        assert sum(raw_client.exists("foreign-" + key) for key in keys) == 30
 
 
 class TestRedisStore(RedisContract):
     @pytest.fixture
     def make_store(self, redis_client: redis.Redis) -> t.Callable[..., SessionStore]:
         return lambda **kwargs: RedisStore(redis_client, **kwargs)
+
+    @pytest.fixture
+    def raw_client(self, redis_client: redis.Redis) -> redis.Redis:
+        return redis_client
 
     def test_koa_redis_key_value_and_ttl(
         self, store: RedisStore, redis_client: redis.Redis
@@ -382,6 +579,15 @@ class TestRedisStore(RedisContract):
         store.destroy("abc")
         assert redis_client.keys("*") == []
 
+    def test_prefix_keeps_ids_off_other_keys(self, redis_client: redis.Redis) -> None:
+        store = RedisStore(redis_client, prefix="sess:")
+        redis_client.set("queue:jobs", PAYLOAD_JSON)  # even a lookalike string
+        assert fetch(store, "queue:jobs") is None
+        put(store, "queue:jobs", {"views": 1})
+        store.destroy("queue:jobs")
+        assert redis_client.get("queue:jobs") == PAYLOAD_JSON
+        assert redis_client.keys("*") == [b"queue:jobs"]
+
     def test_rejects_non_string_prefix(self, redis_client: redis.Redis) -> None:
         with pytest.raises(TypeError, match="prefix"):
             RedisStore(redis_client, prefix=b"koa:")  # type: ignore[arg-type]
@@ -429,13 +635,98 @@ class TestRedisStore(RedisContract):
         finally:
             client.close()
 
+    def test_client_with_decode_responses_on_foreign_values(
+        self, redis_server: RedisServer, redis_client: redis.Redis
+    ) -> None:
+        client = redis_client_for(redis_server, decode_responses=True)
+        try:
+            store = RedisStore(client)
+            FOREIGN_TYPES["hash"](redis_client, "queue:jobs")
+            redis_client.set("not-utf8", b'{"name":"\xff"}')
+            redis_client.set("damaged", b"[1,2]")
+            # Such a client cannot read bytes that are not UTF-8 at all.
+            assert fetch(store, "not-utf8") is None
+            assert fetch(store, "queue:jobs") is None
+            assert fetch(store, "damaged") is None
+            put(store, "decoded", PAYLOAD)  # the client still works after that
+            assert fetch(store, "decoded") == PAYLOAD
+            for key in ("queue:jobs", "not-utf8", "damaged", "decoded"):
+                store.destroy(key)
+            assert redis_client.keys("*") == [b"queue:jobs"]
+        finally:
+            client.close()
+
+    @pytest.fixture
+    def limited_client(
+        self, redis_server: RedisServer, redis_client: redis.Redis
+    ) -> t.Iterator[t.Callable[[str], redis.Redis]]:
+        """A client of a user that may not run some commands (ACL)."""
+        made: list[redis.Redis] = []
+
+        def make(*rules: str) -> redis.Redis:
+            name = f"limited-{len(made)}"
+            redis_client.acl_setuser(
+                name,
+                enabled=True,
+                passwords=["+secret"],
+                keys=["*"],
+                commands=["+@all", *rules],
+            )
+            client = redis_client_for(redis_server, username=name, password="secret")
+            made.append(client)
+            return client
+
+        yield make
+        for index, client in enumerate(made):
+            client.close()
+            redis_client.acl_deluser(f"limited-{index}")
+
     def test_error_reply_is_a_store_error(
+        self,
+        redis_client: redis.Redis,
+        limited_client: t.Callable[..., redis.Redis],
+    ) -> None:
+        # Error replies other than WRONGTYPE are failures, not misses.
+        put(RedisStore(redis_client), "key", PAYLOAD)
+        store = RedisStore(limited_client("-get", "-eval"))
+        for operation, call in {
+            "get": lambda: fetch(store, "key"),
+            "destroy": lambda: store.destroy("key"),
+        }.items():
+            with pytest.raises(SessionStoreError) as caught:
+                call()
+            assert caught.value.operation == operation
+            cause = caught.value.__cause__
+            assert isinstance(cause, redis.exceptions.NoPermissionError)
+            assert "no permissions" in str(cause)
+        assert redis_client.exists("key") == 1
+
+    def test_script_error_is_a_store_error(
+        self,
+        redis_client: redis.Redis,
+        limited_client: t.Callable[..., redis.Redis],
+    ) -> None:
+        # EVAL is allowed, but not the DEL inside the script.
+        put(RedisStore(redis_client), "key", PAYLOAD)
+        store = RedisStore(limited_client("-del"))
+        with pytest.raises(SessionStoreError) as caught:
+            store.destroy("key")
+        cause = caught.value.__cause__
+        assert type(cause) is redis.ResponseError
+        assert "can't run this command" in str(cause)
+        assert redis_client.exists("key") == 1
+
+    def test_destroy_is_one_atomic_script(
         self, store: RedisStore, redis_client: redis.Redis
     ) -> None:
-        redis_client.rpush("key", "a list, not a string")
-        with pytest.raises(SessionStoreError) as caught:
-            fetch(store, "key")
-        assert isinstance(caught.value.__cause__, redis.ResponseError)
+        # TYPE and DEL run inside one EVAL, with no window between them.
+        redis_client.config_resetstat()
+        put(store, "key", PAYLOAD)
+        store.destroy("key")
+        stats = redis_client.info("commandstats")
+        assert stats["cmdstat_eval"]["calls"] == 1
+        assert "cmdstat_type" in stats  # run by the script
+        assert redis_client.exists("key") == 0
 
     def test_outage_and_recovery(self, tmp_path: t.Any) -> None:
         # A server of its own: stopping the shared one would disturb its users.
@@ -474,6 +765,56 @@ class TestRedisStore(RedisContract):
             redis_server.stop()
 
 
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(lambda client, key: client.rpush(key, "job-1"), id="list"),
+        pytest.param(lambda client, key: client.hset(key, "a", "1"), id="hash"),
+        pytest.param(lambda client, key: client.set(key, b"[1,2]"), id="json-list"),
+        pytest.param(lambda client, key: client.set(key, b"\xff{"), id="not-utf8"),
+        pytest.param(lambda client, key: client.set(key, b'{" b":5}'), id="marker"),
+    ],
+)
+def test_foreign_entry_under_a_session_id_is_no_error(
+    redis_client: redis.Redis, corrupt: t.Callable[[redis.Redis, bytes], t.Any]
+) -> None:
+    # Through the extension: a request whose id names a foreign or damaged
+    # entry gets a working session, and the foreign key survives.
+    app = flask.Flask(__name__)
+    app.secret_key = "test secret"
+    KoaSession(app, store=RedisStore(redis_client))
+
+    @app.get("/write")
+    def write() -> str:
+        flask.session["views"] = 1
+        return "written"
+
+    @app.get("/read")
+    def read() -> dict[str, t.Any]:
+        return {"views": flask.session.get("views")}
+
+    @app.get("/destroy")
+    def destroy() -> str:
+        flask.session.destroy()
+        return "destroyed"
+
+    client = app.test_client()
+    assert client.get("/write").status_code == 200
+    [key] = redis_client.keys("*")
+    redis_client.delete(key)
+    corrupt(redis_client, key)
+    before = (redis_client.type(key), redis_client.dump(key))
+    for path in ("/read", "/read", "/destroy", "/read"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+    assert response.json == {"views": None}
+    if before[0] != b"string":
+        assert (redis_client.type(key), redis_client.dump(key)) == before
+    # The client can start a new session, under a new id.
+    assert client.get("/write").status_code == 200
+    assert client.get("/read").json == {"views": 1}
+
+
 class TestRedisSentinelStore(RedisContract):
     @pytest.fixture
     def sentinel_master(
@@ -493,6 +834,10 @@ class TestRedisSentinelStore(RedisContract):
     @pytest.fixture
     def make_store(self, sentinel_master: redis.Redis) -> t.Callable[..., SessionStore]:
         return lambda **kwargs: RedisStore(sentinel_master, **kwargs)
+
+    @pytest.fixture
+    def raw_client(self, redis_client: redis.Redis) -> redis.Redis:
+        return redis_client  # the master, directly
 
     def test_writes_koa_redis_entries_on_the_master(
         self, store: RedisStore, redis_client: redis.Redis
@@ -520,6 +865,10 @@ class TestRedisClusterStore(RedisContract):
     @pytest.fixture
     def make_store(self, cluster_client: RedisCluster) -> t.Callable[..., SessionStore]:
         return lambda **kwargs: RedisStore(cluster_client, **kwargs)
+
+    @pytest.fixture
+    def raw_client(self, cluster_client: RedisCluster) -> RedisCluster:
+        return cluster_client
 
     def test_sessions_spread_over_nodes(
         self, store: RedisStore, cluster_client: RedisCluster
@@ -568,6 +917,31 @@ class SQLContract(StoreContract):
             if store._table_ready:
                 store.table.drop(store.engine, checkfirst=True)
             store.close()
+
+    @pytest.fixture
+    def write_raw(self, store: SQLAlchemyStore) -> t.Callable[[str, bytes], None]:
+        def write(key: str, raw: bytes) -> None:
+            store.destroy(key)  # also creates the table
+            try:
+                data: t.Any = raw.decode()
+            except UnicodeDecodeError:
+                if store.engine.dialect.name == "postgresql":
+                    # PostgreSQL refuses text that is not UTF-8: no row can
+                    # hold it, and the id simply misses.
+                    query = sa.text("SELECT convert_from(:data, 'UTF8')")
+                    with store.engine.connect() as connection:
+                        refused = connection.execute
+                        with pytest.raises(sa.exc.DataError):
+                            refused(query, {"data": raw})
+                    return
+                # SQLite keeps whatever bytes a TEXT value is given.
+                assert store.engine.dialect.name == "sqlite"
+                data = sa.cast(sa.literal(raw, sa.LargeBinary), sa.Text)
+            with store.engine.begin() as connection:
+                row = {"id": key, "data": data, "expires_at": None}
+                connection.execute(sa.insert(store.table).values(row))
+
+        return write
 
     def rows(self, store: SQLAlchemyStore) -> list[tuple[t.Any, ...]]:
         query = sa.select(store.table).order_by(store.table.c.id)
@@ -668,8 +1042,9 @@ class SQLContract(StoreContract):
         assert fetch(store, "key") == PAYLOAD
 
     def test_rejects_bad_arguments(self, database_url: str) -> None:
-        with pytest.raises(TypeError, match="engine_or_url"):
+        with pytest.raises(TypeError, match="engine_or_url") as caught:
             SQLAlchemyStore(42)  # type: ignore[arg-type]
+        assert "sqlite:///path.db" in str(caught.value)
         engine = sa.create_engine("sqlite://")
         try:
             with pytest.raises(ValueError, match="table"):
@@ -682,6 +1057,21 @@ class TestSQLiteFileStore(SQLContract):
     @pytest.fixture
     def database_url(self, tmp_path: t.Any) -> str:
         return f"sqlite:///{tmp_path / 'sessions.db'}"
+
+    def test_text_that_is_not_utf8_reads_like_node(
+        self, store: SQLAlchemyStore, write_raw: t.Callable[[str, bytes], None]
+    ) -> None:
+        # sqlite3 cannot read such TEXT as str; the store reads its bytes.
+        write_raw("key", b'{"name":"\xff","_session":true}')
+        assert fetch(store, "key") == {"name": "\ufffd", "_session": True}
+
+    def test_blob_row_reads_like_text(self, store: SQLAlchemyStore) -> None:
+        # SQLite stores a BLOB in a TEXT column as it is.
+        store.destroy("key")
+        with store.engine.begin() as connection:
+            row = {"id": "key", "data": PAYLOAD_JSON, "expires_at": None}
+            connection.execute(sa.insert(store.table).values(row))
+        assert fetch(store, "key") == PAYLOAD
 
     def test_unopenable_database_is_a_store_error(self, tmp_path: t.Any) -> None:
         store = SQLAlchemyStore(f"sqlite:///{tmp_path / 'missing' / 'dir' / 's.db'}")
@@ -708,6 +1098,154 @@ class TestSQLiteMemoryStore(SQLContract):
     @pytest.fixture
     def database_url(self) -> str:
         return "sqlite://"
+
+
+@pytest.fixture
+def closing() -> t.Iterator[t.Callable[[SQLAlchemyStore], SQLAlchemyStore]]:
+    """Close the stores a test makes."""
+    stores: list[SQLAlchemyStore] = []
+    yield lambda store: stores.append(store) or store
+    for store in stores:
+        store.close()
+
+
+class PathLikeOnly:
+    """An os.PathLike that is no pathlib.Path."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+class TestSQLAlchemyStoreArgument:
+    """``engine_or_url``: an Engine, a URL, or the path of an SQLite file."""
+
+    def test_relative_path_is_a_file_in_the_working_directory(
+        self,
+        tmp_path: pathlib.Path,
+        monkeypatch: pytest.MonkeyPatch,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        store = closing(SQLAlchemyStore("sessions.db"))
+        assert store.engine.url.get_backend_name() == "sqlite"
+        assert store.engine.url.database == "sessions.db"
+        put(store, "key", PAYLOAD)
+        assert (tmp_path / "sessions.db").is_file()
+        # The same file as the URL "sqlite:///" + the path.
+        same = closing(SQLAlchemyStore("sqlite:///sessions.db"))
+        assert fetch(same, "key") == PAYLOAD
+
+    def test_relative_path_in_a_directory(
+        self,
+        tmp_path: pathlib.Path,
+        monkeypatch: pytest.MonkeyPatch,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        (tmp_path / "instance").mkdir()
+        monkeypatch.chdir(tmp_path)
+        store = closing(SQLAlchemyStore("instance/sessions.db"))
+        put(store, "key", PAYLOAD)
+        assert (tmp_path / "instance" / "sessions.db").is_file()
+
+    def test_absolute_path(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        path = str(tmp_path / "s.db")
+        store = closing(SQLAlchemyStore(path))
+        assert store.engine.url.database == path
+        put(store, "key", PAYLOAD)
+        same = closing(SQLAlchemyStore(f"sqlite:///{path}"))
+        assert fetch(same, "key") == PAYLOAD
+
+    @pytest.mark.parametrize("kind", [pathlib.Path, PathLikeOnly])
+    def test_path_object(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+        kind: t.Callable[[str], t.Any],
+    ) -> None:
+        store = closing(SQLAlchemyStore(kind(str(tmp_path / "p.db"))))
+        put(store, "key", PAYLOAD)
+        assert (tmp_path / "p.db").is_file()
+        same = closing(SQLAlchemyStore(tmp_path / "p.db"))
+        assert fetch(same, "key") == PAYLOAD
+
+    def test_path_is_taken_as_it_is(
+        self,
+        tmp_path: pathlib.Path,
+        monkeypatch: pytest.MonkeyPatch,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        # No URL parsing of a path: "?" and "@" are part of the file name.
+        monkeypatch.chdir(tmp_path)
+        store = closing(SQLAlchemyStore("odd@name?mode=memory.db"))
+        put(store, "key", PAYLOAD)
+        assert (tmp_path / "odd@name?mode=memory.db").is_file()
+
+    def test_memory_path(
+        self, closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore]
+    ) -> None:
+        store = closing(SQLAlchemyStore(":memory:"))
+        put(store, "key", PAYLOAD)
+        assert fetch(store, "key") == PAYLOAD
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "://no-scheme",
+            "not a url://x",
+            "postgresql+psycopg://user@host:notaport/db",
+            "nosuchdatabase://user@host/db",
+            "",
+        ],
+    )
+    def test_unusable_url_is_a_value_error(self, value: str) -> None:
+        with pytest.raises(ValueError, match="engine_or_url") as caught:
+            SQLAlchemyStore(value)
+        message = str(caught.value)
+        for form in (
+            "'sqlite:///path.db'",
+            "'sqlite://'",
+            "'postgresql+psycopg://user@host/db'",
+            "Engine",
+            "file path",
+        ):
+            assert form in message
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "postgresql+psycopg://user:s3cret@host:notaport/db",
+            "nosuchdatabase://user:s3cret@host/db",
+        ],
+    )
+    def test_url_error_hides_the_password(self, value: str) -> None:
+        with pytest.raises(ValueError, match="engine_or_url") as caught:
+            SQLAlchemyStore(value)
+        assert "s3cret" not in str(caught.value)
+
+    def test_bytes_path_is_a_value_error(self) -> None:
+        class BytesPath:
+            def __fspath__(self) -> bytes:
+                return b"sessions.db"
+
+        with pytest.raises(ValueError, match="engine_or_url"):
+            SQLAlchemyStore(BytesPath())  # type: ignore[arg-type]
+
+    def test_url_object(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        url = sa.URL.create("sqlite", database=str(tmp_path / "u.db"))
+        store = closing(SQLAlchemyStore(url))
+        put(store, "key", PAYLOAD)
+        assert (tmp_path / "u.db").is_file()
 
 
 class TestPostgresStore(SQLContract):
@@ -748,6 +1286,42 @@ class TestPostgresStore(SQLContract):
             postgres_instance.start()
         # The pool replaces its broken connections; the data survived.
         assert fetch(store, "key") == PAYLOAD
+
+
+# -- decoding --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error", [TypeError, AttributeError, KeyError, IndexError, UnicodeError]
+)
+def test_any_decoding_error_is_a_miss(
+    monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    # Whatever a codec raises on a stored value (a custom tag, a future
+    # marker...), the entry is no session: never an error for the request.
+    def failing(text: str) -> t.Any:
+        raise error("damaged")
+
+    monkeypatch.setattr(_payload, "loads_json", failing)
+    assert _payload.decode_payload('{"views":1}') is None
+    assert _payload.decode_payload(b'{"views":1}') is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        *NOT_SESSIONS.values(),
+        *(raw.decode("utf-8", "replace") for raw in NOT_SESSIONS.values()),
+    ],
+)
+def test_decode_payload_of_non_sessions(raw: str | bytes) -> None:
+    assert _payload.decode_payload(raw) is None
+
+
+@pytest.mark.parametrize("raw", list(FORGED_MARKERS.values()), ids=list(FORGED_MARKERS))
+def test_decode_payload_of_forged_markers(raw: bytes) -> None:
+    loaded = _payload.decode_payload(raw)
+    assert loaded is None or type(loaded) is dict
 
 
 # -- packaging ------------------------------------------------------------------------

@@ -59,6 +59,10 @@ class SessionStore(t.Protocol):
       as an equal but independent ``dict`` (never the same object, never one
       that shares nested lists or dicts with it), or ``None`` when the key is
       unknown, expired, destroyed, or its stored value cannot be decoded.
+      A damaged or foreign value (one this store did not write, say) is such a
+      miss, never an error: raising would fail every request carrying its id.
+    - :meth:`destroy` must not delete what is not a session entry, even when
+      a request names it as its id.
     - Values must survive a round trip through
       :func:`flask_koasession.codec.dumps_json` and
       :func:`~flask_koasession.codec.loads_json`. Persist that JSON text: it is
@@ -117,10 +121,15 @@ class SessionStore(t.Protocol):
             the session's max age plus 10 000 so that the entry outlives the
             cookie; or ``"session"`` for a browser-session cookie.
         :param rolling: whether the ``rolling`` option is on. Informational.
-        :param changed: whether the data changed since it was loaded. When
-            false only the expiry moves forward; a store may use that to skip
-            rewriting the value, but ``data`` is always complete, so writing
-            it all is correct too.
+        :param changed: true only when this save happens because the session
+            data changed. It is false for every other save, and those change
+            the value too: a forced save (``save()``, ``regenerate()`` to a
+            new id whose entry does not exist yet, a new ``max_age``; false
+            even when the data changed as well), and the re-sends of
+            ``rolling`` and ``renew`` (which rewrite ``_expire``). The flag
+            is passed exactly as koa-session passes it, and is informational
+            (koa-redis ignores it): a store must always write the ``data`` it
+            is given, never skip the write because ``changed`` is false.
         """
         ...
 

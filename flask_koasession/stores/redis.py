@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing as t
 
 try:
-    from redis.exceptions import RedisClusterException, RedisError
+    from redis.exceptions import RedisClusterException, RedisError, ResponseError
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         "RedisStore needs the redis package: pip install 'flask-koasession[redis]'"
@@ -22,6 +22,20 @@ if t.TYPE_CHECKING:
 # RedisClusterException (e.g. no node reachable) is not a RedisError.
 _ERRORS = (RedisError, RedisClusterException)
 
+#: ``DEL`` the key only if it holds a string, as a session entry does; else
+#: leave it and return 0. One key, so it runs on any node of a cluster too.
+DESTROY_SCRIPT = """\
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _is_wrong_type(error: Exception) -> bool:
+    """Whether Redis refused a command because the key holds another type."""
+    return type(error) is ResponseError and str(error).startswith("WRONGTYPE")
+
 
 class RedisClient(t.Protocol):
     """The part of a redis-py client that :class:`RedisStore` uses.
@@ -34,7 +48,7 @@ class RedisClient(t.Protocol):
 
     def set(self, name: str, value: str, ex: int | None = None) -> t.Any: ...
 
-    def delete(self, *names: str) -> t.Any: ...
+    def eval(self, script: str, numkeys: int, *keys_and_args: str) -> t.Any: ...
 
 
 class RedisStore:
@@ -69,7 +83,15 @@ class RedisStore:
     :class:`~flask_koasession.exceptions.SessionStoreError`, the original
     chained as its ``__cause__``. A value that is not JSON reads as no session,
     as in koa-redis (which also passes on JSON that is not an object; this
-    store reads that as no session too).
+    store reads that as no session too), and so does any other value that
+    does not decode to a payload.
+
+    Session ids come from requests, so an id may name a key that is not a
+    session at all, e.g. ``queue:jobs`` of another program sharing the
+    database. Such a key is left alone: when it holds another Redis type
+    (a list, a hash...) :meth:`get` reads it as no session instead of
+    failing, and :meth:`destroy` does not delete it. Use a ``prefix``, or the
+    extension's default ids, to keep session keys apart from other data.
 
     :param client: a redis-py client.
     :param prefix: prepended to every session id to make the Redis key.
@@ -92,16 +114,29 @@ class RedisStore:
     def get(
         self, key: str, max_age: MaxAge, *, rolling: bool
     ) -> dict[str, t.Any] | None:
-        """``GET`` the entry of ``key``; ``None`` when missing or undecodable.
+        """``GET`` the entry of ``key``; ``None`` when it is not a session.
+
+        That is, when the key is missing, holds a value that does not decode
+        to a payload, or holds another Redis type than a string (Redis
+        replies ``WRONGTYPE``): a key that a request names is data, and a
+        foreign one must read as a miss rather than fail every request that
+        carries its id. With a ``decode_responses`` client a value that is
+        not UTF-8 cannot be read at all and is a miss too (a bytes client
+        replaces invalid sequences, as Node does).
 
         :param key: the session id.
         :param max_age: unused; part of the store protocol.
         :param rolling: unused; part of the store protocol.
-        :raise SessionStoreError: when Redis fails.
+        :raise SessionStoreError: when Redis fails (connection, timeout, any
+            other error reply).
         """
         try:
             value = self.client.get(self.prefix + key)
+        except UnicodeDecodeError:
+            return None  # decode_responses=True and the value is not UTF-8
         except _ERRORS as error:
+            if _is_wrong_type(error):
+                return None
             raise SessionStoreError(type(self).__name__, "get", key) from error
         if value is None:
             return None
@@ -137,12 +172,20 @@ class RedisStore:
             raise SessionStoreError(type(self).__name__, "set", key) from error
 
     def destroy(self, key: str) -> None:
-        """``DEL`` the entry of ``key``.
+        """Delete the entry of ``key`` if it holds a string, as sessions do.
+
+        koa-redis sends a plain ``DEL``, which deletes a key of any type. The
+        id comes from a request, though, and may name a key that is not a
+        session (``queue:jobs``, say), so this store runs the Lua script
+        ``DESTROY_SCRIPT`` instead: ``TYPE``, then ``DEL`` only for a string,
+        atomically on the server. A key of another type is left as it is,
+        without error. The script touches one key, so it works with plain,
+        Sentinel and Cluster clients alike.
 
         :param key: the session id.
         :raise SessionStoreError: when Redis fails.
         """
         try:
-            self.client.delete(self.prefix + key)
+            self.client.eval(DESTROY_SCRIPT, 1, self.prefix + key)
         except _ERRORS as error:
             raise SessionStoreError(type(self).__name__, "destroy", key) from error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 import typing as t
@@ -10,7 +11,7 @@ import typing as t
 try:
     import sqlalchemy as sa
     from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.exc import DBAPIError, IntegrityError
+    from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
     from sqlalchemy.exc import TimeoutError as PoolTimeoutError
     from sqlalchemy.pool import StaticPool
 except ImportError as error:  # pragma: no cover - depends on the environment
@@ -56,10 +57,15 @@ class SQLAlchemyStore:
     chained as its ``__cause__``.
 
     :param engine_or_url: an :class:`~sqlalchemy.engine.Engine`, used as
-        given, or a database URL, for which the store makes an engine (with
-        ``pool_pre_ping``, so connections broken by a database restart are
-        replaced; a shared ``StaticPool`` for in-memory SQLite, so that every
-        thread sees the one database) and disposes it in :meth:`close`.
+        given; or a database URL (``"sqlite:///path.db"``, ``"sqlite://"``
+        for an in-memory database, ``"postgresql+psycopg://user@host/db"``);
+        or the path of an SQLite file, as a ``str`` without ``"://"`` or a
+        :class:`os.PathLike` (``"sessions.db"``, ``Path("/var/app/s.db")``),
+        relative paths taken from the working directory. For a URL or a path
+        the store makes an engine (with ``pool_pre_ping``, so connections
+        broken by a database restart are replaced; a shared ``StaticPool``
+        for in-memory SQLite, so that every thread sees the one database)
+        and disposes it in :meth:`close`.
     :param table: the table name.
     :param metadata: a :class:`~sqlalchemy.schema.MetaData` to define the
         table in, e.g. the one your migrations use. If it already defines a
@@ -78,7 +84,7 @@ class SQLAlchemyStore:
 
     def __init__(
         self,
-        engine_or_url: sa.Engine | sa.URL | str,
+        engine_or_url: sa.Engine | sa.URL | str | os.PathLike[str],
         table: str = "koa_sessions",
         *,
         metadata: sa.MetaData | None = None,
@@ -88,13 +94,14 @@ class SQLAlchemyStore:
         if isinstance(engine_or_url, sa.Engine):
             self.engine = engine_or_url
             self._owns_engine = False
-        elif isinstance(engine_or_url, (str, sa.URL)):
-            self.engine = _create_engine(engine_or_url)
+        elif isinstance(engine_or_url, (str, sa.URL, os.PathLike)):
+            self.engine = _create_engine(_database_url(engine_or_url))
             self._owns_engine = True
         else:
             raise TypeError(
-                "engine_or_url must be a SQLAlchemy Engine or a database URL,"
-                f" got {engine_or_url!r}."
+                "engine_or_url must be a SQLAlchemy Engine, a database URL or"
+                f" the path of an SQLite file, got {engine_or_url!r}."
+                f" {_ACCEPTED_FORMS}"
             )
         if not table or not isinstance(table, str):
             raise ValueError(f"table must be a non-empty str, got {table!r}.")
@@ -127,7 +134,14 @@ class SQLAlchemyStore:
         if "\x00" in key:
             return None  # never stored; PostgreSQL would reject the query
         columns = self.table.c
-        query = sa.select(columns.data).where(
+        data: sa.ColumnElement[t.Any] = columns.data
+        if self.engine.dialect.name == "sqlite":
+            # SQLite keeps whatever bytes were written into a TEXT column, and
+            # sqlite3 fails on reading text that is not UTF-8: read bytes,
+            # which decode_payload decodes leniently, so such a row is no
+            # session rather than an error on every request with its id.
+            data = sa.cast(data, sa.LargeBinary)
+        query = sa.select(data).where(
             columns.id == key,
             sa.or_(columns.expires_at.is_(None), columns.expires_at > self._clock()),
         )
@@ -272,14 +286,61 @@ def _update_or_insert(
         connection.execute(sa.insert(table).values(row))
 
 
-def _create_engine(url: str | sa.URL) -> sa.Engine:
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite" and _is_sqlite_memory(parsed):
-        # One connection for all threads, else each sees its own empty database.
-        return sa.create_engine(
-            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    return sa.create_engine(parsed, pool_pre_ping=True)
+_ACCEPTED_FORMS = (
+    "Accepted: a URL such as 'sqlite:///path.db' (a file), 'sqlite://' (in"
+    " memory) or 'postgresql+psycopg://user@host/db', a SQLAlchemy Engine, or"
+    " a file path such as 'sessions.db' or pathlib.Path('/var/app/sessions.db')"
+    " for an SQLite file."
+)
+
+
+def _database_url(value: str | sa.URL | os.PathLike[str]) -> sa.URL:
+    """The URL of a URL, or of an SQLite file given by its path.
+
+    :raise ValueError: for a string with ``"://"`` that is not a URL.
+    """
+    if isinstance(value, sa.URL):
+        return value
+    if isinstance(value, os.PathLike) or "://" not in value:
+        path = os.fspath(value)
+        if not isinstance(path, str) or not path:
+            raise ValueError(
+                f"engine_or_url {value!r} is neither a database URL nor a"
+                f" file path. {_ACCEPTED_FORMS}"
+            )
+        # As given: "sqlite:///" + "s.db" is relative, + "/tmp/s.db" absolute.
+        return sa.URL.create("sqlite", database=path)
+    try:
+        return sa.make_url(value)
+    except (ArgumentError, ValueError) as error:
+        # The text is not repeated: it may hold a password.
+        raise ValueError(
+            f"engine_or_url is not a valid database URL ({error}). {_ACCEPTED_FORMS}"
+        ) from error
+
+
+def _create_engine(parsed: sa.URL) -> sa.Engine:
+    """An engine for ``parsed``.
+
+    :raise ValueError: when SQLAlchemy knows no such database (an unknown
+        dialect name, say).
+    """
+    try:
+        if parsed.get_backend_name() == "sqlite" and _is_sqlite_memory(parsed):
+            # One connection for all threads, else each sees its own empty
+            # database.
+            return sa.create_engine(
+                parsed,
+                poolclass=StaticPool,
+                connect_args={"check_same_thread": False},
+            )
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except ArgumentError as error:
+        shown = parsed.render_as_string(hide_password=True)
+        raise ValueError(
+            f"engine_or_url {shown!r} is not a usable database URL: {error}."
+            f" {_ACCEPTED_FORMS}"
+        ) from error
 
 
 def _is_sqlite_memory(url: sa.URL) -> bool:
