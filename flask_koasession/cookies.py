@@ -22,7 +22,9 @@ if t.TYPE_CHECKING:
     from .signing import Keygrip
 
 # What the ``cookies`` module lets into a cookie value: tab, visible ASCII,
-# Latin-1 (so the header encodes), and no ";" that would end it.
+# Latin-1 (so the header encodes), and no ";" that would end it. Looser than
+# options.ANY_ID, which also keeps ids free of spaces, quotes and commas that
+# other cookie parsers treat specially; this guards whatever encode() returns.
 _COOKIE_VALUE = re.compile(r"[\t\x20-\x3a\x3c-\x7e\x80-\xff]*")
 
 #: Longest incoming cookie value that is even looked at. Browsers keep cookies

@@ -1,5 +1,5 @@
-# --- store-layer fixtures (tests/servers.py) -----------------------------------
-# Real servers, started once per test session: redis_server, redis_sentinel,
-# redis_cluster, postgres_instance, postgres_server (its SQLAlchemy URL).
+"""Shared fixtures: real servers started once per test session (see servers.py):
+redis_server, redis_sentinel, redis_cluster, postgres_instance and
+postgres_server (its SQLAlchemy URL)."""
+
 pytest_plugins = ["tests.servers"]
-# --- end of store-layer fixtures -------------------------------------------------

@@ -122,7 +122,7 @@ def listen_to(signal: t.Any) -> t.Iterator[SignalRecorder]:
         signal.disconnect(recorder)
 
 
-# --- appended for the option, signal, flash, behaviour and store-mode tests ---
+# -- clients, cookies, clocks and stores ------------------------------------
 
 
 def koa_cookie(
@@ -243,7 +243,7 @@ def freeze_clock(monkeypatch: t.Any) -> list[int]:
     return clock
 
 
-# --- appended for the cookie-mode suite (koa cookie.test.ts, wire format, hostile) ---
+# -- reading Set-Cookie headers, signing Cookie headers ---------------------
 
 
 def parse_set_cookie(header: str) -> tuple[str, str, dict[str, str | bool]]:
