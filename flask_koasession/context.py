@@ -184,7 +184,7 @@ class SessionContext:
         self.loaded_json = None
         self.regenerate = False
         self.require_save = False
-        if self.options.uses_store:
+        if self.store is not None:
             self.external_key = self._generate_id()
 
     def permanent_max_age(self) -> MaxAge:
@@ -222,8 +222,8 @@ class SessionContext:
         # The id a request came with; a new session's generated id was never stored.
         old_key = None if self.is_new else self.external_key
         if self.regenerate:
-            self._remove(writer, old_key)
-            if self.options.uses_store:
+            writer.remove()
+            if self.store is not None:
                 self.external_key = self._generate_id()
 
         data = _without_reserved(session)
@@ -236,6 +236,10 @@ class SessionContext:
             data = _without_reserved(session)
             data_json = codec.dumps_json(data)
         self._save(writer, data, data_json, reason == "changed", response)
+        if self.regenerate and old_key is not None and self.store is not None:
+            # Only once the data is safe under its new id: a store that fails
+            # to save must not have lost the old entry already.
+            self.store.destroy(old_key)
 
         if self.is_new:
             self._send(signals.session_created, session=session)

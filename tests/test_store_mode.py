@@ -915,8 +915,10 @@ def test_regenerate_moves_the_data_to_a_new_id() -> None:
     # during the view external_key is still the old one (in koa too: its
     # Session keeps the key it was created with).
     assert response.text == old
-    assert store.methods() == ["get", "destroy", "set"]
-    assert store.keys_asked() == [old, old, new]
+    # koa destroys the old entry first; we save the new one first, so a store
+    # failing the save has not lost the session.
+    assert store.methods() == ["get", "set", "destroy"]
+    assert store.keys_asked() == [old, new, old]
     assert store.peek(old) is None
     stored = store.peek(new)
     assert stored is not None
@@ -1343,3 +1345,24 @@ def test_store_error_propagates_in_testing_mode() -> None:
     app = build_app(_counter, store=FailingStore("set"))
     with pytest.raises(SessionStoreError, match="FailingStore could not set"):
         app.test_client().get("/")
+
+
+def test_regenerate_keeps_the_old_entry_when_the_new_one_cannot_be_saved() -> None:
+    # The old entry is deleted only once the data is safe under the new id.
+    store = FailingStore()
+
+    def view() -> str:
+        if flask.request.path == "/regenerate":
+            flask.session.regenerate()
+        return _counter()
+
+    app = _outage_app(store)
+    app.add_url_rule("/regenerate", "regenerate", view)
+    client = app.test_client()
+    client.get("/")
+    old = store.keys_asked()[-1]
+    store.failing = {"set"}
+    assert client.get("/regenerate").status_code == 500
+    assert store.get(old, 86_400_000, rolling=False)["views"] == 1
+    store.failing = set()
+    assert client.get("/").text == "2"  # the old cookie still opens the session
