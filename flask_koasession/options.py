@@ -110,11 +110,6 @@ class Options:
     digest: str = "sha1"
     flash_key: str = "flash"
 
-    @property
-    def uses_store(self) -> bool:
-        """Whether sessions live in a store (the cookie only holds the id)."""
-        return self.store is not None or self.store_factory is not None
-
     def make_store(self, request: Request) -> SessionStore | None:
         """The store for this request: ``store``, or ``store_factory(request)``,
         or ``None`` in cookie mode."""
