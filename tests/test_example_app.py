@@ -180,7 +180,8 @@ def test_the_flash_banner_shows_once_after_the_redirect(client: FlaskClient) -> 
     )
     again = client.get("/", headers=HTML)
     assert "Flash Message Example" not in again.text
-    assert "No Flash Message" in client.get("/show-flash", headers=HTML).text
+    page = client.get("/show-flash", headers=HTML).text
+    assert '<span id="message">No Flash Message</span>' in page
 
 
 def test_browser_forms_redirect_after_post(client: FlaskClient) -> None:
