@@ -118,7 +118,7 @@ ensure_venv() {
   inputs=$(
     cd "$ROOT"
     "$dir/bin/python" -VV
-    printf '%s\0' "$@"
+    printf '%q ' "$@"
     cat pyproject.toml
     for arg in "$@"; do [ -f "$arg" ] && sha256sum "$arg"; done
     true
