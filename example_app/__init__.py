@@ -23,7 +23,7 @@ import sys
 import typing as t
 from dataclasses import dataclass
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from flask_koasession import KoaSession
@@ -116,8 +116,6 @@ def create_app_or_exit() -> Flask:
 
 
 def _layout_context() -> dict[str, t.Any]:
-    from flask import current_app
-
     return {
         "example": current_app.extensions["example_app"],
         "signal_log": current_app.extensions["example_signals"],
