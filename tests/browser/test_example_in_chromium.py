@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
@@ -46,7 +46,14 @@ def session_cookies(browser: WebDriver) -> dict[str, dict[str, t.Any]]:
 def click(browser: WebDriver, by: str, what: str) -> None:
     """Click a link or button and wait until the next page has loaded."""
     page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(by, what).click()
+    try:
+        browser.find_element(by, what).click()
+    except WebDriverException:
+        # Under load ChromeDriver may report "Node ... does not belong to the
+        # document" when the click's own navigation replaced the page before
+        # it finished: the click happened. Anything else is an error.
+        if not expected_conditions.staleness_of(page)(browser):
+            raise
     wait = WebDriverWait(browser, PAGE_TIMEOUT)
     wait.until(expected_conditions.staleness_of(page))
     wait.until(lambda b: b.execute_script("return document.readyState") == "complete")
