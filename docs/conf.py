@@ -51,4 +51,4 @@ html_theme_options = {
     "description": "koa-session's sessions for Flask, wire-compatible with Koa",
     "fixed_sidebar": True,
 }
-html_static_path: list[str] = []
+html_static_path = ["_static"]
