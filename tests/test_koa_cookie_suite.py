@@ -998,12 +998,15 @@ def test_rolling_resends_unchanged_session() -> None:
 
 def test_several_extensions_and_apps() -> None:
     # Ports: init multi session middleware > should work
-    # Two KoaSession objects on one app do not conflict (the last one's options
-    # apply), and one KoaSession object serves several apps, each with its own
-    # options.
+    # Differs from koa: koa's second session(opts, app) returns a middleware
+    # but leaves the context to the first one's options, silently
+    # (extendContext returns early). Here a second set-up on one app raises
+    # and the first one stands. One KoaSession object serves several apps,
+    # each with its own options.
     app = koa_app(key="first")
-    KoaSession(app, key="second")
-    assert app.extensions["koasession"].options.key == "second"
+    with pytest.raises(RuntimeError, match="already set up"):
+        KoaSession(app, key="second")
+    assert app.extensions["koasession"].options.key == "first"
 
     shared = KoaSession(max_age=1000)
     one, two = flask.Flask("one"), flask.Flask("two")
