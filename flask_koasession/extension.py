@@ -48,8 +48,10 @@ class KoaSessionState:
             if not secret:
                 raise RuntimeError(
                     "The session is unavailable because no secret key was set. Set"
-                    " app.secret_key (or pass keys=[...] to KoaSession), or use"
-                    " signed=False to send unsigned cookies."
+                    " app.secret_key (or pass keys=[...] to KoaSession). signed=False"
+                    " needs no key, but anyone can forge an unsigned cookie and"
+                    " write any session data: use it only with a store, where the"
+                    " cookie holds nothing but a random session id."
                 )
         signer = self._signer
         if signer is None or signer[0] != keys:

@@ -514,3 +514,44 @@ def test_tag_lookalikes_are_plain_data(payload: str, data: dict[str, t.Any]) -> 
     response = raw_client(app).get("/probe", headers={"Cookie": cookie})
     assert response.status_code == 200
     assert response.json == {"new": False, "data": data}
+
+
+#: An unsigned cookie anyone can plant (from a sibling subdomain, say): tagged
+#: as this extension tags Markup, with the marker that allows untagging.
+FORGED_MARKUP = {
+    "name": {" m": "<script>alert(1)</script>"},
+    "_tagged": True,
+    "_expire": FUTURE,
+    "_maxAge": DAY,
+}
+
+
+def test_unsigned_cookie_is_never_untagged_into_markup() -> None:
+    app = make_app(signed=False)
+
+    @app.get("/hello")
+    def hello() -> str:
+        return flask.render_template_string("<p>{{ session.get('name') }}</p>")
+
+    cookie = f"koa.sess={b64(json.dumps(FORGED_MARKUP))}"
+    page = raw_client(app).get("/hello", headers={"Cookie": cookie})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # The session is the plain JSON that was sent, marker dropped.
+    probe = raw_client(app).get("/probe", headers={"Cookie": cookie})
+    assert probe.json == {"new": False, "data": {"name": FORGED_MARKUP["name"]}}
+
+
+def test_signed_cookie_with_the_same_payload_is_untagged() -> None:
+    # The same payload, signed, is this app's own writing: Markup comes back.
+    app = make_app()
+
+    @app.get("/hello")
+    def hello() -> str:
+        return flask.render_template_string("<p>{{ session.get('name') }}</p>")
+
+    cookie = signed(json.dumps(FORGED_MARKUP))
+    html = raw_client(app).get("/hello", headers={"Cookie": cookie}).text
+    assert html == "<p><script>alert(1)</script></p>"

@@ -600,7 +600,9 @@ def test_signed_session_without_a_secret_key_fails_at_the_first_request() -> Non
     message = str(info.value)
     assert "app.secret_key" in message
     assert "keys=" in message
+    # signed=False is named with its risk, not offered as a plain way out.
     assert "signed=False" in message
+    assert "anyone can forge an unsigned cookie" in message
 
 
 def test_unsigned_session_needs_no_secret_key() -> None:
