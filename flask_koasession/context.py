@@ -95,7 +95,8 @@ class SessionContext:
         raw = self._read_key()
         if raw is None:
             return
-        if len(raw) > cookies.MAX_INCOMING_VALUE:
+        limit = cookies.incoming_limit(self.app.config.get("MAX_COOKIE_SIZE", 4093))
+        if limit is not None and len(raw) > limit:
             self._send(
                 signals.session_invalid, key=None, value=None, reason="too_large"
             )

@@ -27,9 +27,22 @@ if t.TYPE_CHECKING:
 # other cookie parsers treat specially; this guards whatever encode() returns.
 _COOKIE_VALUE = re.compile(r"[\t\x20-\x3a\x3c-\x7e\x80-\xff]*")
 
-#: Longest incoming cookie value that is even looked at. Browsers keep cookies
-#: of about 4 KiB; anything far larger is hostile and is ignored unread.
+#: Longest incoming cookie value that is even looked at, unless
+#: ``MAX_COOKIE_SIZE`` lets the app write longer ones (see :func:`incoming_limit`).
+#: Browsers keep cookies of about 4 KiB; anything far larger is hostile.
 MAX_INCOMING_VALUE = 8192
+
+
+def incoming_limit(max_cookie_size: int) -> int | None:
+    """The longest incoming session cookie value to decode, ``None`` for no limit.
+
+    Whatever the writer may send is read back: a ``Set-Cookie`` line of
+    ``max_cookie_size`` bytes carries a shorter value, and ``0`` (Flask's
+    "no check") lifts the limit on both sides.
+    """
+    if max_cookie_size <= 0:
+        return None
+    return max(MAX_INCOMING_VALUE, max_cookie_size)
 
 
 class Signature(t.NamedTuple):
