@@ -308,7 +308,7 @@ class SessionContext:
         elif options.default_codec:
             value = codec.encode_text(codec.append_bookkeeping(data_json, extra))
         else:
-            value = options.encode({**data, **extra})
+            value = cookies.check_encoded(options.encode({**data, **extra}))
         writer.set(value, expire)
 
     def _remove(self, writer: cookies.CookieWriter, key: str | None) -> None:
