@@ -9,6 +9,10 @@ Such payloads also carry ``"_tagged": true``, and only payloads that carry it
 are untagged when read. koa-session drops keys starting with ``_`` whenever it
 writes, so data a Koa app wrote (perhaps JSON a client sent it) is always read
 as plain JSON: ``{" m": "<script>"}`` from a Koa app never becomes ``Markup``.
+
+Tags are trusted only in data that nobody else can write: signed cookies and
+store entries. An unsigned cookie can be forged, so it is written and read
+with ``tag=False`` / ``untag=False``: plain JSON both ways.
 """
 
 from __future__ import annotations
@@ -90,19 +94,27 @@ def _dict_ready(value: dict[t.Any, t.Any]) -> dict[t.Any, t.Any]:
     return value if out is None else out
 
 
-def dumps_json(payload: dict[str, t.Any]) -> str:
+def dumps_json(payload: dict[str, t.Any], *, tag: bool = True) -> str:
     """Serialize a payload like ``JSON.stringify``, tagging values JSON cannot
     hold; a payload with tagged values gets ``"_tagged": true`` at its end.
 
     The payload itself is never escaped as a whole: it always holds more than
     a marker's single key once koa's bookkeeping is added.
 
+    :param tag: ``False`` for a payload that will be read back without
+        untagging (an unsigned cookie): nothing is tagged, tuples become
+        arrays as :func:`json.dumps` writes them, and other values JSON
+        cannot hold raise :class:`TypeError`.
     :raise TypeError: for a value that neither JSON nor the tags can hold.
     :raise ValueError: for ``NaN`` or infinities, which JSON has no form for.
     """
+    # The walk runs with tag=False too, so that both bound nesting alike.
     ready = _dict_ready(payload)
     if ready is not payload:
-        ready[TAGGED] = True
+        if tag:
+            ready[TAGGED] = True
+        else:
+            ready = payload
     text = _encoder.encode(ready)
     try:
         text.encode("utf-8")
@@ -116,15 +128,17 @@ def dumps_json(payload: dict[str, t.Any]) -> str:
     return text
 
 
-def loads_json(text: str) -> t.Any:
+def loads_json(text: str, *, untag: bool = True) -> t.Any:
     """Parse like ``JSON.parse``; restore tagged values in a payload that
     carries ``"_tagged": true`` (and drop that key).
 
+    :param untag: ``False`` for text anyone could have written (an unsigned
+        cookie): it is read as plain JSON, whatever it carries.
     :raise ValueError: for text that is not JSON (or nests too deeply).
     """
     try:
         value = _plain_decoder.decode(text)
-        if isinstance(value, dict) and value.get(TAGGED) is True:
+        if untag and isinstance(value, dict) and value.get(TAGGED) is True:
             value = _tag_decoder.decode(text)
             del value[TAGGED]
     except RecursionError as error:
@@ -163,14 +177,16 @@ def encode_text(json_text: str) -> str:
     return binascii.b2a_base64(json_text.encode("utf-8"), newline=False).decode("ascii")
 
 
-def decode(value: str) -> t.Any:
+def decode(value: str, *, untag: bool = True) -> t.Any:
     """koa-session's default ``decode``: lenient base64, then ``JSON.parse``.
 
     Invalid UTF-8 becomes U+FFFD, as in Node.
 
+    :param untag: as for :func:`loads_json`.
     :raise ValueError: when the text is not JSON.
     """
-    return loads_json(b64decode_lenient(value).decode("utf-8", "replace"))
+    text = b64decode_lenient(value).decode("utf-8", "replace")
+    return loads_json(text, untag=untag)
 
 
 def bookkeeping(max_age: int | str, now_ms: int) -> dict[str, t.Any]:

@@ -95,13 +95,17 @@ class SessionContext:
         raw = self._read_key()
         if raw is None:
             return
-        if len(raw) > cookies.MAX_INCOMING_VALUE:
+        limit = cookies.incoming_limit(self.app.config.get("MAX_COOKIE_SIZE", 4093))
+        if limit is not None and len(raw) > limit:
             self._send(
                 signals.session_invalid, key=None, value=None, reason="too_large"
             )
             return
         try:
-            payload = self.options.decode(raw)
+            if self.options.decode is codec.decode:
+                payload = codec.decode(raw, untag=self._trusted)
+            else:
+                payload = self.options.decode(raw)
         except Exception:  # any failure of a codec on hostile input is a bad cookie
             self._send(signals.session_invalid, key=None, value=None, reason="decode")
             return
@@ -150,7 +154,7 @@ class SessionContext:
         # A copy: a store may hand out an object it keeps.
         data = {k: v for k, v in payload.items() if k not in codec.RESERVED_KEYS}
         try:
-            loaded_json = codec.dumps_json(data)
+            loaded_json = codec.dumps_json(data, tag=self._trusted)
         except (RecursionError, ValueError, TypeError):
             # Decodable but not writable again (nested too deeply, a number
             # beyond a double such as 1e999): as bad as undecodable.
@@ -227,14 +231,14 @@ class SessionContext:
                 self.external_key = self._generate_id()
 
         data = _without_reserved(session)
-        data_json = codec.dumps_json(data)
+        data_json = self._serialize(data)
         reason = self.decide(session, data_json)
         if reason is None:
             return
         if self.options.before_save is not None:
             self.options.before_save(self.request, session)
             data = _without_reserved(session)
-            data_json = codec.dumps_json(data)
+            data_json = self._serialize(data)
         self._save(writer, data, data_json, reason == "changed", response)
         if self.regenerate and old_key is not None and self.store is not None:
             # Only once the data is safe under its new id: a store that fails
@@ -304,7 +308,7 @@ class SessionContext:
         elif options.default_codec:
             value = codec.encode_text(codec.append_bookkeeping(data_json, extra))
         else:
-            value = options.encode({**data, **extra})
+            value = cookies.check_encoded(options.encode({**data, **extra}))
         writer.set(value, expire)
 
     def _remove(self, writer: cookies.CookieWriter, key: str | None) -> None:
@@ -313,6 +317,27 @@ class SessionContext:
         writer.remove()
 
     # -- helpers -----------------------------------------------------------
+
+    @property
+    def _trusted(self) -> bool:
+        """Whether only this app can have written the data: a signed cookie or
+        a store entry. Tagged types are restored from such data only; anyone
+        can forge an unsigned cookie, so it is plain JSON both ways."""
+        return self.options.signed or self.store is not None
+
+    def _serialize(self, data: dict[str, t.Any]) -> str:
+        if self._trusted:
+            return codec.dumps_json(data)
+        try:
+            return codec.dumps_json(data, tag=False)
+        except TypeError as error:
+            raise TypeError(
+                f"{error}. With signed=False the session cookie holds plain JSON"
+                " only: anyone can forge an unsigned cookie, so its data is never"
+                " turned back into Python types. Keep JSON values in the session"
+                " (str, int, float, bool, None, lists, dicts; tuples become"
+                " lists), or sign the cookie (signed=True), or use a store."
+            ) from error
 
     def _keygrip(self) -> Keygrip | None:
         # Read once per request: the keys come from the config on every call.

@@ -22,14 +22,67 @@ if t.TYPE_CHECKING:
     from .signing import Keygrip
 
 # What the ``cookies`` module lets into a cookie value: tab, visible ASCII,
-# Latin-1 (so the header encodes), and no ";" that would end it. Looser than
-# options.ANY_ID, which also keeps ids free of spaces, quotes and commas that
-# other cookie parsers treat specially; this guards whatever encode() returns.
+# Latin-1 (so the header encodes), and no ";" that would end it. A last guard
+# on every value written; what encode() returns is held to the stricter
+# cookie-octets first (check_encoded).
 _COOKIE_VALUE = re.compile(r"[\t\x20-\x3a\x3c-\x7e\x80-\xff]*")
 
-#: Longest incoming cookie value that is even looked at. Browsers keep cookies
-#: of about 4 KiB; anything far larger is hostile and is ignored unread.
+#: RFC 6265 cookie-octets: what a cookie value can carry so that every parser
+#: reads it back (Werkzeug 3.1.9+ drops a value with spaces or quotes).
+_COOKIE_OCTETS = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
+_NOT_COOKIE_OCTET = re.compile(r"[^\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]")
+
+
+def check_encoded(value: object) -> str:
+    """Return what the ``encode`` option made, if a cookie can carry it.
+
+    koa's ``cookies`` module writes any value without ``;`` or controls, but
+    a value with spaces, quotes, commas or backslashes is dropped by other
+    parsers (Werkzeug's among them): the session would be lost on every
+    request, silently. Such a value is an error instead.
+
+    :raise TypeError: when ``value`` is not a ``str``.
+    :raise ValueError: when it is empty or holds anything but cookie-octets.
+    """
+    if not isinstance(value, str):
+        raise TypeError(
+            f"KoaSession option encode returned {type(value).__name__}"
+            f" {value!r:.60}: expected encode(dict) -> str."
+        )
+    if _COOKIE_OCTETS.fullmatch(value):
+        return value
+    bad = _NOT_COOKIE_OCTET.search(value)
+    problem = (
+        f"character {bad.group()!r} at position {bad.start()} of {value!r:.60}"
+        if bad is not None
+        else "an empty value, which deletes the cookie"
+    )
+    raise ValueError(
+        f"KoaSession option encode returned what a cookie value cannot carry:"
+        f" {problem}. A cookie value may hold only RFC 6265 cookie-octets: ASCII"
+        " letters, digits and !#$%&'()*+-./:<=>?@[]^_`{|}~, no spaces, double"
+        " quotes, commas, semicolons, backslashes, controls or non-ASCII"
+        " characters. Encode the text, with base64 as koa's default codec does"
+        " or with urllib.parse.quote (encodeURIComponent in a Koa app)."
+    )
+
+
+#: Longest incoming cookie value that is even looked at, unless
+#: ``MAX_COOKIE_SIZE`` lets the app write longer ones (see :func:`incoming_limit`).
+#: Browsers keep cookies of about 4 KiB; anything far larger is hostile.
 MAX_INCOMING_VALUE = 8192
+
+
+def incoming_limit(max_cookie_size: int) -> int | None:
+    """The longest incoming session cookie value to decode, ``None`` for no limit.
+
+    Whatever the writer may send is read back: a ``Set-Cookie`` line of
+    ``max_cookie_size`` bytes carries a shorter value, and ``0`` (Flask's
+    "no check") lifts the limit on both sides.
+    """
+    if max_cookie_size <= 0:
+        return None
+    return max(MAX_INCOMING_VALUE, max_cookie_size)
 
 
 class Signature(t.NamedTuple):

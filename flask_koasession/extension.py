@@ -48,8 +48,10 @@ class KoaSessionState:
             if not secret:
                 raise RuntimeError(
                     "The session is unavailable because no secret key was set. Set"
-                    " app.secret_key (or pass keys=[...] to KoaSession), or use"
-                    " signed=False to send unsigned cookies."
+                    " app.secret_key (or pass keys=[...] to KoaSession). signed=False"
+                    " needs no key, but anyone can forge an unsigned cookie and"
+                    " write any session data: use it only with a store, where the"
+                    " cookie holds nothing but a random session id."
                 )
         signer = self._signer
         if signer is None or signer[0] != keys:
@@ -84,6 +86,7 @@ class KoaSession:
     :param options: options shared by every app this object sets up.
     :raise ValueError: for an unknown option or a value out of range.
     :raise TypeError: for an option of the wrong type.
+    :raise RuntimeError: when ``app`` is already set up (see :meth:`init_app`).
     """
 
     def __init__(self, app: Flask | None = None, **options: t.Any) -> None:
@@ -98,7 +101,15 @@ class KoaSession:
 
         :param app: the Flask app.
         :param options: options for this app only; they win over the others.
+        :raise RuntimeError: when the extension is already set up on ``app``.
         """
+        if "koasession" in app.extensions:
+            # A second set-up would silently replace the first one's options.
+            raise RuntimeError(
+                f"KoaSession is already set up on the app {app.name!r}. Set it up"
+                " once per app: give every option to that one KoaSession(...) or"
+                " init_app(...) call, or in app.config['KOA_SESSION']."
+            )
         validated = parse_options(
             (app.config.get(CONFIG_KEY) or {}, f'app.config["{CONFIG_KEY}"]'),
             (self.options, "KoaSession(...)"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 import time
 import typing as t
@@ -384,6 +385,9 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
     ),
     ("digest", {"digest": "nope"}, ValueError, ["digest", "'nope'", "sha256"]),
     ("digest-type", {"digest": 256}, TypeError, ["digest", "256", "hashlib"]),
+    # hashlib knows these, but HMAC cannot use a hash of variable output length.
+    ("digest-shake", {"digest": "shake_128"}, ValueError, ["digest", "HMAC"]),
+    ("digest-shake-256", {"digest": "shake_256"}, ValueError, ["digest", "HMAC"]),
     ("key-space", {"key": "koa sess"}, ValueError, ["key", "'koa sess'", "letters"]),
     ("key-semicolon", {"key": "a;b"}, ValueError, ["key", "'a;b'", "letters"]),
     ("key-empty", {"key": ""}, ValueError, ["key", "''", "cookie name"]),
@@ -596,7 +600,9 @@ def test_signed_session_without_a_secret_key_fails_at_the_first_request() -> Non
     message = str(info.value)
     assert "app.secret_key" in message
     assert "keys=" in message
+    # signed=False is named with its risk, not offered as a plain way out.
     assert "signed=False" in message
+    assert "anyone can forge an unsigned cookie" in message
 
 
 def test_unsigned_session_needs_no_secret_key() -> None:
@@ -624,6 +630,24 @@ def test_digest_sha256() -> None:
     sha1 = raw_client(app)
     cookie = f"koa.sess={value}; koa.sess.sig={sign(value)}"
     assert sha1.get("/", headers={"Cookie": cookie}).text == "1 views"
+
+
+@pytest.mark.parametrize("digest", sorted(hashlib.algorithms_available))
+def test_a_digest_accepted_at_set_up_signs_every_request(digest: str) -> None:
+    # Every name hashlib knows either fails at set-up, naming the option, or
+    # signs and verifies a session: never a 500 at the first save.
+    try:
+        app = make_app(digest=digest)
+    except ValueError as error:
+        refused: ValueError | None = error
+    else:
+        refused = None
+    if refused is not None:
+        assert f"digest={digest!r}" in str(refused)
+        return
+    client = app.test_client()
+    assert client.get("/").text == "1 views"
+    assert client.get("/").text == "2 views"
 
 
 # -- cookie attributes ---------------------------------------------------------

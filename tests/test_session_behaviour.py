@@ -734,6 +734,50 @@ def test_custom_encode_and_decode() -> None:
     assert client.get("/").text == "2 views"
 
 
+@pytest.mark.parametrize(
+    ("encode", "shown"),
+    [
+        # koa's own test codec: quotes and commas. koa writes it raw; Werkzeug
+        # 3.1.9+ drops such a cookie, so the session was lost on every request.
+        (lambda d: json.dumps({"enveloped": d}, separators=(",", ":")), '"'),
+        (lambda d: json.dumps(d), " "),  # json.dumps's spaces
+        (lambda d: "user=" + str(d.get("user")), " "),  # data with a space
+        (lambda d: "ok\\" + str(len(d)), "\\"),
+        (lambda d: "café", "é"),
+        (lambda d: "", "empty"),
+    ],
+    ids=["json-compact", "json-spaces", "data-space", "backslash", "latin", "empty"],
+)
+def test_custom_encode_output_a_cookie_cannot_carry_is_refused(
+    encode: t.Callable[[dict[str, t.Any]], str], shown: str
+) -> None:
+    app = make_app(encode=encode)
+
+    @app.get("/login")
+    def login() -> str:
+        flask.session["user"] = "Ada Lovelace"
+        return "ok"
+
+    with pytest.raises(ValueError, match="KoaSession option encode") as info:
+        app.test_client().get("/login")
+    message = str(info.value)
+    assert shown in message
+    assert "cookie-octet" in message
+    assert "base64" in message
+
+    app.testing = False
+    response = app.test_client().get("/login")
+    assert response.status_code == 500
+    assert "Set-Cookie" not in response.headers
+
+
+def test_custom_encode_that_returns_bytes_is_a_type_error() -> None:
+    app = make_app(encode=lambda d: codec.encode(d).encode())
+    with pytest.raises(TypeError, match="KoaSession option encode") as info:
+        app.test_client().get("/")
+    assert "bytes" in str(info.value)
+
+
 def test_custom_decode_that_raises_gives_a_new_session() -> None:
     def decode(value: str) -> t.Any:
         raise ValueError("not mine")

@@ -728,6 +728,7 @@ class TestRedisStore(RedisContract):
         assert "cmdstat_type" in stats  # run by the script
         assert redis_client.exists("key") == 0
 
+    @pytest.mark.needs_server
     def test_outage_and_recovery(self, tmp_path: t.Any) -> None:
         # A server of its own: stopping the shared one would disturb its users.
         redis_server = RedisServer(tmp_path)
