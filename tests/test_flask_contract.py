@@ -1,0 +1,129 @@
+"""Flask's session contract, as Flask, Flask-Login and Flask-WTF rely on it.
+
+Each section is one item of issue 13, found by running those projects' own
+test suites on this extension (``scripts/test-peers``); these tests pin the
+behaviour here with the public API only.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import flask
+import pytest
+
+from tests.helpers import RecordingStore, make_app
+
+# -- session.modified ----------------------------------------------------------
+
+
+def _modified_app(**options: t.Any) -> flask.Flask:
+    """``/seed`` stores a nested value; ``/probe/<step>`` reports
+    ``session.modified`` after doing ``step`` to the loaded session."""
+    app = make_app(**options)
+
+    @app.get("/seed")
+    def seed() -> str:
+        flask.session["cart"] = {"items": [1]}
+        return "seeded"
+
+    @app.get("/probe/<step>")
+    def probe(step: str) -> str:
+        session = flask.session
+        before = session.modified
+        if step == "read":
+            session.get("cart")
+        elif step == "set":
+            session["name"] = "x"
+        elif step == "nested":
+            session["cart"]["items"].append(2)
+        elif step == "delete":
+            del session["cart"]
+        elif step == "undo":
+            session["name"] = "x"
+            del session["name"]
+        elif step == "destroy":
+            session.destroy()
+        elif step == "force":
+            session.modified = True
+        return f"{before} {session.modified}"
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ("read", "False False"),
+        ("set", "False True"),
+        ("nested", "False True"),
+        ("delete", "False True"),
+        # The data is what was loaded again: nothing changed, nothing is saved.
+        ("undo", "False False"),
+        ("destroy", "False True"),
+        ("force", "False True"),
+    ],
+)
+def test_modified_says_whether_the_data_changed_in_this_request(
+    step: str, expected: str
+) -> None:
+    client = _modified_app().test_client()
+    client.get("/seed")
+    assert client.get(f"/probe/{step}").text == expected
+
+
+def test_modified_on_a_new_session() -> None:
+    client = _modified_app().test_client()
+    assert client.get("/probe/read").text == "False False"
+    assert client.get("/probe/set").text == "False True"
+
+
+def test_flask_flash_marks_the_session_modified() -> None:
+    # Flask's own test_flashes: setting modified back to False does not hide
+    # a later change.
+    app = make_app()
+    with app.test_request_context():
+        assert not flask.session.modified
+        flask.flash("Zap")
+        assert flask.session.modified
+        flask.session.modified = False
+        flask.flash("Zip")
+        assert flask.session.modified
+        assert flask.get_flashed_messages() == ["Zap", "Zip"]
+
+
+def test_modified_does_not_load_an_untouched_session() -> None:
+    app = make_app()
+    sessions: list[t.Any] = []
+
+    @app.before_request
+    def capture() -> None:
+        sessions.append(flask.session._get_current_object())  # type: ignore[attr-defined]
+
+    client = app.test_client()
+    client.get("/")
+    client.get("/nothing")
+    assert (sessions[-1].modified, sessions[-1].accessed) == (False, False)
+    client.get("/set?k=v")
+    assert (sessions[-1].modified, sessions[-1].accessed) == (True, True)
+
+
+def test_a_change_is_still_saved_as_changed_not_forced() -> None:
+    # Reporting a change through modified must not turn koa's "changed" save
+    # into a forced one: a store is told changed=True only for a change.
+    store = RecordingStore()
+    client = _modified_app(store=store).test_client()
+    client.get("/seed")
+    client.get("/probe/nested")
+    client.get("/probe/read")
+    client.get("/probe/force")
+    sets = [d["changed"] for method, _, d in store.calls if method == "set"]
+    assert sets == [True, True, False]
+
+
+def test_setting_modified_forces_a_save() -> None:
+    client = _modified_app().test_client()
+    client.get("/seed")
+    assert "Set-Cookie" not in client.get("/probe/read").headers
+    response = client.get("/probe/force")
+    assert "koa.sess=" in response.headers["Set-Cookie"]
