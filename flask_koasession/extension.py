@@ -31,10 +31,10 @@ class KoaSessionState:
     def keygrip(self, app: Flask) -> Keygrip | None:
         """The signer for this app's keys, ``None`` when cookies are unsigned.
 
-        Keys come from the ``keys`` option, else from ``SECRET_KEY`` followed
-        by ``SECRET_KEY_FALLBACKS``; they are read on each request (and the
-        signer rebuilt only when they change) so rotating them in the config
-        takes effect at once.
+        Keys come from the ``keys`` option, else, as Flask reads them, from
+        ``app.secret_key`` followed by ``SECRET_KEY_FALLBACKS``; they are read
+        on each request (and the signer rebuilt only when they change) so
+        rotating them takes effect at once.
 
         :raise RuntimeError: when signing is on and no key is configured.
         """
@@ -42,7 +42,7 @@ class KoaSessionState:
             return None
         keys = self.options.keys
         if keys is None:
-            secret = app.config.get("SECRET_KEY")
+            secret = app.secret_key
             fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
             keys = tuple(k for k in (secret, *fallbacks) if k)
             if not secret:

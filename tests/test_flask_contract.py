@@ -12,7 +12,14 @@ import typing as t
 import flask
 import pytest
 
-from tests.helpers import RecordingStore, make_app
+from flask_koasession import KoaSession
+from tests.helpers import (
+    RecordingStore,
+    cookie_value,
+    koa_cookie,
+    make_app,
+    sign,
+)
 
 # -- session.modified ----------------------------------------------------------
 
@@ -127,3 +134,53 @@ def test_setting_modified_forces_a_save() -> None:
     assert "Set-Cookie" not in client.get("/probe/read").headers
     response = client.get("/probe/force")
     assert "koa.sess=" in response.headers["Set-Cookie"]
+
+
+# -- keys read as Flask reads them -----------------------------------------------
+
+
+class KeyedFlask(flask.Flask):
+    # Flask-WTF's own test suite sets its key this way: app.config has none.
+    secret_key = "class-attribute-key"
+
+
+def _keyed_app(**options: t.Any) -> flask.Flask:
+    app = KeyedFlask(__name__)
+    app.config["TESTING"] = True
+    KoaSession(app, **options)
+
+    @app.get("/")
+    def views() -> str:
+        flask.session["views"] = flask.session.get("views", 0) + 1
+        return str(flask.session["views"])
+
+    return app
+
+
+def test_secret_key_as_a_class_attribute_of_a_flask_subclass() -> None:
+    app = _keyed_app()
+    assert app.config["SECRET_KEY"] is None
+    client = app.test_client()
+    response = client.get("/")
+    value = cookie_value(response)
+    assert value is not None
+    keys = ["class-attribute-key"]
+    assert cookie_value(response, "koa.sess.sig") == sign(value, keys=keys)
+    assert client.get("/").text == "2"
+
+
+def test_fallback_keys_from_the_config_beside_a_class_attribute_key() -> None:
+    app = _keyed_app()
+    app.config["SECRET_KEY_FALLBACKS"] = ["old-key"]
+    value, signature = koa_cookie({"views": 41}, keys=["old-key"])
+    client = app.test_client()
+    client.set_cookie("koa.sess", value)
+    client.set_cookie("koa.sess.sig", signature)
+    response = client.get("/")
+    assert response.text == "42"
+    # Re-signed with the current key.
+    new_value = cookie_value(response)
+    assert new_value is not None
+    assert cookie_value(response, "koa.sess.sig") == sign(
+        new_value, keys=["class-attribute-key"]
+    )
