@@ -6,6 +6,7 @@ import typing as t
 
 from .flash import pop_flash
 from .interface import KoaSessionInterface
+from .null_session import MISSING_KEY
 from .options import Options, check_options, parse_options
 from .signing import Keygrip
 
@@ -46,11 +47,7 @@ class KoaSessionState:
             fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
             keys = tuple(k for k in (secret, *fallbacks) if k)
             if not secret:
-                raise RuntimeError(
-                    "The session is unavailable because no secret key was set. Set"
-                    " app.secret_key (or pass keys=[...] to KoaSession), or use"
-                    " signed=False to send unsigned cookies."
-                )
+                raise RuntimeError(MISSING_KEY)
         signer = self._signer
         if signer is None or signer[0] != keys:
             signer = self._signer = (keys, Keygrip(keys, self.options.digest))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typing as t
 
 import flask
+import flask_login
 import pytest
 
 from flask_koasession import KoaSession
@@ -184,3 +185,131 @@ def test_fallback_keys_from_the_config_beside_a_class_attribute_key() -> None:
     assert cookie_value(response, "koa.sess.sig") == sign(
         new_value, keys=["class-attribute-key"]
     )
+
+
+# -- no secret key: an empty session, failing on writes ----------------------------
+
+
+def _keyless_app(**options: t.Any) -> flask.Flask:
+    app = make_app(**options)
+    app.secret_key = None
+    return app
+
+
+def test_without_a_key_the_session_reads_as_empty() -> None:
+    app = _keyless_app()
+    after: list[object] = []
+
+    @app.get("/read")
+    def read() -> str:
+        session = flask.session
+        return f"{session.get('views')} {'views' in session} {len(session)}"
+
+    @app.after_request
+    def read_after(response: flask.Response) -> flask.Response:
+        # Flask-Login reads the session here on every request.
+        after.append(flask.session.get("_remember"))
+        return response
+
+    client = app.test_client()
+    # A cookie that came with the request cannot be verified: not read.
+    value, signature = koa_cookie({"views": 3})
+    client.set_cookie("koa.sess", value)
+    client.set_cookie("koa.sess.sig", signature)
+    response = client.get("/read")
+    assert (response.status_code, response.text) == (200, "None False 0")
+    assert "Set-Cookie" not in response.headers
+    assert client.options("/read").status_code == 200
+    assert after == [None, None]
+
+
+def _write(session: t.Any, how: str) -> None:
+    if how == "setitem":
+        session["x"] = 1
+    elif how == "delitem":
+        del session["x"]
+    elif how == "update":
+        session.update(x=1)
+    elif how == "max_age":
+        session.max_age = 1000
+    elif how == "permanent":
+        session.permanent = True
+    elif how in ("pop", "popitem", "setdefault", "clear"):
+        getattr(session, how)(*(["x"] if how in ("pop", "setdefault") else []))
+    else:  # save, regenerate, destroy, manually_commit
+        getattr(session, how)()
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "setitem",
+        "delitem",
+        "update",
+        "pop",
+        "popitem",
+        "setdefault",
+        "clear",
+        "max_age",
+        "permanent",
+        "save",
+        "regenerate",
+        "destroy",
+        "manually_commit",
+    ],
+)
+def test_without_a_key_a_write_raises_the_clear_error(how: str) -> None:
+    app = _keyless_app()
+    with app.test_request_context():
+        assert flask.session.get("x") is None
+        assert flask.session.is_new is flask.session.new is True
+        with pytest.raises(RuntimeError) as info:
+            _write(flask.session, how)
+    message = str(info.value)
+    assert message.startswith("The session is unavailable because no secret key")
+    assert "app.secret_key" in message
+    assert "keys=" in message
+
+
+def test_without_a_key_a_view_that_writes_is_a_500_without_a_cookie() -> None:
+    app = _keyless_app()
+    app.testing = False
+    response = app.test_client().get("/")
+    assert response.status_code == 500
+    assert "Set-Cookie" not in response.headers
+
+
+def test_without_a_key_the_test_client_opens_no_session() -> None:
+    # Flask's test_session_transactions_no_null_sessions.
+    client = _keyless_app().test_client()
+    with pytest.raises(RuntimeError, match="did not open a session"):  # noqa: SIM117
+        with client.session_transaction():
+            pass
+
+
+@pytest.mark.parametrize("options", [{"keys": ["k"]}, {"signed": False}])
+def test_without_a_key_sessions_work_when_none_is_needed(
+    options: dict[str, t.Any],
+) -> None:
+    client = _keyless_app(**options).test_client()
+    assert client.get("/").text == "1 views"
+    assert client.get("/").text == "2 views"
+
+
+def test_flask_login_serves_an_app_without_a_key() -> None:
+    # Flask-Login's test_options_call_exempt: it reads the session after
+    # every request, so a failing read would make every request a 500.
+    app = _keyless_app()
+    app.testing = False
+    manager = flask_login.LoginManager(app)
+    manager.user_loader(lambda user_id: None)
+
+    @app.route("/private", methods=["GET", "OPTIONS"])
+    @flask_login.login_required
+    def private() -> str:
+        return "private"
+
+    client = app.test_client()
+    assert client.options("/private").status_code == 200
+    assert client.get("/private").status_code == 401
+    assert client.get("/nothing").status_code == 200
