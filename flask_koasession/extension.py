@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from .flash import pop_flash
+from .flash import flash_template_context
 from .interface import KoaSessionInterface
 from .null_session import MISSING_KEY
 from .options import Options, check_options, parse_options
@@ -103,4 +103,6 @@ class KoaSession:
         )
         app.extensions["koasession"] = KoaSessionState(validated)
         app.session_interface = KoaSessionInterface()
-        app.add_template_global(pop_flash)
+        # Not add_template_global, which makes app.jinja_env now: settings made
+        # later would be ignored, and the env's link back keeps the app alive.
+        app.context_processor(flash_template_context)

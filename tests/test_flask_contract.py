@@ -7,14 +7,18 @@ behaviour here with the public API only.
 
 from __future__ import annotations
 
+import gc
 import typing as t
+import weakref
 
 import flask
 import flask_login
+import jinja2
 import pytest
 
-from flask_koasession import KoaSession
+from flask_koasession import KoaSession, set_flash
 from tests.helpers import (
+    SECRET,
     RecordingStore,
     cookie_value,
     koa_cookie,
@@ -313,3 +317,69 @@ def test_flask_login_serves_an_app_without_a_key() -> None:
     assert client.options("/private").status_code == 200
     assert client.get("/private").status_code == 401
     assert client.get("/nothing").status_code == 200
+
+
+# -- set-up leaves the Jinja environment to Flask --------------------------------
+
+
+def test_template_settings_made_after_set_up_are_honoured() -> None:
+    # Flask's test_templates_auto_reload: the environment is made from the
+    # config when first used, so it must not be made at set-up.
+    app = flask.Flask(__name__)
+    KoaSession(app)
+    app.config["TEMPLATES_AUTO_RELOAD"] = True
+    app.jinja_options = {"trim_blocks": True}
+    assert app.jinja_env.auto_reload is True
+    assert app.jinja_env.trim_blocks is True
+
+    debug_app = flask.Flask(__name__)
+    KoaSession(debug_app)
+    debug_app.config["DEBUG"] = True
+    assert debug_app.jinja_env.auto_reload is True
+
+
+def test_app_is_freed_on_zero_refcount() -> None:
+    # Flask's test_app_freed_on_zero_refcount: setting up the extension adds
+    # no reference cycle, so the app goes as soon as its last reference does.
+    gc.disable()
+    try:
+        app = flask.Flask(__name__)
+        KoaSession(app)
+        weak = weakref.ref(app)
+        del app
+        assert weak() is None
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("env_first", [False, True])
+def test_pop_flash_in_templates(env_first: bool) -> None:
+    # Whether or not the environment exists when the extension is set up.
+    app = flask.Flask(__name__)
+    app.secret_key = SECRET
+    app.jinja_loader = jinja2.DictLoader(
+        {"page.html": "{{ pop_flash(default='none') }}"}
+    )
+    if env_first:
+        assert app.jinja_env.get_template("page.html")
+    KoaSession(app)
+
+    @app.get("/flash")
+    def flash_() -> str:
+        set_flash("Saved")
+        return "ok"
+
+    @app.get("/page")
+    def page() -> str:
+        return flask.render_template("page.html")
+
+    @app.get("/inline")
+    def inline() -> str:
+        return flask.render_template_string("{{ pop_flash(default='none') }}")
+
+    client = app.test_client()
+    client.get("/flash")
+    assert client.get("/page").text == "Saved"
+    assert client.get("/page").text == "none"
+    client.get("/flash")
+    assert client.get("/inline").text == "Saved"
