@@ -22,7 +22,9 @@ from tests.helpers import (
     RecordingStore,
     cookie_value,
     koa_cookie,
+    listen_to,
     make_app,
+    set_cookies,
     sign,
 )
 
@@ -383,3 +385,72 @@ def test_pop_flash_in_templates(env_first: bool) -> None:
     assert client.get("/page").text == "none"
     client.get("/flash")
     assert client.get("/inline").text == "Saved"
+
+
+# -- Flask-Login's strong session protection ---------------------------------------
+
+
+class User(flask_login.UserMixin):
+    def __init__(self, user_id: str) -> None:
+        self.id = user_id
+
+
+def _protected_app(**options: t.Any) -> flask.Flask:
+    """docs/flask-login.rst's set-up: strong protection, ``max_age="session"``."""
+    app = make_app(**options)
+    manager = flask_login.LoginManager(app)
+    manager.session_protection = "strong"
+    manager.user_loader(lambda user_id: User(user_id))
+
+    @app.post("/login")
+    def login() -> str:
+        remember = flask.request.args.get("remember") == "1"
+        flask_login.login_user(User("7"), remember=remember)
+        flask.session["theme"] = "dark"
+        return "logged in"
+
+    @app.get("/whoami")
+    def whoami() -> str:
+        user = flask_login.current_user
+        if not user.is_authenticated:
+            return "anonymous"
+        return f"{user.id} fresh={flask_login.login_fresh()}"
+
+    return app
+
+
+BROWSER = {"User-Agent": "browser"}
+THIEF = {"User-Agent": "thief"}
+
+
+@pytest.mark.parametrize("remember", ["0", "1"])
+def test_strong_protection_logs_out_a_session_from_another_client(
+    remember: str,
+) -> None:
+    client = _protected_app(max_age="session").test_client()
+    client.post(f"/login?remember={remember}", headers=BROWSER)
+    assert client.get("/whoami", headers=BROWSER).text == "7 fresh=True"
+    with listen_to(flask_login.session_protected) as protected:
+        response = client.get("/whoami", headers=THIEF)
+    assert response.text == "anonymous"
+    assert len(protected.calls) == 1
+    # The login keys are gone from the saved session, the rest is kept...
+    data = client.get("/get", headers=BROWSER).json
+    assert data is not None
+    assert not {"_user_id", "_fresh", "_id"} & set(data)
+    assert data["theme"] == "dark"
+    # ...the remember-me cookie is deleted, and the user stays logged out.
+    if remember == "1":
+        removal = set_cookies(response)["remember_token"]["remember_token"]
+        assert removal["expires"].startswith("Thu, 01 Jan 1970")
+    assert client.get_cookie("remember_token") is None
+    assert client.get("/whoami", headers=BROWSER).text == "anonymous"
+
+
+def test_with_a_max_age_strong_protection_only_marks_the_session_stale() -> None:
+    # Why docs/flask-login.rst asks for max_age="session": with a number, every
+    # session is permanent, and Flask-Login treats a permanent session as in
+    # "basic" mode (as it does with Flask's own session.permanent = True).
+    client = _protected_app().test_client()
+    client.post("/login", headers=BROWSER)
+    assert client.get("/whoami", headers=THIEF).text == "7 fresh=False"
