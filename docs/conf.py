@@ -15,6 +15,7 @@ from pathlib import Path
 # Document the package from this checkout, installed or not.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "docs"))  # peer_differences.py
 
 project = "flask-koasession"
 author = "flask-koasession developers"
@@ -27,6 +28,7 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.viewcode",
+    "peer_differences",
 ]
 
 # No intersphinx: the build works offline. Type hints go into the descriptions,

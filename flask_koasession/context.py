@@ -260,7 +260,7 @@ class SessionContext:
     def decide(self, session: KoaSessionDict, data_json: str) -> Reason:
         """koa's save decision for this request, as a named reason."""
         rotated = self.rotated and not self.is_new
-        if self.require_save or self.regenerate or session.modified or rotated:
+        if self.require_save or self.regenerate or session._modified or rotated:
             return "force"
         if self.loaded_json is None and data_json == "{}":
             return None
@@ -273,6 +273,16 @@ class SessionContext:
         if self.options.renew and self._half_expired():
             return "renew"
         return None
+
+    def changed(self, session: KoaSessionDict) -> bool:
+        """Whether the data differs from what was loaded, or was destroyed."""
+        if self.destroyed:
+            return True
+        try:
+            data_json = codec.dumps_json(_without_reserved(session))
+        except (RecursionError, ValueError, TypeError):
+            return True  # unlike what was loaded, which could be written
+        return data_json != (self.loaded_json or "{}")
 
     def _half_expired(self) -> bool:
         # koa renews once less than half of the max age is left.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typing as t
 
-from .flash import pop_flash
+from .flash import flash_template_context
 from .interface import KoaSessionInterface
+from .null_session import MISSING_KEY
 from .options import Options, check_options, parse_options
 from .signing import Keygrip
 
@@ -31,10 +32,10 @@ class KoaSessionState:
     def keygrip(self, app: Flask) -> Keygrip | None:
         """The signer for this app's keys, ``None`` when cookies are unsigned.
 
-        Keys come from the ``keys`` option, else from ``SECRET_KEY`` followed
-        by ``SECRET_KEY_FALLBACKS``; they are read on each request (and the
-        signer rebuilt only when they change) so rotating them in the config
-        takes effect at once.
+        Keys come from the ``keys`` option, else, as Flask reads them, from
+        ``app.secret_key`` followed by ``SECRET_KEY_FALLBACKS``; they are read
+        on each request (and the signer rebuilt only when they change) so
+        rotating them takes effect at once.
 
         :raise RuntimeError: when signing is on and no key is configured.
         """
@@ -42,17 +43,11 @@ class KoaSessionState:
             return None
         keys = self.options.keys
         if keys is None:
-            secret = app.config.get("SECRET_KEY")
+            secret = app.secret_key
             fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
             keys = tuple(k for k in (secret, *fallbacks) if k)
             if not secret:
-                raise RuntimeError(
-                    "The session is unavailable because no secret key was set. Set"
-                    " app.secret_key (or pass keys=[...] to KoaSession). signed=False"
-                    " needs no key, but anyone can forge an unsigned cookie and"
-                    " write any session data: use it only with a store, where the"
-                    " cookie holds nothing but a random session id."
-                )
+                raise RuntimeError(MISSING_KEY)
         signer = self._signer
         if signer is None or signer[0] != keys:
             signer = self._signer = (keys, Keygrip(keys, self.options.digest))
@@ -117,4 +112,6 @@ class KoaSession:
         )
         app.extensions["koasession"] = KoaSessionState(validated)
         app.session_interface = KoaSessionInterface()
-        app.add_template_global(pop_flash)
+        # Not add_template_global, which makes app.jinja_env now: settings made
+        # later would be ignored, and the env's link back keeps the app alive.
+        app.context_processor(flash_template_context)

@@ -48,3 +48,8 @@ def pop_flash(default: t.Any = None) -> t.Any:
     if value is _MISSING or value is None:
         return default
     return value
+
+
+def flash_template_context() -> dict[str, t.Any]:
+    """Puts :func:`pop_flash` in every template Flask renders."""
+    return {"pop_flash": pop_flash}

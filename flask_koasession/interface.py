@@ -13,6 +13,7 @@ from flask.globals import request_ctx
 from flask.sessions import SessionInterface
 
 from .context import SessionContext
+from .null_session import NullKoaSession
 from .session_dict import KoaSessionDict
 
 if t.TYPE_CHECKING:
@@ -25,8 +26,14 @@ class KoaSessionInterface(SessionInterface):
     from ``app.extensions["koasession"]``, so one interface serves many apps.
     """
 
-    def open_session(self, app: Flask, request: Request) -> KoaSessionDict:
+    #: Opened when signing is on and no key is set, as Flask does.
+    null_session_class = NullKoaSession
+
+    def open_session(self, app: Flask, request: Request) -> KoaSessionDict | None:
         state = app.extensions["koasession"]
+        options = state.options
+        if options.signed and options.keys is None and not app.secret_key:
+            return None  # Flask then opens null_session_class
         # The context pushed now (a request, or session_transaction()'s).
         context = (
             t.cast(t.Any, request_ctx)._get_current_object() if request_ctx else None

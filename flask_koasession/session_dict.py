@@ -58,8 +58,13 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
 
     @property
     def modified(self) -> bool:
-        """Set to ``True`` to force a save, as with Flask's own session."""
-        return self._modified
+        """Whether this request changed the data (nested values included) or
+        destroyed the session. Set it to ``True`` to force a save, as with
+        Flask's own session.
+        """
+        if self._modified or not self._loaded:
+            return self._modified
+        return self._context.changed(self)
 
     @modified.setter
     def modified(self, value: bool) -> None:

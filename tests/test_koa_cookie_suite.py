@@ -126,8 +126,8 @@ def test_signed_without_keys_fails_clearly() -> None:
     # Ports: when options.signed = true > when app.keys are not set
     #        > should throw and clean this cookie
     # koa answers 500 when it must sign without app.keys. Here a signed session
-    # without SECRET_KEY (or keys=) fails at its first use with a message that
-    # says how to fix it; the failed request writes no session cookie.
+    # without SECRET_KEY (or keys=) fails at its first write, as Flask's does,
+    # with a message that says how to fix it; the request writes no cookie.
     app = koa_app(secret=None)
 
     @app.get("/")

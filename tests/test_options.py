@@ -588,13 +588,15 @@ def test_keys_option_works_without_a_secret_key() -> None:
     assert client.get("/").text == "2 views"
 
 
-def test_signed_session_without_a_secret_key_fails_at_the_first_request() -> None:
+def test_signed_session_without_a_secret_key_fails_at_the_first_write() -> None:
     app = make_app()
     app.secret_key = None
     client = app.test_client()
-    # Set-up succeeded and a request that does not use the session is fine...
+    # Set-up succeeded, and requests that do not use the session or only read
+    # it are fine...
     assert client.get("/nothing").status_code == 200
-    # ...but the first one that does fails, saying what to do.
+    assert client.get("/touch").text == "None"
+    # ...but the first write fails, saying what to do.
     with pytest.raises(RuntimeError, match="no secret key") as info:
         client.get("/")
     message = str(info.value)
