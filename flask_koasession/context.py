@@ -13,7 +13,7 @@ import typing as t
 import uuid
 
 from . import codec, cookies, signals
-from .options import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
+from .max_age import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
 
 if t.TYPE_CHECKING:
     from flask import Flask, Request, Response

@@ -12,7 +12,8 @@ import typing as t
 from flask import has_request_context
 from flask.sessions import SessionMixin
 
-from .options import MaxAge, normalize_max_age
+from .max_age import MaxAge
+from .options import normalize_max_age
 
 if t.TYPE_CHECKING:
     from .context import SessionContext
