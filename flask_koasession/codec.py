@@ -9,6 +9,10 @@ Such payloads also carry ``"_tagged": true``, and only payloads that carry it
 are untagged when read. koa-session drops keys starting with ``_`` whenever it
 writes, so data a Koa app wrote (perhaps JSON a client sent it) is always read
 as plain JSON: ``{" m": "<script>"}`` from a Koa app never becomes ``Markup``.
+
+What a store or a custom cookie codec needs is public (``__all__``):
+:func:`dumps_json` and :func:`decode_payload` for a store's text,
+:func:`encode` and :func:`decode` for a cookie value, :func:`loads_json`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import re
 import typing as t
 
 from flask.json.tag import TaggedJSONSerializer
+
+__all__ = ["decode", "decode_payload", "dumps_json", "encode", "loads_json"]
 
 #: Written into a payload whose values were tagged: only those are untagged.
 TAGGED = "_tagged"
@@ -130,6 +136,29 @@ def loads_json(text: str) -> t.Any:
     except RecursionError as error:
         raise ValueError("JSON nests too deeply") from error
     return value
+
+
+def decode_payload(text: str | bytes) -> dict[str, t.Any] | None:
+    """Parse a stored JSON text; ``None`` when it is not a session payload.
+
+    For stores: a damaged or foreign entry reads as "no session", as in
+    koa-redis (which swallows ``JSON.parse`` errors), rather than failing
+    every request that carries its id. That covers any failure of the
+    decoding, not only text that is not JSON: a tagged marker with a value of
+    the wrong type (e.g. ``{" t": 5}`` or ``{" b": 5}``, written by something
+    other than this package) makes Flask's tag classes raise ``TypeError``,
+    ``AttributeError`` or others. Bytes are decoded as UTF-8 with U+FFFD for
+    invalid sequences, as Node's ``buffer.toString()`` does.
+
+    :param text: the stored value.
+    """
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        payload = loads_json(text)
+    except Exception:  # whatever failed, this is not a session
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 _URLSAFE = str.maketrans("-_", "+/")

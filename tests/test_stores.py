@@ -27,7 +27,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from flask_koasession import KoaSession
+from flask_koasession import KoaSession, codec
 from flask_koasession.codec import dumps_json
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import (
@@ -35,7 +35,6 @@ from flask_koasession.stores import (
     RedisStore,
     SessionStore,
     SQLAlchemyStore,
-    _payload,
 )
 
 from .servers import PostgresServer, RedisServer, free_port
@@ -688,7 +687,7 @@ class TestRedisStore(RedisContract):
     ) -> None:
         # Error replies other than WRONGTYPE are failures, not misses.
         put(RedisStore(redis_client), "key", PAYLOAD)
-        store = RedisStore(limited_client("-get", "-eval"))
+        store = RedisStore(limited_client("-get", "-evalsha"))
         for operation, call in {
             "get": lambda: fetch(store, "key"),
             "destroy": lambda: store.destroy("key"),
@@ -719,12 +718,18 @@ class TestRedisStore(RedisContract):
     def test_destroy_is_one_atomic_script(
         self, store: RedisStore, redis_client: redis.Redis
     ) -> None:
-        # TYPE and DEL run inside one EVAL, with no window between them.
-        redis_client.config_resetstat()
+        # TYPE and DEL run inside one script call (EVALSHA, through redis-py's
+        # register_script), with no window between them.
         put(store, "key", PAYLOAD)
+        store.destroy("key")  # loads the script on the server if missing
+        put(store, "key", PAYLOAD)
+        redis_client.config_resetstat()
         store.destroy("key")
         stats = redis_client.info("commandstats")
-        assert stats["cmdstat_eval"]["calls"] == 1
+        assert stats["cmdstat_evalsha"]["calls"] == 1
+        assert "cmdstat_script|load" not in stats
+        assert "cmdstat_type" in stats  # run by the script
+        assert "cmdstat_del" in stats
         assert "cmdstat_type" in stats  # run by the script
         assert redis_client.exists("key") == 0
 
@@ -914,8 +919,7 @@ class SQLContract(StoreContract):
 
         yield make
         for store in reversed(made):  # borrowers of an engine before its owner
-            if store._table_ready:
-                store.table.drop(store.engine, checkfirst=True)
+            store.table.drop(store.engine, checkfirst=True)
             store.close()
 
     @pytest.fixture
@@ -948,16 +952,36 @@ class SQLContract(StoreContract):
         with store.engine.connect() as connection:
             return [tuple(row) for row in connection.execute(query)]
 
-    def test_creates_the_table_on_first_use(self, store: SQLAlchemyStore) -> None:
+    def test_creates_the_table_when_made(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        store = make_store()
         name = store.table.name
-        assert not sa.inspect(store.engine).has_table(name)
-        assert fetch(store, "key") is None
         inspector = sa.inspect(store.engine)
         assert inspector.has_table(name)
         columns = {column["name"]: column for column in inspector.get_columns(name)}
         assert list(columns) == ["id", "data", "expires_at"]
         assert columns["expires_at"]["nullable"]
         assert inspector.get_pk_constraint(name)["constrained_columns"] == ["id"]
+
+    def test_requests_never_create_the_table(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        # With create_table=False the table is left to create_table() (or to
+        # migrations): a request before it fails, and creates nothing.
+        store = make_store(create_table=False)
+        name = store.table.name
+        assert not sa.inspect(store.engine).has_table(name)
+        for call in (lambda: fetch(store, "key"), lambda: put(store, "key", PAYLOAD)):
+            with pytest.raises(SessionStoreError):
+                call()
+        assert not sa.inspect(store.engine).has_table(name)
+        store.create_table()
+        assert sa.inspect(store.engine).has_table(name)
+        assert fetch(store, "key") is None
+        store.create_table()  # again: the table exists, nothing happens
+        put(store, "key", PAYLOAD)
+        assert fetch(store, "key") == PAYLOAD
 
     def test_default_table_name(
         self, make_store: t.Callable[..., SQLAlchemyStore]
@@ -1074,7 +1098,15 @@ class TestSQLiteFileStore(SQLContract):
         assert fetch(store, "key") == PAYLOAD
 
     def test_unopenable_database_is_a_store_error(self, tmp_path: t.Any) -> None:
-        store = SQLAlchemyStore(f"sqlite:///{tmp_path / 'missing' / 'dir' / 's.db'}")
+        url = f"sqlite:///{tmp_path / 'missing' / 'dir' / 's.db'}"
+        with pytest.raises(SessionStoreError) as made:
+            SQLAlchemyStore(url)
+        assert (made.value.store, made.value.operation) == (
+            "SQLAlchemyStore",
+            "create_table",
+        )
+        assert isinstance(made.value.__cause__, sa.exc.OperationalError)
+        store = SQLAlchemyStore(url, create_table=False)
         try:
             with pytest.raises(SessionStoreError) as caught:
                 put(store, "key", PAYLOAD)
@@ -1255,7 +1287,12 @@ class TestPostgresStore(SQLContract):
 
     def test_unreachable_server_is_a_store_error(self) -> None:
         url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none"
-        store = SQLAlchemyStore(url + "?connect_timeout=2")
+        url += "?connect_timeout=2"
+        with pytest.raises(SessionStoreError) as made:
+            SQLAlchemyStore(url)
+        assert (made.value.operation, made.value.key) == ("create_table", None)
+        assert isinstance(made.value.__cause__, sa.exc.OperationalError)
+        store = SQLAlchemyStore(url, create_table=False)
         calls = {
             "get": lambda: fetch(store, "k"),
             "set": lambda: put(store, "k", PAYLOAD),
@@ -1302,9 +1339,9 @@ def test_any_decoding_error_is_a_miss(
     def failing(text: str) -> t.Any:
         raise error("damaged")
 
-    monkeypatch.setattr(_payload, "loads_json", failing)
-    assert _payload.decode_payload('{"views":1}') is None
-    assert _payload.decode_payload(b'{"views":1}') is None
+    monkeypatch.setattr(codec, "loads_json", failing)
+    assert codec.decode_payload('{"views":1}') is None
+    assert codec.decode_payload(b'{"views":1}') is None
 
 
 @pytest.mark.parametrize(
@@ -1315,12 +1352,12 @@ def test_any_decoding_error_is_a_miss(
     ],
 )
 def test_decode_payload_of_non_sessions(raw: str | bytes) -> None:
-    assert _payload.decode_payload(raw) is None
+    assert codec.decode_payload(raw) is None
 
 
 @pytest.mark.parametrize("raw", list(FORGED_MARKERS.values()), ids=list(FORGED_MARKERS))
 def test_decode_payload_of_forged_markers(raw: bytes) -> None:
-    loaded = _payload.decode_payload(raw)
+    loaded = codec.decode_payload(raw)
     assert loaded is None or type(loaded) is dict
 
 
