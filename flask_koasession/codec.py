@@ -28,9 +28,6 @@ __all__ = ["decode", "decode_payload", "dumps_json", "encode", "loads_json"]
 
 #: Written into a payload whose values were tagged: only those are untagged.
 TAGGED = "_tagged"
-#: Keys that hold bookkeeping in a payload (koa's, and :data:`TAGGED`); never
-#: session data.
-RESERVED_KEYS = frozenset(("_expire", "_maxAge", "_session", TAGGED))
 
 _tagger = TaggedJSONSerializer()
 _TAG_KEYS = frozenset(_tagger.tags)
@@ -200,27 +197,3 @@ def decode(value: str) -> t.Any:
     :raise ValueError: when the text is not JSON.
     """
     return loads_json(b64decode_lenient(value).decode("utf-8", "replace"))
-
-
-def bookkeeping(max_age: int | str, now_ms: int) -> dict[str, t.Any]:
-    """The fields koa-session appends to a payload for this max age."""
-    if max_age == "session":
-        return {"_session": True}
-    assert isinstance(max_age, int)
-    return {"_expire": now_ms + max_age, "_maxAge": max_age}
-
-
-def append_bookkeeping(data_json: str, extra: dict[str, t.Any]) -> str:
-    """Append bookkeeping fields to serialized data without serializing twice.
-
-    ``data_json`` is the text of a JSON object; the result is the text of that
-    object with ``extra``'s fields added at the end, as ``JSON.stringify``
-    writes ``{...data, ...extra}``.
-    """
-    if len(extra) == 2:  # the usual {"_expire": int, "_maxAge": int}, formatted fast
-        tail = f'"_expire":{extra["_expire"]},"_maxAge":{extra["_maxAge"]}}}'
-    else:
-        tail = _encoder.encode(extra)[1:]
-    if data_json == "{}":
-        return "{" + tail
-    return data_json[:-1] + "," + tail

@@ -6,55 +6,14 @@ import typing as t
 
 from .flash import pop_flash
 from .interface import KoaSessionInterface
-from .options import Options, check_options, parse_options
-from .signing import Keygrip
+from .options import check_options, parse_options
+from .state import KoaSessionState
 
 if t.TYPE_CHECKING:
     from flask import Flask
 
 #: ``app.config`` key holding a dict of options.
 CONFIG_KEY = "KOA_SESSION"
-
-
-class KoaSessionState:
-    """What one app keeps in ``app.extensions["koasession"]``.
-
-    :param options: the validated options of this app.
-    """
-
-    def __init__(self, options: Options) -> None:
-        self.options = options
-        # The keys the signer was made from, and the signer: one tuple, so a
-        # thread never sees one without the other while the keys rotate.
-        self._signer: tuple[tuple[str | bytes, ...], Keygrip] | None = None
-
-    def keygrip(self, app: Flask) -> Keygrip | None:
-        """The signer for this app's keys, ``None`` when cookies are unsigned.
-
-        Keys come from the ``keys`` option, else from ``SECRET_KEY`` followed
-        by ``SECRET_KEY_FALLBACKS``; they are read on each request (and the
-        signer rebuilt only when they change) so rotating them in the config
-        takes effect at once.
-
-        :raise RuntimeError: when signing is on and no key is configured.
-        """
-        if not self.options.signed:
-            return None
-        keys = self.options.keys
-        if keys is None:
-            secret = app.config.get("SECRET_KEY")
-            fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
-            keys = tuple(k for k in (secret, *fallbacks) if k)
-            if not secret:
-                raise RuntimeError(
-                    "The session is unavailable because no secret key was set. Set"
-                    " app.secret_key (or pass keys=[...] to KoaSession), or use"
-                    " signed=False to send unsigned cookies."
-                )
-        signer = self._signer
-        if signer is None or signer[0] != keys:
-            signer = self._signer = (keys, Keygrip(keys, self.options.digest))
-        return signer[1]
 
 
 class KoaSession:

@@ -1,8 +1,10 @@
 """Flask's ``SessionInterface`` for koa-session semantics.
 
-Opening a session costs one small object: the cookie or store is read only when
-the view first touches :data:`flask.session`. Saving runs after every
-``after_request`` function, so whatever they write to the session is kept.
+Opening a session costs one small object: the cookie or store is read only
+when the view first touches :data:`flask.session` (:mod:`.loading`). At the
+end of the request, after every ``after_request`` function so that whatever
+they write is kept, :func:`commit` decides (:mod:`.decide`) and saves or
+removes (:mod:`.saving`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import typing as t
 from flask.globals import request_ctx
 from flask.sessions import SessionInterface
 
-from .context import SessionContext
+from . import codec, cookies, payload, saving, signals
+from .decide import decide
+from .scope import RequestScope
 from .session_dict import KoaSessionDict
 
 if t.TYPE_CHECKING:
@@ -26,15 +30,95 @@ class KoaSessionInterface(SessionInterface):
     """
 
     def open_session(self, app: Flask, request: Request) -> KoaSessionDict:
-        state = app.extensions["koasession"]
+        scope = RequestScope(app, request, app.extensions["koasession"])
         # The context pushed now (a request, or session_transaction()'s).
         context = (
             t.cast(t.Any, request_ctx)._get_current_object() if request_ctx else None
         )
-        return KoaSessionDict(SessionContext(app, request, state, context))
+        return KoaSessionDict(scope, context)
 
     def save_session(
         self, app: Flask, session: SessionMixin, response: Response
     ) -> None:
         if isinstance(session, KoaSessionDict):
-            session._context.commit(session, response)
+            commit(session, response)
+
+
+def commit(session: KoaSessionDict, response: Response) -> None:
+    """Write what this request did to its session: cookies, store entries,
+    signals (koa-session's ``commit()``).
+
+    In order: nothing when the session was never read; ``Vary: Cookie`` when
+    it was; nothing more when loading failed, or when ``auto_commit`` is off
+    and the view did not call ``manually_commit()``. Then the removal asked by
+    ``destroy()``, the save decision, and the save.
+    """
+    if not session.accessed:
+        return
+    # The response depends on the cookie whenever the session was read,
+    # even when nothing is written (auto_commit off, or a failed load).
+    cookies.vary_on_cookie(response)
+    loaded, requests, scope = session._loaded, session._requests, session._scope
+    if loaded is None or session._load_failed or session._committed:
+        return
+    options = scope.options
+    if not options.auto_commit and not requests.manual_commit:
+        return
+    # Once: when this commit raises, Flask saves the session again with the
+    # error response, which must not carry half of this one.
+    session._committed = True
+    writer = cookies.CookieWriter(response, scope.request, options, scope.keygrip)
+    if loaded.signature == "bad":
+        writer.remove_signature()
+    if requests.destroy:
+        saving.remove(scope, writer, requests.destroyed_id)
+        signals.send(signals.session_destroyed, scope.app, key=requests.destroyed_id)
+    # The id the session came with; a new session's generated id was never stored.
+    old_id = None if loaded.is_new else loaded.store_id
+    store_id = loaded.store_id
+    if requests.regenerate:
+        writer.remove()
+        if scope.store is not None:
+            store_id = scope.new_id()
+
+    now = payload.now_ms()
+    data = payload.data_of(session)
+    data_json = codec.dumps_json(data)
+    reason = decide(loaded, requests, data_json, options, now)
+    if reason is None:
+        return
+    if options.before_save is not None:
+        options.before_save(scope.request, session)
+        data = payload.data_of(session)
+        data_json = codec.dumps_json(data)
+    saving.save(
+        scope,
+        writer,
+        response,
+        loaded=loaded,
+        store_id=store_id,
+        data=data,
+        data_json=data_json,
+        max_age=session.max_age,
+        now=now,
+        changed=reason == "changed",
+    )
+    if requests.regenerate and old_id is not None:
+        # Only once the data is safe under its new id: a store that fails
+        # to save must not have lost the old entry already.
+        saving.remove_entry(scope, old_id)
+    if store_id != loaded.store_id:
+        session._moved(store_id)
+
+    if loaded.is_new:
+        signals.send(signals.session_created, scope.app, session=session)
+    if requests.regenerate:
+        signals.send(
+            signals.session_regenerated,
+            scope.app,
+            session=session,
+            old_key=old_id,
+            new_key=store_id,
+        )
+    if reason in ("rolling", "renew"):
+        signals.send(signals.session_renewed, scope.app, session=session, reason=reason)

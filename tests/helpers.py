@@ -231,7 +231,7 @@ class RecordingStore:
 
 
 def freeze_clock(monkeypatch: t.Any) -> list[int]:
-    """Freeze the extension's clock (``_now_ms``) at the real time, in ms.
+    """Freeze the extension's clock (``payload.now_ms``) at the real time, in ms.
 
     Returns a one-item list: move time by changing ``clock[0]``. Cookies keep
     real-looking dates, and nothing sleeps.
@@ -239,7 +239,7 @@ def freeze_clock(monkeypatch: t.Any) -> list[int]:
     import time
 
     clock = [int(time.time() * 1000)]
-    monkeypatch.setattr("flask_koasession.context._now_ms", lambda: clock[0])
+    monkeypatch.setattr("flask_koasession.payload.now_ms", lambda: clock[0])
     return clock
 
 

@@ -1,0 +1,53 @@
+"""The request a session belongs to, and what its session work needs from it."""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+import uuid
+
+if t.TYPE_CHECKING:
+    from flask import Flask, Request
+
+    from .options import Options
+    from .signing import Keygrip
+    from .state import KoaSessionState
+    from .stores.base import SessionStore
+
+
+class RequestScope:
+    """The app, the request and the options of one session; the store and
+    the signer, each found once, on first use.
+
+    It holds nothing that changes while the request runs: what came in is a
+    :class:`~flask_koasession.loading.Loaded` record, what the view asked is
+    on the session.
+    """
+
+    def __init__(self, app: Flask, request: Request, state: KoaSessionState) -> None:
+        self.app = app
+        self.request = request
+        self.state = state
+        self.options: Options = state.options
+
+    @functools.cached_property
+    def store(self) -> SessionStore | None:
+        """The store of this request (``store_factory`` is called once), or
+        ``None`` in cookie mode."""
+        return self.options.make_store(self.request)
+
+    @functools.cached_property
+    def keygrip(self) -> Keygrip | None:
+        """The signer, ``None`` when cookies are unsigned. The keys are read
+        from the config once per request.
+
+        :raise RuntimeError: when signing is on and no key is configured.
+        """
+        return self.state.keygrip(self.app)
+
+    def new_id(self) -> str:
+        """A new store id: ``genid(request)``, or ``prefix`` and a UUID4."""
+        genid = self.options.genid
+        if genid is not None:
+            return genid(self.request)
+        return (self.options.prefix or "") + str(uuid.uuid4())
