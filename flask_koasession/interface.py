@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import typing as t
 
-from flask.globals import request_ctx
 from flask.sessions import SessionInterface
 
 from . import codec, cookies, payload, saving, signals
@@ -29,13 +28,28 @@ class KoaSessionInterface(SessionInterface):
     from ``app.extensions["koasession"]``, so one interface serves many apps.
     """
 
+    #: The key in a request's WSGI environ that marks its session as opened.
+    opened_key = "flask_koasession.opened"
+
     def open_session(self, app: Flask, request: Request) -> KoaSessionDict:
-        scope = RequestScope(app, request, app.extensions["koasession"])
-        # The context pushed now (a request, or session_transaction()'s).
-        context = (
-            t.cast(t.Any, request_ctx)._get_current_object() if request_ctx else None
+        """A session for ``request`` that loads itself on first use.
+
+        Flask opens one session per request, when its context is pushed. A
+        second one for the same request is Flask's test client at work:
+        ``session_transaction()`` opens it to hand to the test, which uses it
+        outside any request context. That one is loaded at once, inside the
+        context it is opened in (as Flask's own session is), so that stores,
+        ``genid`` and ``valid`` see ``current_app``, ``request`` and ``g``.
+        """
+        session = KoaSessionDict(
+            RequestScope(app, request, app.extensions["koasession"])
         )
-        return KoaSessionDict(scope, context)
+        environ = request.environ
+        if environ.get(self.opened_key):
+            session._load()
+        else:
+            environ[self.opened_key] = True
+        return session
 
     def save_session(
         self, app: Flask, session: SessionMixin, response: Response

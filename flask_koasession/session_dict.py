@@ -13,7 +13,6 @@ import dataclasses
 import typing as t
 from collections.abc import Iterator
 
-from flask import has_request_context
 from flask.sessions import SessionMixin
 
 from . import loading
@@ -22,8 +21,6 @@ from .options import normalize_max_age
 
 if t.TYPE_CHECKING:
     from _collections_abc import dict_items, dict_keys, dict_values
-
-    from flask.ctx import RequestContext
 
     from .loading import Loaded
     from .scope import RequestScope
@@ -64,12 +61,9 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
     (Flask's ``_flashes``, Flask-Login's ``_user_id``) are kept.
     """
 
-    def __init__(
-        self, scope: RequestScope, request_context: RequestContext | None = None
-    ) -> None:
+    def __init__(self, scope: RequestScope) -> None:
         super().__init__()
         self._scope = scope
-        self._request_context = request_context
         #: What came in; ``None`` until the first use loads it.
         self._loaded: Loaded | None = None
         #: Loading raised: the session reads as new and is never saved.
@@ -87,15 +81,7 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         # never written: the error is the request's outcome.
         self._loaded = loading.Loaded(is_new=True, max_age=scope.options.max_age)
         self._load_failed = True
-        context = self._request_context
-        if context is None or has_request_context():
-            loaded, data = loading.load(scope)
-        else:
-            # Flask's test client session_transaction() uses the session
-            # outside the request context it was opened in: load inside it,
-            # so that stores, genid and valid see current_app, request and g.
-            with context:
-                loaded, data = loading.load(scope)
+        loaded, data = loading.load(scope)
         dict.update(self, data)
         self._loaded = loaded
         self._load_failed = False

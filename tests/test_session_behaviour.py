@@ -882,6 +882,23 @@ def test_session_transaction_with_a_store_that_uses_flask_globals() -> None:
     assert client.get("/").text == "11 views"
 
 
+def test_session_transaction_new_session_gets_its_id_in_the_request_context() -> None:
+    # genid runs while a new session loads: for the session that
+    # session_transaction() yields, inside the context it was opened in.
+    seen: list[str] = []
+
+    def genid(request: flask.Request) -> str:
+        seen.append(flask.request.path)
+        assert request.path == "/somewhere"
+        return f"id-{len(seen)}"
+
+    client = make_app(store=RecordingStore(), genid=genid).test_client()
+    with client.session_transaction("/somewhere") as session:
+        session["views"] = 4
+        assert seen == ["/somewhere"]
+    assert client.get("/").text == "5 views"
+
+
 # -- errors in the view --------------------------------------------------------
 
 
