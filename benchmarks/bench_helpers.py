@@ -7,6 +7,8 @@ call, each pair measured interleaved in one run, and the ratio.
 - ``Vary: Cookie`` (every request that reads the session): the hand-written
   header update in ``cookies.vary_on_cookie`` against ``response.vary.add``,
   which parses the header into a set and writes it back through a callback.
+- ``MAX_COOKIE_SIZE`` (every commit): ``app.config.get`` against
+  ``response.max_cookie_size``, which finds the app through ``current_app``.
 
 Run: ``python benchmarks/bench_helpers.py [--calls N] [--rounds R]``.
 """
@@ -23,19 +25,37 @@ import flask
 from flask_koasession.cookies import vary_on_cookie
 
 
-def with_library(response: flask.Response) -> None:
+def vary_with_library(app: flask.Flask, response: flask.Response) -> None:
     response.vary.add("Cookie")
 
 
-def per_call(
-    app: flask.Flask, helper: t.Callable[[flask.Response], None], calls: int
-) -> float:
+def vary_by_hand(app: flask.Flask, response: flask.Response) -> None:
+    vary_on_cookie(response)
+
+
+def size_with_library(app: flask.Flask, response: flask.Response) -> int:
+    return response.max_cookie_size
+
+
+def size_by_hand(app: flask.Flask, response: flask.Response) -> int:
+    size: int = app.config.get("MAX_COOKIE_SIZE", 4093)
+    return size
+
+
+Helper = t.Callable[[flask.Flask, flask.Response], object]
+PAIRS: dict[str, tuple[Helper, Helper]] = {
+    "Vary: Cookie": (vary_by_hand, vary_with_library),
+    "MAX_COOKIE_SIZE": (size_by_hand, size_with_library),
+}
+
+
+def per_call(app: flask.Flask, helper: Helper, calls: int) -> float:
     responses = [app.response_class() for _ in range(calls)]
     for response in responses[::2]:  # half of them with a Vary already
         response.headers["Vary"] = "Accept-Encoding"
     start = time.perf_counter()
     for response in responses:
-        helper(response)
+        helper(app, response)
     return (time.perf_counter() - start) / calls
 
 
@@ -46,15 +66,18 @@ def main(argv: t.Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     app = flask.Flask(__name__)
-    samples: dict[str, list[float]] = {"hand": [], "library": []}
+    print(f"{'helper':<20} {'hand µs':>8} {'library µs':>11} {'ratio':>6}")
     with app.app_context():
-        for _ in range(args.rounds):
-            samples["hand"].append(per_call(app, vary_on_cookie, args.calls))
-            samples["library"].append(per_call(app, with_library, args.calls))
-    hand = statistics.median(samples["hand"]) * 1e6
-    library = statistics.median(samples["library"]) * 1e6
-    print(f"{'helper':<28} {'hand µs':>8} {'library µs':>11} {'ratio':>6}")
-    print(f"{'Vary: Cookie':<28} {hand:>8.2f} {library:>11.2f} {library / hand:>6.2f}")
+        for name, (by_hand, with_library) in PAIRS.items():
+            hand: list[float] = []
+            library: list[float] = []
+            for _ in range(args.rounds):  # interleaved
+                hand.append(per_call(app, by_hand, args.calls))
+                library.append(per_call(app, with_library, args.calls))
+            hand_us = statistics.median(hand) * 1e6
+            library_us = statistics.median(library) * 1e6
+            ratio = library_us / hand_us
+            print(f"{name:<20} {hand_us:>8.2f} {library_us:>11.2f} {ratio:>6.2f}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The save decision: whether a session is saved, and why.
 
 A pure function of what came in (:class:`~flask_koasession.loading.Loaded`),
-what the view asked (:class:`~flask_koasession.session_dict.Requests`), the
+what the view asked (:class:`~flask_koasession.session_dict.Requested`), the
 data at the end of the request, the options and the time. It mirrors
 koa-session's ``commit()`` and ``_shouldSaveSession()`` and returns the same
 named reasons, which the signals and the store's ``changed`` flag use.
@@ -14,7 +14,7 @@ import typing as t
 if t.TYPE_CHECKING:
     from .loading import Loaded
     from .options import Options
-    from .session_dict import Requests
+    from .session_dict import Requested
 
 #: Why a session is saved: ``"force"`` (the view asked: ``save()``,
 #: ``regenerate()``, a new ``max_age``, ``modified = True``; or the cookie was
@@ -26,7 +26,7 @@ Reason = t.Literal["force", "changed", "rolling", "renew"] | None
 
 def decide(
     loaded: Loaded,
-    requests: Requests,
+    requested: Requested,
     data_json: str,
     options: Options,
     now: int,
@@ -34,7 +34,7 @@ def decide(
     """koa's save decision for one request, as a named reason.
 
     :param loaded: what came with the request.
-    :param requests: what the view asked of the session.
+    :param requested: what the view asked of the session.
     :param data_json: the session data at the end of the request, serialized
         as :attr:`Loaded.data_json <flask_koasession.loading.Loaded.data_json>`
         is.
@@ -42,7 +42,7 @@ def decide(
     :param now: the time, in epoch milliseconds.
     """
     resign = loaded.signature == "rotated" and not loaded.is_new
-    if requests.save or requests.regenerate or requests.modified or resign:
+    if requested.save or requested.regenerate or requested.modified or resign:
         return "force"
     if loaded.data_json is None and data_json == "{}":
         return None  # new and not populated

@@ -48,7 +48,10 @@ class KoaSession:
     def __init__(self, app: Flask | None = None, **options: t.Any) -> None:
         # Validate now, so that a mistake surfaces where it was made.
         check_options((options, "KoaSession(...)"))
-        self.options = options
+        #: The options given here, as given: shared by every app this object
+        #: sets up (each app's validated ones are ``app.extensions[
+        #: "koasession"].options``).
+        self.shared_options = options
         if app is not None:
             self.init_app(app)
 
@@ -60,7 +63,7 @@ class KoaSession:
         """
         validated = parse_options(
             (app.config.get(CONFIG_KEY) or {}, f'app.config["{CONFIG_KEY}"]'),
-            (self.options, "KoaSession(...)"),
+            (self.shared_options, "KoaSession(...)"),
             (options, "init_app(...)"),
         )
         app.extensions["koasession"] = KoaSessionState(validated)

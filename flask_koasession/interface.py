@@ -72,25 +72,31 @@ def commit(session: KoaSessionDict, response: Response) -> None:
     # The response depends on the cookie whenever the session was read,
     # even when nothing is written (auto_commit off, or a failed load).
     cookies.vary_on_cookie(response)
-    loaded, requests, scope = session._loaded, session._requests, session._scope
+    loaded, requested, scope = session._loaded, session._requested, session._scope
     if loaded is None or session._load_failed or session._committed:
         return
     options = scope.options
-    if not options.auto_commit and not requests.manual_commit:
+    if not options.auto_commit and not requested.manual_commit:
         return
     # Once: when this commit raises, Flask saves the session again with the
     # error response, which must not carry half of this one.
     session._committed = True
-    writer = cookies.CookieWriter(response, scope.request, options, scope.keygrip)
+    # From the config, not response.max_cookie_size, which finds the app
+    # through current_app: measured 13x this, +1.3 µs (3%) on every write
+    # (benchmarks/bench_helpers.py).
+    max_size = scope.app.config.get("MAX_COOKIE_SIZE", 4093)
+    writer = cookies.CookieWriter(
+        response, scope.request, options, scope.keygrip, max_size
+    )
     if loaded.signature == "bad":
         writer.remove_signature()
-    if requests.destroy:
-        saving.remove(scope, writer, requests.destroyed_id)
-        signals.send(signals.session_destroyed, scope.app, key=requests.destroyed_id)
+    if requested.destroy:
+        saving.remove(scope, writer, requested.destroyed_id)
+        signals.send(signals.session_destroyed, scope.app, key=requested.destroyed_id)
     # The id the session came with; a new session's generated id was never stored.
     old_id = None if loaded.is_new else loaded.store_id
     store_id = loaded.store_id
-    if requests.regenerate:
+    if requested.regenerate:
         writer.remove()
         if scope.store is not None:
             store_id = scope.new_id()
@@ -98,7 +104,7 @@ def commit(session: KoaSessionDict, response: Response) -> None:
     now = payload.now_ms()
     data = payload.data_of(session)
     data_json = codec.dumps_json(data)
-    reason = decide(loaded, requests, data_json, options, now)
+    reason = decide(loaded, requested, data_json, options, now)
     if reason is None:
         return
     if options.before_save is not None:
@@ -113,11 +119,11 @@ def commit(session: KoaSessionDict, response: Response) -> None:
         store_id=store_id,
         data=data,
         data_json=data_json,
-        max_age=session.max_age,
+        max_age=loaded.max_age if requested.max_age is None else requested.max_age,
         now=now,
         changed=reason == "changed",
     )
-    if requests.regenerate and old_id is not None:
+    if requested.regenerate and old_id is not None:
         # Only once the data is safe under its new id: a store that fails
         # to save must not have lost the old entry already.
         saving.remove_entry(scope, old_id)
@@ -126,7 +132,7 @@ def commit(session: KoaSessionDict, response: Response) -> None:
 
     if loaded.is_new:
         signals.send(signals.session_created, scope.app, session=session)
-    if requests.regenerate:
+    if requested.regenerate:
         signals.send(
             signals.session_regenerated,
             scope.app,

@@ -9,19 +9,17 @@ and a signal says why. Nothing here changes later in the request.
 
 from __future__ import annotations
 
-import dataclasses
 import typing as t
 
 from . import codec, cookies, payload, signals
+from .cookies import SignatureState
+from .max_age import MaxAge
 
 if t.TYPE_CHECKING:
-    from .cookies import SignatureState
-    from .max_age import MaxAge
     from .scope import RequestScope
 
 
-@dataclasses.dataclass(frozen=True)
-class Loaded:
+class Loaded(t.NamedTuple):
     """What came with the request, as loading found it.
 
     ``data_json`` is the data as it was loaded, serialized: a change is found
@@ -29,6 +27,9 @@ class Loaded:
     ``prevHash``). A per-key comparison can parse it again
     (:func:`~flask_koasession.codec.loads_json`), so loading pays for no
     second copy of the data.
+
+    (A named tuple: immutable, and the cheapest record to make on every
+    request that reads its session.)
     """
 
     #: No session came with the request (or none survived the checks).
@@ -53,8 +54,8 @@ class Loaded:
 
         :param store_id: the new session's store id (``None`` in cookie mode).
         """
-        return dataclasses.replace(
-            self, is_new=True, store_id=store_id, data_json=None, expire=None
+        return self._replace(
+            is_new=True, store_id=store_id, data_json=None, expire=None
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import typing as t
 import uuid
 
@@ -15,6 +14,9 @@ if t.TYPE_CHECKING:
     from .stores.base import SessionStore
 
 
+_UNSET = object()
+
+
 class RequestScope:
     """The app, the request and the options of one session; the store and
     the signer, each found once, on first use.
@@ -24,26 +26,39 @@ class RequestScope:
     on the session.
     """
 
+    # Slots and hand-made lazy properties: one is made per request, and
+    # functools.cached_property takes a lock on Python 3.11.
+    __slots__ = ("_keygrip", "_store", "app", "options", "request", "state")
+
     def __init__(self, app: Flask, request: Request, state: KoaSessionState) -> None:
         self.app = app
         self.request = request
         self.state = state
         self.options: Options = state.options
+        # _UNSET until first used.
+        self._store: t.Any = _UNSET
+        self._keygrip: t.Any = _UNSET
 
-    @functools.cached_property
+    @property
     def store(self) -> SessionStore | None:
         """The store of this request (``store_factory`` is called once), or
         ``None`` in cookie mode."""
-        return self.options.make_store(self.request)
+        store: SessionStore | None = self._store
+        if store is _UNSET:
+            store = self._store = self.options.make_store(self.request)
+        return store
 
-    @functools.cached_property
+    @property
     def keygrip(self) -> Keygrip | None:
         """The signer, ``None`` when cookies are unsigned. The keys are read
         from the config once per request.
 
         :raise RuntimeError: when signing is on and no key is configured.
         """
-        return self.state.keygrip(self.app)
+        keygrip: Keygrip | None = self._keygrip
+        if keygrip is _UNSET:
+            keygrip = self._keygrip = self.state.keygrip(self.app)
+        return keygrip
 
     def new_id(self) -> str:
         """A new store id: ``genid(request)``, or ``prefix`` and a UUID4."""

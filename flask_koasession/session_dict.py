@@ -3,13 +3,12 @@
 It is a ``dict`` that loads itself on first use, so a request that never
 touches the session never decodes a cookie nor calls a store: every method
 that reads or writes the data loads it first. Besides the data it records
-what the view asks (:class:`Requests`); deciding and saving happen at the end
+what the view asks (:class:`Requested`); deciding and saving happen at the end
 of the request, in :mod:`.interface`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import typing as t
 from collections.abc import Iterator
 
@@ -26,11 +25,15 @@ if t.TYPE_CHECKING:
     from .scope import RequestScope
 
 _MISSING: t.Any = object()
+_LOADING = loading.Loaded(is_new=True, max_age=DEFAULT_MAX_AGE)
 
 
-@dataclasses.dataclass(slots=True)
-class Requests:
-    """What the view asked of its session during the request."""
+class Requested:
+    """What the view asked of its session during the request.
+
+    The defaults are class attributes: a request that asks nothing costs no
+    more than an empty object.
+    """
 
     #: ``save()``, or a new max age (koa's ``_requireSave``).
     save: bool = False
@@ -68,7 +71,7 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         self._loaded: Loaded | None = None
         #: Loading raised: the session reads as new and is never saved.
         self._load_failed = False
-        self._requests = Requests()
+        self._requested = Requested()
         #: Set by the commit, which happens once per request.
         self._committed = False
 
@@ -77,21 +80,26 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         if loaded is not None:
             return loaded
         scope = self._scope
-        # Until loading succeeds (and if it raises), a new session that is
-        # never written: the error is the request's outcome.
-        self._loaded = loading.Loaded(is_new=True, max_age=scope.options.max_age)
-        self._load_failed = True
-        loaded, data = loading.load(scope)
+        # While loading, what reads the session (a valid() that looks at
+        # flask.session, say) finds it new and empty.
+        self._loaded = _LOADING
+        try:
+            loaded, data = loading.load(scope)
+        except BaseException:
+            # A session that could not be read (store down, no secret key)
+            # reads as new and is never written: the error is the outcome.
+            self._loaded = loading.Loaded(is_new=True, max_age=scope.options.max_age)
+            self._load_failed = True
+            raise
         dict.update(self, data)
         self._loaded = loaded
-        self._load_failed = False
         return loaded
 
     def _moved(self, store_id: str | None) -> None:
         """Regenerated and saved: the session now lives under ``store_id``,
         which :attr:`external_key` reports from then on."""
         assert self._loaded is not None
-        self._loaded = dataclasses.replace(self._loaded, store_id=store_id)
+        self._loaded = self._loaded._replace(store_id=store_id)
 
     # -- koa's session API ---------------------------------------------------
 
@@ -112,14 +120,14 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         forces a save.
         """
         loaded = self._load()
-        assigned = self._requests.max_age
+        assigned = self._requested.max_age
         return loaded.max_age if assigned is None else assigned
 
     @max_age.setter
     def max_age(self, value: object) -> None:
         self._load()
-        self._requests.max_age = normalize_max_age(value, "session.max_age")
-        self._requests.save = True
+        self._requested.max_age = normalize_max_age(value, "session.max_age")
+        self._requested.save = True
 
     @property
     def permanent(self) -> bool:
@@ -156,7 +164,7 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
     def save(self) -> None:
         """Save the session at the end of this request, changed or not."""
         self._load()
-        self._requests.save = True
+        self._requested.save = True
 
     def regenerate(self) -> None:
         """Give the session a new id (store mode) or a fresh cookie, same data.
@@ -165,7 +173,7 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         login to prevent session fixation.
         """
         self._load()
-        self._requests.regenerate = True
+        self._requested.regenerate = True
 
     def destroy(self) -> None:
         """Delete the data, the store entry and the cookies (koa's
@@ -173,30 +181,30 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         """
         loaded = self._load()
         dict.clear(self)
-        requests = self._requests
-        requests.destroy = True
+        requested = self._requested
+        requested.destroy = True
         if not loaded.is_new:
-            requests.destroyed_id = loaded.store_id
+            requested.destroyed_id = loaded.store_id
         # What was asked of the destroyed session is void.
-        requests.save = requests.regenerate = False
+        requested.save = requested.regenerate = False
         scope = self._scope
         new_id = scope.new_id() if scope.store is not None else None
         self._loaded = loaded.restarted(new_id)
 
     def manually_commit(self) -> None:
         """With ``auto_commit=False``, make this response carry the session."""
-        self._requests.manual_commit = True
+        self._requested.manual_commit = True
 
     # -- Flask's SessionMixin ------------------------------------------------
 
     @property
     def modified(self) -> bool:
         """Set to ``True`` to force a save, as with Flask's own session."""
-        return self._requests.modified
+        return self._requested.modified
 
     @modified.setter
     def modified(self, value: bool) -> None:
-        self._requests.modified = bool(value)
+        self._requested.modified = bool(value)
         if value:
             self._load()  # saving needs the data (and the id) to save
 
