@@ -22,7 +22,12 @@ import pytest
 from markupsafe import Markup
 from werkzeug.http import http_date
 
-from flask_koasession import KoaSession, codec, session_expired, session_invalid
+from flask_koasession import (
+    KoaSession,
+    codec,
+    session_expired,
+    session_invalid,
+)
 from flask_koasession.signing import Keygrip
 from tests.helpers import (
     SECRET,
