@@ -15,7 +15,8 @@ from pathlib import Path
 # Document the package from this checkout, installed or not.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "docs"))  # peer_differences.py
+# This project's own Sphinx extensions.
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 project = "flask-koasession"
 author = "flask-koasession developers"
@@ -29,6 +30,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.viewcode",
     "peer_differences",
+    "options_table",
 ]
 
 # No intersphinx: the build works offline. Type hints go into the descriptions,

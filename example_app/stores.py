@@ -80,6 +80,7 @@ def _redis_store(url: str) -> SessionStore:
 def _sql_store(url: str) -> SessionStore:
     import sqlalchemy as sa
 
+    from flask_koasession.exceptions import SessionStoreError
     from flask_koasession.stores import SQLAlchemyStore
 
     try:
@@ -103,13 +104,10 @@ def _sql_store(url: str) -> SessionStore:
             f"KOA_SESSION_STORE={shown(url)!r}: the database driver is not"
             f" installed ({error})."
         ) from error
-    try:
-        with store.engine.connect():
-            pass
-    except sa.exc.SQLAlchemyError as error:
-        store.close()
+    except SessionStoreError as error:  # the store makes its table at once
         raise StoreURLError(
-            f"KOA_SESSION_STORE={shown(url)!r}: cannot open this database ({error})."
+            f"KOA_SESSION_STORE={shown(url)!r}: cannot open this database"
+            f" ({error.__cause__ or error})."
         ) from error
     return store
 

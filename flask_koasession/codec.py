@@ -13,6 +13,10 @@ as plain JSON: ``{" m": "<script>"}`` from a Koa app never becomes ``Markup``.
 Tags are trusted only in data that nobody else can write: signed cookies and
 store entries. An unsigned cookie can be forged, so it is written and read
 with ``tag=False`` / ``untag=False``: plain JSON both ways.
+
+What a store or a custom cookie codec needs is public (``__all__``):
+:func:`dumps_json` and :func:`decode_payload` for a store's text,
+:func:`encode` and :func:`decode` for a cookie value, :func:`loads_json`.
 """
 
 from __future__ import annotations
@@ -24,11 +28,10 @@ import typing as t
 
 from flask.json.tag import TaggedJSONSerializer
 
+__all__ = ["decode", "decode_payload", "dumps_json", "encode", "loads_json"]
+
 #: Written into a payload whose values were tagged: only those are untagged.
 TAGGED = "_tagged"
-#: Keys that hold bookkeeping in a payload (koa's, and :data:`TAGGED`); never
-#: session data.
-RESERVED_KEYS = frozenset(("_expire", "_maxAge", "_session", TAGGED))
 
 _tagger = TaggedJSONSerializer()
 _TAG_KEYS = frozenset(_tagger.tags)
@@ -146,6 +149,29 @@ def loads_json(text: str, *, untag: bool = True) -> t.Any:
     return value
 
 
+def decode_payload(text: str | bytes) -> dict[str, t.Any] | None:
+    """Parse a stored JSON text; ``None`` when it is not a session payload.
+
+    For stores: a damaged or foreign entry reads as "no session", as in
+    koa-redis (which swallows ``JSON.parse`` errors), rather than failing
+    every request that carries its id. That covers any failure of the
+    decoding, not only text that is not JSON: a tagged marker with a value of
+    the wrong type (e.g. ``{" t": 5}`` or ``{" b": 5}``, written by something
+    other than this package) makes Flask's tag classes raise ``TypeError``,
+    ``AttributeError`` or others. Bytes are decoded as UTF-8 with U+FFFD for
+    invalid sequences, as Node's ``buffer.toString()`` does.
+
+    :param text: the stored value.
+    """
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        payload = loads_json(text)
+    except Exception:  # whatever failed, this is not a session
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
 _URLSAFE = str.maketrans("-_", "+/")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
 
@@ -187,27 +213,3 @@ def decode(value: str, *, untag: bool = True) -> t.Any:
     """
     text = b64decode_lenient(value).decode("utf-8", "replace")
     return loads_json(text, untag=untag)
-
-
-def bookkeeping(max_age: int | str, now_ms: int) -> dict[str, t.Any]:
-    """The fields koa-session appends to a payload for this max age."""
-    if max_age == "session":
-        return {"_session": True}
-    assert isinstance(max_age, int)
-    return {"_expire": now_ms + max_age, "_maxAge": max_age}
-
-
-def append_bookkeeping(data_json: str, extra: dict[str, t.Any]) -> str:
-    """Append bookkeeping fields to serialized data without serializing twice.
-
-    ``data_json`` is the text of a JSON object; the result is the text of that
-    object with ``extra``'s fields added at the end, as ``JSON.stringify``
-    writes ``{...data, ...extra}``.
-    """
-    if len(extra) == 2:  # the usual {"_expire": int, "_maxAge": int}, formatted fast
-        tail = f'"_expire":{extra["_expire"]},"_maxAge":{extra["_maxAge"]}}}'
-    else:
-        tail = _encoder.encode(extra)[1:]
-    if data_json == "{}":
-        return "{" + tail
-    return data_json[:-1] + "," + tail

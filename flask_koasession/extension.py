@@ -6,52 +6,14 @@ import typing as t
 
 from .flash import flash_template_context
 from .interface import KoaSessionInterface
-from .null_session import MISSING_KEY
-from .options import Options, check_options, parse_options
-from .signing import Keygrip
+from .options import check_options, parse_options
+from .state import KoaSessionState
 
 if t.TYPE_CHECKING:
     from flask import Flask
 
 #: ``app.config`` key holding a dict of options.
 CONFIG_KEY = "KOA_SESSION"
-
-
-class KoaSessionState:
-    """What one app keeps in ``app.extensions["koasession"]``.
-
-    :param options: the validated options of this app.
-    """
-
-    def __init__(self, options: Options) -> None:
-        self.options = options
-        # The keys the signer was made from, and the signer: one tuple, so a
-        # thread never sees one without the other while the keys rotate.
-        self._signer: tuple[tuple[str | bytes, ...], Keygrip] | None = None
-
-    def keygrip(self, app: Flask) -> Keygrip | None:
-        """The signer for this app's keys, ``None`` when cookies are unsigned.
-
-        Keys come from the ``keys`` option, else, as Flask reads them, from
-        ``app.secret_key`` followed by ``SECRET_KEY_FALLBACKS``; they are read
-        on each request (and the signer rebuilt only when they change) so
-        rotating them takes effect at once.
-
-        :raise RuntimeError: when signing is on and no key is configured.
-        """
-        if not self.options.signed:
-            return None
-        keys = self.options.keys
-        if keys is None:
-            secret = app.secret_key
-            fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
-            keys = tuple(k for k in (secret, *fallbacks) if k)
-            if not secret:
-                raise RuntimeError(MISSING_KEY)
-        signer = self._signer
-        if signer is None or signer[0] != keys:
-            signer = self._signer = (keys, Keygrip(keys, self.options.digest))
-        return signer[1]
 
 
 class KoaSession:
@@ -87,7 +49,10 @@ class KoaSession:
     def __init__(self, app: Flask | None = None, **options: t.Any) -> None:
         # Validate now, so that a mistake surfaces where it was made.
         check_options((options, "KoaSession(...)"))
-        self.options = options
+        #: The options given here, as given: shared by every app this object
+        #: sets up (each app's validated ones are ``app.extensions[
+        #: "koasession"].options``).
+        self.shared_options = options
         if app is not None:
             self.init_app(app)
 
@@ -107,7 +72,7 @@ class KoaSession:
             )
         validated = parse_options(
             (app.config.get(CONFIG_KEY) or {}, f'app.config["{CONFIG_KEY}"]'),
-            (self.options, "KoaSession(...)"),
+            (self.shared_options, "KoaSession(...)"),
             (options, "init_app(...)"),
         )
         app.extensions["koasession"] = KoaSessionState(validated)

@@ -13,7 +13,7 @@ from flask import current_app
 from flask.sessions import NullSession
 
 if t.TYPE_CHECKING:
-    from .options import MaxAge
+    from .max_age import MaxAge
 
 #: The error of a signed session that has no key.
 MISSING_KEY = (

@@ -1,6 +1,7 @@
 """Shared fixtures: real servers started once per test session (see servers.py):
 redis_server, redis_sentinel, redis_cluster, postgres_instance and
-postgres_server (its SQLAlchemy URL).
+postgres_server (its SQLAlchemy URL); and ``clock``, the extension's clock
+frozen (see helpers.freeze_clock).
 
 Tests that use one of them, Node.js (tests/interop's ``node_modules``) or
 headless Chromium (tests/browser),
@@ -15,6 +16,8 @@ import shutil
 import subprocess
 
 import pytest
+
+from tests.helpers import freeze_clock
 
 pytest_plugins = ["tests.servers"]
 
@@ -57,3 +60,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.needs_server)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The extension's clock, frozen at the real time: ``clock[0] += ms``."""
+    return freeze_clock(monkeypatch)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib.util
 import re
 import time
 import typing as t
+from pathlib import Path
 
 import flask
 import pytest
 
 from flask_koasession import KoaSession, codec
+from flask_koasession.options import OPTIONS
 from flask_koasession.signing import Keygrip
 from flask_koasession.stores import MemoryStore
 from tests.helpers import (
@@ -130,6 +133,39 @@ def test_every_option_under_both_names(
     app = _app()
     KoaSession(app, **extra, **{koa_name if use_koa_name else python_name: given})
     assert getattr(_options(app), python_name) == expected
+
+
+def test_every_declared_option_is_in_the_table_above() -> None:
+    # Adding an option to Options is one declaration, plus its row here.
+    with_koa_name = {info.name: info.koa for info in OPTIONS if info.koa is not None}
+    assert with_koa_name == {row[0]: row[1] for row in OPTION_TABLE}
+    assert [info.name for info in OPTIONS if info.koa is None] == ["flash_key"]
+
+
+def _docs_options_table() -> t.Any:
+    path = Path(__file__).parent.parent / "docs" / "_ext" / "options_table.py"
+    spec = importlib.util.spec_from_file_location("options_table", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_list_every_option() -> None:
+    docs = _docs_options_table()
+    options_page = Path(__file__).parent.parent / "docs" / "options.rst"
+    assert f".. {docs.DIRECTIVE}::" in options_page.read_text()
+    rows = "\n".join(docs.table_lines()).split("   * - ")[2:]  # after the header
+    assert len(rows) == len(OPTIONS)
+    for row, info in zip(rows, OPTIONS, strict=True):
+        name, koa, default, meaning = row.split("\n     - ")
+        assert name == f"``{info.name}``"
+        assert koa == ("(none)" if info.koa is None else f"``{info.koa}``")
+        assert default.strip()
+        assert meaning.strip() == info.doc
+    assert '``"koa.sess"``' in rows[0]
+    assert "``86_400_000``" in rows[1]
 
 
 def test_flash_key_option() -> None:

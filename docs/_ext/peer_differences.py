@@ -18,7 +18,7 @@ from sphinx.util.docutils import SphinxDirective
 if t.TYPE_CHECKING:
     from sphinx.application import Sphinx
 
-LIST = Path(__file__).resolve().parent.parent / "tests/peers/expected_failures.toml"
+LIST = Path(__file__).resolve().parents[2] / "tests/peers/expected_failures.toml"
 TITLES = {"flask": "Flask", "flask-login": "Flask-Login", "flask-wtf": "Flask-WTF"}
 
 
