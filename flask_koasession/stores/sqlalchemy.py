@@ -49,6 +49,17 @@ class SQLAlchemyStore(TextStore):
         KoaSession(app, store=SQLAlchemyStore(
             "postgresql+psycopg://app@db.internal/app"))
 
+    For an SQLite file given as a URL or a path, the store's engine waits up
+    to ``sqlite_busy_timeout`` seconds for a lock held by another connection
+    and puts the database in write-ahead-log mode (``PRAGMA
+    journal_mode=WAL``, which stays with the file): readers and a writer then
+    never block each other and a commit is short, so that many threads and
+    processes of one machine share the file without ``database is locked``
+    errors. (WAL needs the processes on one machine, which SQLite needs
+    anyway, and not a network file system.) An engine passed in is used as
+    it is: give it the same (``connect_args={"timeout": 15}`` and the
+    pragma).
+
     Database errors are raised as
     :class:`~flask_koasession.exceptions.SessionStoreError`, the original
     chained as its ``__cause__``.
@@ -84,6 +95,11 @@ class SQLAlchemyStore(TextStore):
     native_upsert_dialects: t.ClassVar[frozenset[str]] = frozenset(
         ("sqlite", "postgresql")
     )
+
+    #: Seconds that the engine the store makes for an SQLite file waits for
+    #: a lock (sqlite3's ``timeout``; its default is 5), unless the URL says
+    #: (``?timeout=...``).
+    sqlite_busy_timeout: t.ClassVar[float] = 15.0
 
     def __init__(
         self,
@@ -325,6 +341,11 @@ def _create_engine(parsed: sa.URL) -> sa.Engine:
                 poolclass=StaticPool,
                 connect_args={"check_same_thread": False},
             )
+        if parsed.get_backend_name() == "sqlite" and parsed.get_driver_name() in (
+            "pysqlite",
+            "",
+        ):
+            return _sqlite_file_engine(parsed)
         return sa.create_engine(parsed, pool_pre_ping=True)
     except ArgumentError as error:
         shown = parsed.render_as_string(hide_password=True)
@@ -332,6 +353,27 @@ def _create_engine(parsed: sa.URL) -> sa.Engine:
             f"engine_or_url {shown!r} is not a usable database URL: {error}."
             f" {_ACCEPTED_FORMS}"
         ) from error
+
+
+def _sqlite_file_engine(url: sa.URL) -> sa.Engine:
+    """An engine for an SQLite file shared by threads and processes: a busy
+    timeout, and write-ahead logging (see :class:`SQLAlchemyStore`)."""
+    connect_args = {}
+    if "timeout" not in url.query:
+        connect_args["timeout"] = SQLAlchemyStore.sqlite_busy_timeout
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    sa.event.listen(engine, "connect", _write_ahead_log)
+    return engine
+
+
+def _write_ahead_log(dbapi_connection: t.Any, connection_record: t.Any) -> None:
+    # Once per new connection; a no-op once the file is in WAL mode, which
+    # it keeps. Waits for locks as the busy timeout says.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()
 
 
 def _is_sqlite_memory(url: sa.URL) -> bool:
