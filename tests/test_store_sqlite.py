@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import SQLAlchemyStore
 from tests.store_contract import (
+    HOUR,
     PAYLOAD,
     PAYLOAD_JSON,
     SESSION_PAYLOAD,
@@ -130,6 +131,7 @@ class TestSQLiteFileLocking:
             assert reader.execute(f"SELECT count(*) FROM {store.table.name}").fetchone()
             started = time.monotonic()
             put(store, "key", SESSION_PAYLOAD, "session")
+            assert store.create("other", PAYLOAD, HOUR)
             assert time.monotonic() - started < 2
             reader.execute("COMMIT")
         finally:

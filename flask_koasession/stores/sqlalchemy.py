@@ -21,13 +21,13 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from ..exceptions import SessionStoreError
-from .base import TextStore
+from .base import ConditionalTextStore
 
 # An unreachable database, a failed statement, or no pooled connection free.
 _ERRORS = (DBAPIError, PoolTimeoutError)
 
 
-class SQLAlchemyStore(TextStore):
+class SQLAlchemyStore(ConditionalTextStore):
     """Keep sessions in a table of a SQL database, through SQLAlchemy Core.
 
     Each session is one row: ``id`` (the session id, up to 255 characters),
@@ -48,6 +48,14 @@ class SQLAlchemyStore(TextStore):
         KoaSession(app, store=SQLAlchemyStore("sqlite:///instance/sessions.db"))
         KoaSession(app, store=SQLAlchemyStore(
             "postgresql+psycopg://app@db.internal/app"))
+
+    Saves are conditional
+    (:class:`~flask_koasession.stores.ConditionalStore`), in one transaction
+    each: ``UPDATE ... WHERE id = :id AND data = :loaded`` (the text the
+    request loaded, unexpired), and when no row matched, a ``SELECT`` of the
+    row as it is now; a new session is an ``INSERT`` that never replaces a
+    live row. These need the default READ COMMITTED isolation (or SQLite's),
+    under which an ``UPDATE`` sees the row as the last commit left it.
 
     For an SQLite file given as a URL or a path, the store's engine waits up
     to ``sqlite_busy_timeout`` seconds for a lock held by another connection
@@ -167,32 +175,15 @@ class SQLAlchemyStore(TextStore):
         """
         if "\x00" in key:
             return None  # never stored; PostgreSQL would reject the query
-        columns = self.table.c
-        data: sa.ColumnElement[t.Any] = columns.data
-        if self.engine.dialect.name == "sqlite":
-            # SQLite keeps whatever bytes were written into a TEXT column, and
-            # sqlite3 fails on reading text that is not UTF-8: read bytes,
-            # which decode_payload decodes leniently, so such a row is no
-            # session rather than an error on every request with its id.
-            data = sa.cast(data, sa.LargeBinary)
-        query = sa.select(data).where(
-            columns.id == key,
-            sa.or_(columns.expires_at.is_(None), columns.expires_at > self._clock()),
-        )
         with self._begin("get", key) as connection:
-            text: str | bytes | None = connection.execute(query).scalar_one_or_none()
-        return text
+            return self._read(connection, key, self._clock())
 
     def write_text(self, key: str, text: str, ttl: float | None) -> None:
         """Insert or replace the row of ``key``.
 
         :raise SessionStoreError: when the database fails.
         """
-        row = {
-            "id": key,
-            "data": text,
-            "expires_at": None if ttl is None else self._clock() + ttl,
-        }
+        row = {"id": key, "data": text, "expires_at": _deadline(self._clock(), ttl)}
         if self.engine.dialect.name in self.native_upsert_dialects:
             with self._begin("set", key) as connection:
                 connection.execute(self._upsert(row))
@@ -206,6 +197,65 @@ class SQLAlchemyStore(TextStore):
             # Another writer inserted the id between our UPDATE and INSERT.
             with self._begin("set", key) as connection:
                 _update_or_insert(connection, self.table, row)
+
+    def create_text(self, key: str, text: str, ttl: float | None) -> bool:
+        """Insert the row of ``key`` unless a live one exists (an expired one
+        is replaced).
+
+        :raise SessionStoreError: when the database fails.
+        """
+        now = self._clock()
+        row = {"id": key, "data": text, "expires_at": _deadline(now, ttl)}
+        expired = self._expired(now)
+        dialect = self.engine.dialect.name
+        if dialect in self.native_upsert_dialects:
+            statement = self._upsert(row, where=expired)
+            with self._begin("create", key) as connection:
+                if dialect == "postgresql":
+                    # SQLAlchemy keeps no rowcount of an INSERT with psycopg.
+                    returning = statement.returning(self.table.c.id)
+                    return connection.execute(returning).first() is not None
+                return connection.execute(statement).rowcount == 1
+        try:
+            with self._begin("create", key) as connection:
+                connection.execute(
+                    sa.delete(self.table).where(self.table.c.id == key, expired)
+                )
+                connection.execute(sa.insert(self.table).values(row))
+        except SessionStoreError as error:
+            if isinstance(error.__cause__, IntegrityError):
+                return False  # a live row has the id
+            raise
+        return True
+
+    def replace_text(
+        self, key: str, expected: str | bytes, text: str, ttl: float | None
+    ) -> t.Literal[True] | str | bytes | None:
+        """``UPDATE`` the live row of ``key`` whose text is ``expected``;
+        when none matched, read the row as it is now, in the same
+        transaction.
+
+        :raise SessionStoreError: when the database fails.
+        """
+        now = self._clock()
+        values = {"data": text, "expires_at": _deadline(now, ttl)}
+        statement = sa.update(self.table).values(values)
+        with self._begin("compare_and_set", key) as connection:
+            return self._if_unchanged(connection, statement, key, expected, now)
+
+    def delete_text(
+        self, key: str, expected: str | bytes
+    ) -> t.Literal[True] | str | bytes | None:
+        """``DELETE`` the live row of ``key`` whose text is ``expected``;
+        when none matched, read the row as it is now, in the same
+        transaction.
+
+        :raise SessionStoreError: when the database fails.
+        """
+        now = self._clock()
+        with self._begin("compare_and_delete", key) as connection:
+            statement = sa.delete(self.table)
+            return self._if_unchanged(connection, statement, key, expected, now)
 
     def destroy(self, key: str) -> None:
         """Delete the row of ``key``, if there is one.
@@ -238,6 +288,58 @@ class SQLAlchemyStore(TextStore):
         if self._owns_engine:
             self.engine.dispose()
 
+    @property
+    def _stored(self) -> sa.ColumnElement[t.Any]:
+        """The ``data`` column as read and compared."""
+        data: sa.ColumnElement[t.Any] = self.table.c.data
+        if self.engine.dialect.name == "sqlite":
+            # SQLite keeps whatever bytes were written into a TEXT column, and
+            # sqlite3 fails on reading text that is not UTF-8: read bytes,
+            # which decode_payload decodes leniently, so such a row is no
+            # session rather than an error on every request with its id.
+            data = sa.cast(data, sa.LargeBinary)
+        return data
+
+    def _live(self, now: float) -> sa.ColumnElement[bool]:
+        expires_at = self.table.c.expires_at
+        return sa.or_(expires_at.is_(None), expires_at > now)
+
+    def _expired(self, now: float) -> sa.ColumnElement[bool]:
+        expires_at = self.table.c.expires_at
+        return sa.and_(expires_at.is_not(None), expires_at <= now)
+
+    def _read(
+        self, connection: sa.Connection, key: str, now: float
+    ) -> str | bytes | None:
+        query = sa.select(self._stored).where(self.table.c.id == key, self._live(now))
+        text: str | bytes | None = connection.execute(query).scalar_one_or_none()
+        return text
+
+    def _if_unchanged(
+        self,
+        connection: sa.Connection,
+        statement: sa.Update | sa.Delete,
+        key: str,
+        expected: str | bytes,
+        now: float,
+    ) -> t.Literal[True] | str | bytes | None:
+        """Run ``statement`` on the live row of ``key`` holding ``expected``;
+        ``True`` when it matched, else the row's text as it is now."""
+        if isinstance(expected, str) and self.engine.dialect.name == "sqlite":
+            expected = expected.encode()  # compared as read: bytes
+        elif isinstance(expected, bytes) and self.engine.dialect.name != "sqlite":
+            expected = expected.decode("utf-8", "replace")
+        matched = connection.execute(
+            statement.where(
+                self.table.c.id == key, self._stored == expected, self._live(now)
+            )
+        )
+        if matched.rowcount == 1:
+            return True
+        # The write statement began the write transaction (its lock, or the
+        # row lock): the row read now is the one the next attempt compares.
+        return self._read(connection, key, now)
+
     @contextlib.contextmanager
     def _errors(self, operation: str, key: str | None = None) -> t.Iterator[None]:
         """Use the database, its errors raised as store errors."""
@@ -255,7 +357,11 @@ class SQLAlchemyStore(TextStore):
         with self._errors(operation, key), self.engine.begin() as connection:
             yield connection
 
-    def _upsert(self, row: dict[str, t.Any]) -> sa.Executable:
+    def _upsert(
+        self, row: dict[str, t.Any], where: sa.ColumnElement[bool] | None = None
+    ) -> sa.Insert:
+        """``INSERT``, or ``UPDATE`` the row with the same id (only where
+        ``where`` holds of it, when given)."""
         insert = (
             postgresql.insert
             if self.engine.dialect.name == "postgresql"
@@ -268,7 +374,12 @@ class SQLAlchemyStore(TextStore):
                 "data": statement.excluded.data,
                 "expires_at": statement.excluded.expires_at,
             },
+            where=where,
         )
+
+
+def _deadline(now: float, ttl: float | None) -> float | None:
+    return None if ttl is None else now + ttl
 
 
 def _define_table(name: str, metadata: sa.MetaData) -> sa.Table:
