@@ -6,7 +6,12 @@ import typing as t
 
 import flask
 
-from .exceptions import KoaSessionError, SessionStoreError, SessionTooLargeError
+from .exceptions import (
+    KoaSessionError,
+    SessionContentionError,
+    SessionStoreError,
+    SessionTooLargeError,
+)
 from .extension import KoaSession
 from .flash import pop_flash, set_flash
 from .interface import KoaSessionInterface
@@ -15,6 +20,7 @@ from .session_dict import KoaSessionDict
 from .signals import (
     session_created,
     session_destroyed,
+    session_dropped,
     session_expired,
     session_invalid,
     session_missed,
@@ -35,12 +41,14 @@ __all__ = [
     "KoaSessionInterface",
     "KoaSessionState",
     "Options",
+    "SessionContentionError",
     "SessionStoreError",
     "SessionTooLargeError",
     "pop_flash",
     "session",
     "session_created",
     "session_destroyed",
+    "session_dropped",
     "session_expired",
     "session_invalid",
     "session_missed",

@@ -23,6 +23,7 @@ import typing as t
 from . import codec
 from .max_age import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
 from .signing import check_digest
+from .stores.base import is_conditional
 
 if t.TYPE_CHECKING:
     from flask import Request, Response
@@ -506,6 +507,11 @@ def _check_together(options: Options) -> None:
             "KoaSession options store and store_factory (ContextStore) exclude each"
             " other: give one."
         )
+    if options.store is not None:
+        try:
+            is_conditional(options.store)
+        except TypeError as error:
+            invalid("store", options.store, str(error), TypeError)
     if options.external_key is not None and (
         options.store is None and options.store_factory is None
     ):

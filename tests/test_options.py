@@ -356,6 +356,11 @@ class _StoreWithoutDestroy:
         pass
 
 
+class _StoreWithHalfOfConditionalWrites(MemoryStore):
+    compare_and_set = None  # type: ignore[assignment]
+    compare_and_delete = None  # type: ignore[assignment]
+
+
 # (options, exception, text the message must hold: option, value, what is accepted)
 MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
     ("wrong-bool", {"httpOnly": "yes"}, TypeError, ["http_only", "'yes'", "True"]),
@@ -400,6 +405,12 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
         {"store": _StoreWithoutDestroy()},
         TypeError,
         ["store", "_StoreWithoutDestroy", "missing: destroy"],
+    ),
+    (
+        "store-half-conditional",
+        {"store": _StoreWithHalfOfConditionalWrites()},
+        TypeError,
+        ["store=", "_StoreWithHalfOfConditionalWrites", "compare_and_set", "none"],
     ),
     (
         "external-key-methods",

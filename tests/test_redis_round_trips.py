@@ -1,8 +1,10 @@
 """Round trips to Redis per request in store mode, counted on a real server.
 
 Issue 12 sets the minimum (read 1, write 2, new 1, untouched 0) and issue 9's
-merged, no-resurrection saves must not add any; these are today's figures,
-counted by :func:`tests.redis_traffic.redis_traffic`.
+merged, no-resurrection saves add none: a write is ``GET`` then one
+``EVALSHA`` (a script that compares, then sets), a new session one ``SET
+... NX``. With ``merge=False`` the commands are koa-redis's own. Counted by
+:func:`tests.redis_traffic.redis_traffic`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from flask_koasession import KoaSession, session
+from flask_koasession import KoaSession, KoaSessionDict, session
 from flask_koasession.stores import RedisStore
 from tests.redis_traffic import Traffic, redis_traffic
 from tests.servers import RedisServer
@@ -21,8 +23,14 @@ from tests.servers import RedisServer
 REDIS_DB = 8
 
 
+@pytest.fixture(params=[True], ids=["merge"])
+def merge(request: pytest.FixtureRequest) -> bool:
+    merged: bool = request.param
+    return merged
+
+
 @pytest.fixture
-def app(redis_server: RedisServer) -> flask.Flask:
+def app(redis_server: RedisServer, merge: bool) -> flask.Flask:
     client = redis.Redis(redis_server.host, redis_server.port, db=REDIS_DB)
     app = flask.Flask(__name__)
     app.secret_key = "round-trips"
@@ -57,8 +65,16 @@ def app(redis_server: RedisServer) -> flask.Flask:
         session.destroy()
         return "destroyed"
 
-    # Open the store's connection now: a new one sends HELLO first.
-    app.test_client().get("/new")
+    @app.get("/rolling")
+    def rolling() -> str:
+        session.save()  # what rolling=True does on every request
+        return "re-saved"
+
+    # Open the store's connection now (a new one sends HELLO first), and
+    # have Redis load every script (a first EVALSHA is answered NOSCRIPT).
+    warm = app.test_client()
+    for path in ("/new", "/write", "/login", "/logout"):
+        warm.get(path)
     return app
 
 
@@ -79,7 +95,6 @@ def measure(
     [
         pytest.param("/untouched", True, [], id="untouched"),
         pytest.param("/read", True, ["GET"], id="read"),
-        pytest.param("/write", True, ["GET", "SET"], id="write"),
         pytest.param("/new", False, ["SET"], id="new"),
     ],
 )
@@ -95,19 +110,72 @@ def test_round_trips_per_request(
     assert traffic.script_calls == []
 
 
+def test_new_session_is_created_only_where_there_is_none(
+    app: flask.Flask, redis_server: RedisServer, merge: bool
+) -> None:
+    traffic = measure(app, redis_server, "/new", existing=False)
+    [command] = traffic.commands
+    assert command.arguments.endswith("} NX EX 86410" if merge else "} EX 86410")
+
+
+@pytest.mark.parametrize("path", ["/write", "/rolling"])
+def test_write_reads_then_writes_once(
+    app: flask.Flask, redis_server: RedisServer, merge: bool, path: str
+) -> None:
+    traffic = measure(app, redis_server, path)
+    assert traffic.round_trips == 2
+    if merge:
+        # One script: compare with the text loaded, then SET.
+        assert traffic.names == ["GET", "EVALSHA"]
+        assert traffic.script_calls == ["GET", "SET"]
+    else:
+        assert traffic.names == ["GET", "SET"]
+        assert traffic.script_calls == []
+
+
+def test_contended_write_costs_one_more_round_trip_per_retry(
+    app: flask.Flask, redis_server: RedisServer, merge: bool
+) -> None:
+    client: FlaskClient = app.test_client()
+    client.get("/new")
+    cookie = "; ".join(
+        f"{name}={client.get_cookie(name).value}"  # type: ignore[union-attr]
+        for name in ("koa.sess", "koa.sess.sig")
+    )
+    interface = app.session_interface
+    with (
+        redis_traffic(redis_server.host, redis_server.port, db=REDIS_DB) as traffic,
+        app.test_request_context("/", headers={"Cookie": cookie}),
+    ):
+        session = interface.open_session(app, flask.request)
+        assert isinstance(session, KoaSessionDict)
+        session["mine"] = 1  # loads: GET
+        # Another request of the session saves in between.
+        assert client.get("/write").status_code == 200
+        interface.save_session(app, session, app.response_class())
+    if merge:
+        # The first try finds the other save and returns it; the second
+        # writes this request's key onto it.
+        assert traffic.names == ["GET", "GET", "EVALSHA", "EVALSHA", "EVALSHA"]
+    else:
+        assert traffic.names == ["GET", "GET", "SET", "SET"]
+
+
 def test_destroy_reads_then_deletes_in_one_script(
     app: flask.Flask, redis_server: RedisServer
 ) -> None:
     traffic = measure(app, redis_server, "/logout")
-    assert traffic.round_trips == 2
-    assert traffic.names[0] == "GET"
+    assert traffic.names == ["GET", "EVALSHA"]
     assert traffic.script_calls == ["TYPE", "DEL"]
 
 
 def test_regenerate_reads_writes_the_new_id_then_deletes_the_old(
-    app: flask.Flask, redis_server: RedisServer
+    app: flask.Flask, redis_server: RedisServer, merge: bool
 ) -> None:
     traffic = measure(app, redis_server, "/login")
-    assert traffic.round_trips == 3
-    assert traffic.names[:2] == ["GET", "SET"]
-    assert traffic.script_calls == ["TYPE", "DEL"]
+    assert traffic.names == ["GET", "SET", "EVALSHA"]
+    if merge:
+        # The old entry is deleted only if it is still the one loaded.
+        assert traffic.script_calls == ["GET", "DEL"]
+    else:
+        assert traffic.script_calls == ["TYPE", "DEL"]

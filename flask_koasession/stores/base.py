@@ -279,7 +279,7 @@ def is_conditional(store: object) -> bool:
     kind = type(store)
     found = _conditional.get(kind)
     if found is None:
-        present = [name for name in CONDITIONAL_METHODS if hasattr(kind, name)]
+        present = [m for m in CONDITIONAL_METHODS if callable(getattr(kind, m, None))]
         if present and len(present) < len(CONDITIONAL_METHODS):
             missing = [name for name in CONDITIONAL_METHODS if name not in present]
             raise TypeError(
