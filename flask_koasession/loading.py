@@ -113,7 +113,7 @@ def _from_store(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
         store = scope.store
         assert store is not None
         version = None
-        if is_conditional(store):
+        if options.merge and is_conditional(store):
             conditional = t.cast("ConditionalStore", store)
             entry = conditional.get_entry(key, options.max_age, rolling=options.rolling)
             stored, version = (None, None) if entry is None else entry

@@ -335,6 +335,14 @@ class Options:
         "``store_factory(request) -> store``, called once per request",
         koa="ContextStore",
     )
+    merge: bool = option(
+        True,
+        _boolean,
+        "store mode: a save applies only this request's changes onto the entry"
+        " as it is now, and never recreates one that is gone; ``False``: koa's"
+        " whole-entry, last-writer-wins saves (see :doc:`concurrency`)",
+        koa=None,
+    )
     external_key: ExternalKey | None = option(
         None,
         _methods("get", "set"),
@@ -507,7 +515,7 @@ def _check_together(options: Options) -> None:
             "KoaSession options store and store_factory (ContextStore) exclude each"
             " other: give one."
         )
-    if options.store is not None:
+    if options.merge and options.store is not None:
         try:
             is_conditional(options.store)
         except TypeError as error:

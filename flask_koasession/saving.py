@@ -5,10 +5,10 @@ or to the store; every store write goes through :func:`save_to_store`.
 :func:`remove` deletes a store entry and expires the cookies;
 :func:`remove_entry` deletes an entry alone.
 
-In store mode, with a store that has conditional writes
-(:class:`~flask_koasession.stores.ConditionalStore`), a save applies this
-request's changes onto the entry as it is at save time, and never recreates
-an entry that is gone (see :doc:`/concurrency`).
+In store mode, with the ``merge`` option (the default) and a store that has
+conditional writes (:class:`~flask_koasession.stores.ConditionalStore`), a
+save applies this request's changes onto the entry as it is at save time,
+and never recreates an entry that is gone (see :doc:`/concurrency`).
 Otherwise it replaces the whole entry, as koa-session does.
 """
 
@@ -105,6 +105,7 @@ def save(
             data,
             max_age,
             now,
+            merge=options.merge,
             max_age_assigned=max_age_assigned,
             regenerate=regenerate,
             rolling=options.rolling,
@@ -129,6 +130,7 @@ def save_to_store(
     max_age: MaxAge,
     now: int,
     *,
+    merge: bool,
     max_age_assigned: bool,
     regenerate: bool,
     rolling: bool,
@@ -137,7 +139,7 @@ def save_to_store(
     """Write a session to its store entry: the one place every store write
     goes through.
 
-    Merged (with a conditional store): a new session is created
+    Merged (``merge`` and a conditional store): a new session is created
     only where no entry has its id; an existing one is written only onto
     the entry as it is now, which must still exist; ``regenerate`` creates
     the entry under ``store_id`` and deletes the loaded one, and what
@@ -155,7 +157,7 @@ def save_to_store(
         :data:`MAX_ATTEMPTS` tries.
     """
     old_id = None if loaded.is_new else loaded.store_id
-    if not is_conditional(store):
+    if not (merge and is_conditional(store)):
         payload = {**data, **bookkeeping(max_age, now)}
         ttl = store_ttl(max_age)
         store.set(store_id, payload, ttl, rolling=rolling, changed=changed)

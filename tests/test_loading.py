@@ -93,6 +93,11 @@ def test_store_mode_session_keeps_its_id() -> None:
         version='{"views":2,"_session":true}',
     )
     assert data == {"views": 2}
+    # With koa's whole-entry saves the store's get() is used: no version.
+    app = make_app(store=store, genid=lambda r: "new-id", merge=False)
+    loaded, _ = load_with(app, {"koa.sess": "an-id", "koa.sess.sig": signature})
+    assert loaded.version is None
+    assert loaded.data_json == '{"views":2}'
 
 
 def test_the_record_is_immutable() -> None:

@@ -365,6 +365,7 @@ def test_a_save_gives_up_after_max_attempts(
 @pytest.mark.parametrize(
     "options",
     [
+        pytest.param({"merge": False}, id="merge-false"),
         pytest.param(
             {"store": RecordingStore()}, id="store-without-conditional-writes"
         ),

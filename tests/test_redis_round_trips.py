@@ -23,7 +23,7 @@ from tests.servers import RedisServer
 REDIS_DB = 8
 
 
-@pytest.fixture(params=[True], ids=["merge"])
+@pytest.fixture(params=[True, False], ids=["merge", "whole-entry"])
 def merge(request: pytest.FixtureRequest) -> bool:
     merged: bool = request.param
     return merged
@@ -34,7 +34,7 @@ def app(redis_server: RedisServer, merge: bool) -> flask.Flask:
     client = redis.Redis(redis_server.host, redis_server.port, db=REDIS_DB)
     app = flask.Flask(__name__)
     app.secret_key = "round-trips"
-    KoaSession(app, store=RedisStore(client))
+    KoaSession(app, store=RedisStore(client), merge=merge)
 
     @app.get("/new")
     def new() -> str:
