@@ -18,7 +18,6 @@ from .stores.base import is_conditional
 
 if t.TYPE_CHECKING:
     from .scope import RequestScope
-    from .stores.base import ConditionalStore
 
 
 class Loaded(t.NamedTuple):
@@ -114,8 +113,7 @@ def _from_store(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
         assert store is not None
         version = None
         if options.merge and is_conditional(store):
-            conditional = t.cast("ConditionalStore", store)
-            entry = conditional.get_entry(key, options.max_age, rolling=options.rolling)
+            entry = store.get_entry(key, options.max_age, rolling=options.rolling)
             stored, version = (None, None) if entry is None else entry
         else:
             stored = store.get(key, options.max_age, rolling=options.rolling)

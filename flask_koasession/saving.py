@@ -157,7 +157,13 @@ def save_to_store(
         :data:`MAX_ATTEMPTS` tries.
     """
     old_id = None if loaded.is_new else loaded.store_id
-    if not (merge and is_conditional(store)):
+    # An existing session was loaded with a version only for a merged save
+    # (see loading); a new one is created conditionally on the same terms.
+    if old_id is None:
+        conditional = merge and is_conditional(store)
+    else:
+        conditional = loaded.version is not None
+    if not conditional:
         payload = {**data, **bookkeeping(max_age, now)}
         ttl = store_ttl(max_age)
         store.set(store_id, payload, ttl, rolling=rolling, changed=changed)
@@ -166,15 +172,15 @@ def save_to_store(
             # to save must not have lost the old entry already.
             store.destroy(old_id)
         return max_age
-    conditional = t.cast("ConditionalStore", store)
+    store = t.cast("ConditionalStore", store)
     if old_id is None or regenerate:
         payload = {**data, **bookkeeping(max_age, now)}
-        if not conditional.create(store_id, payload, store_ttl(max_age)):
+        if not store.create(store_id, payload, store_ttl(max_age)):
             raise Dropped("taken")
         if old_id is None:
             return max_age
         return _move(
-            conditional,
+            store,
             loaded,
             old_id,
             store_id,
@@ -186,7 +192,7 @@ def save_to_store(
             changed=changed,
         )
     return _update(
-        conditional,
+        store,
         loaded,
         data,
         max_age,
@@ -244,7 +250,7 @@ def _update(
     """
     key = loaded.store_id
     assert key is not None
-    merge = _Merge(loaded, data, max_age, keep_max_age=keep_max_age)
+    merge: _Merge | None = None
     version = loaded.version
     for _ in range(MAX_ATTEMPTS):
         payload = {**data, **bookkeeping(max_age, now)}
@@ -255,6 +261,8 @@ def _update(
             return max_age
         if outcome is None:
             raise Dropped("gone")
+        if merge is None:
+            merge = _Merge(loaded, data, max_age, keep_max_age=keep_max_age)
         data, max_age = merge.onto(outcome)
         version = outcome.version
     raise SessionContentionError(type(store).__name__, key, MAX_ATTEMPTS)
@@ -281,7 +289,7 @@ def _move(
     When the old entry is gone (a logout raced this login), so is the new
     one: nothing carries the session on.
     """
-    merge = _Merge(loaded, data, max_age, keep_max_age=keep_max_age)
+    merge: _Merge | None = None
     version = loaded.version
     for _ in range(MAX_ATTEMPTS):
         outcome = store.compare_and_delete(old_id, version)
@@ -290,6 +298,8 @@ def _move(
         if outcome is None:
             store.destroy(new_id)
             raise Dropped("gone")
+        if merge is None:
+            merge = _Merge(loaded, data, max_age, keep_max_age=keep_max_age)
         data, max_age = merge.onto(outcome)
         payload = {**data, **bookkeeping(max_age, now)}
         store.set(new_id, payload, store_ttl(max_age), rolling=rolling, changed=changed)

@@ -168,9 +168,9 @@ class Entry(t.NamedTuple):
 
     #: The payload, as :meth:`SessionStore.get` would return it.
     payload: dict[str, t.Any]
-    #: Whatever tells the store that the entry is still the one it read;
-    #: opaque to the extension, which only hands it back. The built-in stores
-    #: use the entry's text as stored.
+    #: Whatever tells the store that the entry is still the one it read
+    #: (anything but ``None``); opaque to the extension, which only hands it
+    #: back. The built-in stores use the entry's text as stored.
     version: t.Any
 
 
@@ -267,7 +267,7 @@ CONDITIONAL_METHODS = ("get_entry", "create", "compare_and_set", "compare_and_de
 _conditional: dict[type, bool] = {}
 
 
-def is_conditional(store: object) -> bool:
+def is_conditional(store: object) -> t.TypeGuard[ConditionalStore]:
     """Whether ``store`` has the methods of :class:`ConditionalStore`.
 
     Found from the store's class, once per class: the check costs a lookup
@@ -410,7 +410,10 @@ class ConditionalTextStore(TextStore):
 
     def get_entry(self, key: str, max_age: MaxAge, *, rolling: bool) -> Entry | None:
         text = self.read_text(key)
-        return None if text is None else _entry(text)
+        if text is None:
+            return None
+        payload = decode_payload(text)
+        return None if payload is None else Entry(payload, text)
 
     def create(self, key: str, data: dict[str, t.Any], max_age: MaxAge) -> bool:
         ttl = ttl_seconds(max_age, self.session_ttl)
@@ -427,10 +430,12 @@ class ConditionalTextStore(TextStore):
         changed: bool,
     ) -> Swapped:
         ttl = ttl_seconds(max_age, self.session_ttl)
-        return _swapped(self.replace_text(key, version, dumps_json(data), ttl))
+        outcome = self.replace_text(key, version, dumps_json(data), ttl)
+        return outcome if outcome is True else _current(outcome)
 
     def compare_and_delete(self, key: str, version: t.Any) -> Swapped:
-        return _swapped(self.delete_text(key, version))
+        outcome = self.delete_text(key, version)
+        return outcome if outcome is True else _current(outcome)
 
     @abc.abstractmethod
     def create_text(self, key: str, text: str, ttl: float | None) -> bool:
@@ -466,13 +471,10 @@ class ConditionalTextStore(TextStore):
         """
 
 
-def _entry(text: str | bytes) -> Entry | None:
+def _current(text: str | bytes | None) -> Entry | None:
+    """The entry a conditional write found instead of the one expected; a
+    value that no longer decodes is no session: gone."""
+    if text is None:
+        return None
     payload = decode_payload(text)
     return None if payload is None else Entry(payload, text)
-
-
-def _swapped(outcome: t.Literal[True] | str | bytes | None) -> Swapped:
-    # A current value that no longer decodes is no session: gone.
-    if outcome is True or outcome is None:
-        return outcome
-    return _entry(outcome)
