@@ -140,6 +140,7 @@ class SQLAlchemyStore(ConditionalTextStore):
         self.table = (
             _define_table(table, self.metadata) if existing is None else existing
         )
+        self._statements = _Statements(self.table, self.engine.dialect.name)
         # One connection shared by all threads must serve one of them at a time.
         self._use_lock: t.ContextManager[object] = (
             threading.Lock()
@@ -205,23 +206,19 @@ class SQLAlchemyStore(ConditionalTextStore):
         :raise SessionStoreError: when the database fails.
         """
         now = self._clock()
-        row = {"id": key, "data": text, "expires_at": _deadline(now, ttl)}
-        expired = self._expired(now)
+        params = {"key": key, "text": text, "deadline": _deadline(now, ttl), "now": now}
+        statements = self._statements
         dialect = self.engine.dialect.name
-        if dialect in self.native_upsert_dialects:
-            statement = self._upsert(row, where=expired)
+        if statements.create is not None and dialect in self.native_upsert_dialects:
             with self._begin("create", key) as connection:
-                if dialect == "postgresql":
-                    # SQLAlchemy keeps no rowcount of an INSERT with psycopg.
-                    returning = statement.returning(self.table.c.id)
-                    return connection.execute(returning).first() is not None
-                return connection.execute(statement).rowcount == 1
+                created = connection.execute(statements.create, params)
+                if dialect == "postgresql":  # a RETURNING statement
+                    return created.first() is not None
+                return created.rowcount == 1
         try:
             with self._begin("create", key) as connection:
-                connection.execute(
-                    sa.delete(self.table).where(self.table.c.id == key, expired)
-                )
-                connection.execute(sa.insert(self.table).values(row))
+                connection.execute(statements.delete_expired, params)
+                connection.execute(statements.insert, params)
         except SessionStoreError as error:
             if isinstance(error.__cause__, IntegrityError):
                 return False  # a live row has the id
@@ -238,10 +235,10 @@ class SQLAlchemyStore(ConditionalTextStore):
         :raise SessionStoreError: when the database fails.
         """
         now = self._clock()
-        values = {"data": text, "expires_at": _deadline(now, ttl)}
-        statement = sa.update(self.table).values(values)
+        params = {"text": text, "deadline": _deadline(now, ttl)}
         with self._begin("compare_and_set", key) as connection:
-            return self._if_unchanged(connection, statement, key, expected, now)
+            statement = self._statements.replace
+            return self._if_unchanged(connection, statement, key, expected, now, params)
 
     def delete_text(
         self, key: str, expected: str | bytes
@@ -254,8 +251,8 @@ class SQLAlchemyStore(ConditionalTextStore):
         """
         now = self._clock()
         with self._begin("compare_and_delete", key) as connection:
-            statement = sa.delete(self.table)
-            return self._if_unchanged(connection, statement, key, expected, now)
+            statement = self._statements.delete
+            return self._if_unchanged(connection, statement, key, expected, now, {})
 
     def destroy(self, key: str) -> None:
         """Delete the row of ``key``, if there is one.
@@ -288,31 +285,11 @@ class SQLAlchemyStore(ConditionalTextStore):
         if self._owns_engine:
             self.engine.dispose()
 
-    @property
-    def _stored(self) -> sa.ColumnElement[t.Any]:
-        """The ``data`` column as read and compared."""
-        data: sa.ColumnElement[t.Any] = self.table.c.data
-        if self.engine.dialect.name == "sqlite":
-            # SQLite keeps whatever bytes were written into a TEXT column, and
-            # sqlite3 fails on reading text that is not UTF-8: read bytes,
-            # which decode_payload decodes leniently, so such a row is no
-            # session rather than an error on every request with its id.
-            data = sa.cast(data, sa.LargeBinary)
-        return data
-
-    def _live(self, now: float) -> sa.ColumnElement[bool]:
-        expires_at = self.table.c.expires_at
-        return sa.or_(expires_at.is_(None), expires_at > now)
-
-    def _expired(self, now: float) -> sa.ColumnElement[bool]:
-        expires_at = self.table.c.expires_at
-        return sa.and_(expires_at.is_not(None), expires_at <= now)
-
     def _read(
         self, connection: sa.Connection, key: str, now: float
     ) -> str | bytes | None:
-        query = sa.select(self._stored).where(self.table.c.id == key, self._live(now))
-        text: str | bytes | None = connection.execute(query).scalar_one_or_none()
+        read = connection.execute(self._statements.read, {"key": key, "now": now})
+        text: str | bytes | None = read.scalar_one_or_none()
         return text
 
     def _if_unchanged(
@@ -322,19 +299,17 @@ class SQLAlchemyStore(ConditionalTextStore):
         key: str,
         expected: str | bytes,
         now: float,
+        params: dict[str, t.Any],
     ) -> t.Literal[True] | str | bytes | None:
         """Run ``statement`` on the live row of ``key`` holding ``expected``;
         ``True`` when it matched, else the row's text as it is now."""
-        if isinstance(expected, str) and self.engine.dialect.name == "sqlite":
-            expected = expected.encode()  # compared as read: bytes
-        elif isinstance(expected, bytes) and self.engine.dialect.name != "sqlite":
+        if self.engine.dialect.name == "sqlite":
+            if isinstance(expected, str):
+                expected = expected.encode()  # compared as read: bytes
+        elif isinstance(expected, bytes):
             expected = expected.decode("utf-8", "replace")
-        matched = connection.execute(
-            statement.where(
-                self.table.c.id == key, self._stored == expected, self._live(now)
-            )
-        )
-        if matched.rowcount == 1:
+        params = {**params, "key": key, "expected": expected, "now": now}
+        if connection.execute(statement, params).rowcount == 1:
             return True
         # The write statement began the write transaction (its lock, or the
         # row lock): the row read now is the one the next attempt compares.
@@ -376,6 +351,71 @@ class SQLAlchemyStore(ConditionalTextStore):
             },
             where=where,
         )
+
+
+class _Statements:
+    """The read and the conditional writes of a store, built once with bound
+    parameters (``key``, ``now``, ``expected``, ``text``, ``deadline``).
+
+    Building a statement and its cache key on every call cost more than
+    running it: 125 µs for the conditional ``INSERT``, which PostgreSQL ran
+    in 620 µs on the benchmark machine.
+    """
+
+    def __init__(self, table: sa.Table, dialect: str) -> None:
+        columns = table.c
+        stored: sa.ColumnElement[t.Any] = columns.data
+        if dialect == "sqlite":
+            # SQLite keeps whatever bytes were written into a TEXT column, and
+            # sqlite3 fails on reading text that is not UTF-8: read bytes,
+            # which decode_payload decodes leniently, so such a row is no
+            # session rather than an error on every request with its id.
+            stored = sa.cast(stored, sa.LargeBinary)
+        now: sa.BindParameter[float] = sa.bindparam("now")
+        this_row = columns.id == sa.bindparam("key")
+        live = sa.or_(columns.expires_at.is_(None), columns.expires_at > now)
+        expired = sa.and_(columns.expires_at.is_not(None), columns.expires_at <= now)
+        unchanged = sa.and_(
+            this_row, stored == sa.bindparam("expected", type_=stored.type), live
+        )
+        row: dict[str, sa.BindParameter[t.Any]] = {
+            "id": sa.bindparam("key"),
+            "data": sa.bindparam("text"),
+            "expires_at": sa.bindparam("deadline"),
+        }
+        #: The text of the live row.
+        self.read = sa.select(stored).where(this_row, live)
+        #: Write the row if it is live and unchanged.
+        self.replace = (
+            sa.update(table)
+            .where(unchanged)
+            .values(data=sa.bindparam("text"), expires_at=sa.bindparam("deadline"))
+        )
+        #: Delete the row if it is live and unchanged.
+        self.delete = sa.delete(table).where(unchanged)
+        #: Create a row where there is none, or only an expired one: one
+        #: statement (``native_upsert_dialects``)...
+        self.create: sa.Executable | None = None
+        if dialect in ("sqlite", "postgresql"):
+            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+                table
+            ).values(row)
+            upsert = insert.on_conflict_do_update(
+                index_elements=[columns.id],
+                set_={
+                    "data": insert.excluded.data,
+                    "expires_at": insert.excluded.expires_at,
+                },
+                where=expired,
+            )
+            # RETURNING on PostgreSQL: SQLAlchemy keeps no rowcount of an
+            # INSERT with psycopg.
+            self.create = (
+                upsert.returning(columns.id) if dialect == "postgresql" else upsert
+            )
+        #: ...or two, elsewhere.
+        self.delete_expired = sa.delete(table).where(this_row, expired)
+        self.insert = sa.insert(table).values(row)
 
 
 def _deadline(now: float, ttl: float | None) -> float | None:
