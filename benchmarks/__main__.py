@@ -48,6 +48,10 @@ def parse_args(argv: t.Sequence[str] | None) -> argparse.Namespace:
         help="a batch stops early after this long (slow variants)",
     )  # fmt: skip
     parser.add_argument(
+        "--trim", type=float, default=0.1,
+        help="share of each batch's slowest requests left out (preempted ones)",
+    )  # fmt: skip
+    parser.add_argument(
         "--stat", choices=("median", "min"), default="median",
         help="median of the rounds' differences to the bare app, or fastest rounds",
     )  # fmt: skip
@@ -137,7 +141,7 @@ def main(argv: t.Sequence[str] | None = None) -> None:
 
             results = inprocess.run(
                 args.variants, backends, requests=args.requests, rounds=args.rounds,
-                cases=args.cases, batch_seconds=args.batch_seconds,
+                cases=args.cases, batch_seconds=args.batch_seconds, trim=args.trim,
                 statistic=args.stat, progress=progress,
             )  # fmt: skip
             inprocess.print_results(results, args.cases)
@@ -152,7 +156,8 @@ def main(argv: t.Sequence[str] | None = None) -> None:
 
             client_cache.main(
                 args.cache_redis_server or args.redis_server,
-                requests=args.requests, rounds=args.rounds, progress=progress,
+                requests=args.requests, rounds=args.rounds, trim=args.trim,
+                progress=progress,
             )  # fmt: skip
             print()
         if "e2e" in args.sections:

@@ -30,7 +30,7 @@ from .apps import Backends, build_app, redis_client
 from .client import Browser
 
 #: Trials of each coherence check.
-TRIALS = 300
+TRIALS = 1000
 
 
 def _dump() -> str:
@@ -124,6 +124,7 @@ def main(
     *,
     requests: int,
     rounds: int,
+    trim: float = 0.1,
     progress: t.Callable[[str], None] = lambda message: None,
 ) -> None:
     print("Redis client-side caching (redis-py cache_config, RESP3):")
@@ -139,7 +140,7 @@ def main(
             return
         results = inprocess.run(
             ["koa-redis", "koa-redis-resp3", "koa-redis-cached"], Backends(url),
-            requests=requests, rounds=rounds, cases=("read", "write"),
+            requests=requests, rounds=rounds, cases=("read", "write"), trim=trim,
             progress=progress,
         )  # fmt: skip
         inprocess.print_results(results, ("read", "write"))

@@ -3,7 +3,7 @@
 One gunicorn per variant (1 sync worker, as the issue measures), all started
 at once and idle but for the one being loaded; ``wrk -t1 -c1`` sends one
 request at a time, so requests/s is the inverse of the whole round trip
-(client, TCP connect, gunicorn, Flask, session). The worker also sums the
+(client, TCP connect, gunicorn, Flask, session). The worker also times
 time its app takes per request (:class:`benchmarks.wsgi.ServerTiming`): that
 server-side figure, minus the bare app's, is the session's cost in a real
 server. Rounds interleave the variants in a shuffled order, as in process.
@@ -77,7 +77,7 @@ class Gunicorn:
         return True
 
     def stats(self) -> tuple[int, float]:
-        """Requests and seconds in the worker since the last call."""
+        """Requests since the last call, and their (trimmed) mean seconds."""
         with urllib.request.urlopen(self.url + STATS_PATH, timeout=5) as reply:
             requests, seconds = reply.read().decode().split()
         return int(requests), float(seconds)
@@ -184,7 +184,7 @@ def main(
                             f" the worker {requests}"
                         )
                     rate.setdefault((name, case), []).append(per_second)
-                    server.setdefault((name, case), []).append(seconds / requests)
+                    server.setdefault((name, case), []).append(seconds)
                     time.sleep(0.2)  # let the worker settle between runs
     print_results(names, cases, rate, server, duration, rounds)
 
@@ -213,8 +213,8 @@ def print_results(
     print(report.table(["case", *(VARIANTS[name].short for name in names)], rows))
     print()
     print(
-        "Server side: µs per request in the worker's WSGI app over the bare"
-        " app's, and the ratio to the anchor (/ X):"
+        "Server side: µs per request in the worker's WSGI app (mean of the"
+        " fastest 90%) over the bare app's, and the ratio to the anchor (/ X):"
     )
     headers = ["case"]
     for name in names[1:]:

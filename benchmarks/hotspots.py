@@ -23,7 +23,7 @@ import typing as t
 from werkzeug.test import EnvironBuilder
 
 from . import servers
-from .apps import Backends, build_app
+from .apps import CASES, VARIANTS, Backends, build_app
 from .client import Browser, call
 
 #: (variant, case) pairs profiled.
@@ -124,10 +124,16 @@ def report(stats: pstats.Stats, requests: int, top: int) -> None:
         )
 
 
-def main(backends: Backends, *, requests: int = 3000, top: int = 12) -> None:
+def main(
+    backends: Backends,
+    *,
+    requests: int = 3000,
+    top: int = 12,
+    paths: t.Sequence[tuple[str, str]] = PATHS,
+) -> None:
     print(f"Profile (cProfile, {requests} requests per path, inside app.wsgi_app):")
     with contextlib.ExitStack() as cleanup:
-        for variant, case in PATHS:
+        for variant, case in paths:
             app = build_app(variant, backends, cleanup)
             browser = Browser(app, follow=case != "new")
             if case != "new":
@@ -137,10 +143,30 @@ def main(backends: Backends, *, requests: int = 3000, top: int = 12) -> None:
             print()
 
 
+def parse_paths(text: str) -> list[tuple[str, str]]:
+    """``"koa-cookie:read,koa-redis:write"`` as (variant, case) pairs."""
+    pairs = [tuple(item.split(":", 1)) for item in text.split(",") if item]
+    for pair in pairs:
+        if len(pair) != 2 or pair[0] not in VARIANTS or pair[1] not in CASES:
+            raise ValueError(f"not a variant:case pair: {':'.join(pair)!r}")
+    return t.cast(list[tuple[str, str]], pairs)
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument(
+        "--paths",
+        default=",".join(f"{variant}:{case}" for variant, case in PATHS),
+        help="comma-separated variant:case pairs (e.g. koa-redis-cached:read)",
+    )
+    parser.add_argument("--redis-server", default=None, metavar="PATH")
     arguments = parser.parse_args()
-    with servers.redis_server() as url:
-        main(Backends(redis_url=url), requests=arguments.requests, top=arguments.top)
+    with servers.redis_server(arguments.redis_server) as url:
+        main(
+            Backends(redis_url=url),
+            requests=arguments.requests,
+            top=arguments.top,
+            paths=parse_paths(arguments.paths),
+        )

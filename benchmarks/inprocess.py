@@ -42,6 +42,7 @@ class Results:
     requests: int
     rounds: int
     statistic: str = "median"
+    trim: float = 0.0
     seconds: dict[tuple[str, str], list[float]] = dataclasses.field(
         default_factory=dict
     )
@@ -82,26 +83,31 @@ class Subject:
             self.browsers[case] = browser
 
     def batch(
-        self, case: str, requests: int, max_seconds: float = float("inf")
+        self,
+        case: str,
+        requests: int,
+        max_seconds: float = float("inf"),
+        trim: float = 0.0,
     ) -> float:
         """Seconds per request over ``requests`` requests of ``case``.
 
         :param max_seconds: stop early (after 10 requests at least) once the
             batch has run this long, so that a slow variant (SQLite's fsync
             on every commit, say) does not stretch each round.
+        :param trim: the share of the slowest requests left out of the mean:
+            on a shared machine they are the ones that another process
+            preempted, and they would drown the differences measured.
         """
         browser = self.browsers[case]
         path = f"/{case}"
         gc.collect()
-        total = 0.0
+        times: list[float] = []
         deadline = time.perf_counter() + max_seconds
-        done = 0
-        while done < requests:
-            total += browser.get(path).seconds
-            done += 1
-            if done >= MIN_BATCH and time.perf_counter() > deadline:
+        while len(times) < requests:
+            times.append(browser.get(path).seconds)
+            if len(times) >= MIN_BATCH and time.perf_counter() > deadline:
                 break
-        return total / done
+        return report.trimmed_mean(times, trim)
 
 
 def counter_for(
@@ -126,6 +132,7 @@ def run(
     rounds: int,
     count_requests: int = 50,
     batch_seconds: float = 0.3,
+    trim: float = 0.1,
     statistic: str = "median",
     seed: int = 0,
     cases: t.Sequence[str] = tuple(CASES),
@@ -137,11 +144,12 @@ def run(
     :param rounds: rounds kept; one more is run first, to warm up, and dropped.
     :param count_requests: requests of the separate pass counting round trips.
     :param batch_seconds: a batch stops early after this long.
+    :param trim: the share of each batch's slowest requests left out.
     :param statistic: ``"median"`` of the rounds' differences to the bare
         app, or ``"min"`` (the fastest round of each, minus the bare app's).
     """
     names = ["bare", *(name for name in variants if name != "bare")]
-    results = Results(names, requests, rounds, statistic)
+    results = Results(names, requests, rounds, statistic, trim)
     shuffle = random.Random(seed).shuffle
     with contextlib.ExitStack() as cleanup:
         subjects = {
@@ -153,7 +161,7 @@ def run(
                 order = list(names)
                 shuffle(order)
                 for name in order:
-                    seconds = subjects[name].batch(case, requests, batch_seconds)
+                    seconds = subjects[name].batch(case, requests, batch_seconds, trim)
                     if round_number:  # round 0 warms up
                         results.seconds.setdefault((name, case), []).append(seconds)
         progress("counting round trips")
@@ -185,8 +193,8 @@ def print_results(results: Results, cases: t.Sequence[str] = tuple(CASES)) -> No
     print(
         "In process (app.wsgi_app): microseconds per request over the bare app;"
         f" {results.rounds} interleaved rounds of up to {results.requests}"
-        f" requests, {how}; ± is half the interquartile range of the"
-        " rounds' differences."
+        f" requests (mean of the fastest {1 - results.trim:.0%} of each batch),"
+        f" {how}; ± is half the interquartile range of the rounds' differences."
     )
     zero = ", ".join(
         f"{case} {report.micro(report.median(results.seconds[('bare', case)]))}"

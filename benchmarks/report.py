@@ -14,6 +14,12 @@ def median(values: t.Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def trimmed_mean(values: t.Sequence[float], trim: float) -> float:
+    """The mean of the fastest ``1 - trim`` of ``values`` (at least one)."""
+    kept = sorted(values)[: max(1, round(len(values) * (1 - trim)))]
+    return sum(kept) / len(kept)
+
+
 def spread(values: t.Sequence[float]) -> float:
     """Half the interquartile range: how much the rounds disagree."""
     if len(values) < 4:

@@ -14,6 +14,7 @@ import time
 import typing as t
 
 from .apps import Backends, build_app
+from .report import trimmed_mean
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -22,23 +23,26 @@ STATS_PATH = "/_bench/stats"
 
 
 class ServerTiming:
-    """Sums the time the app takes per request, in the worker itself.
+    """Times each request of the app, in the worker itself.
 
     ``GET /_bench/stats`` answers ``"<requests> <seconds>"`` for the requests
-    since the last such call, and starts counting again.
+    since the last such call, and starts counting again. The seconds are the
+    mean time per request of the fastest ``1 - trim`` of them: on a shared
+    machine the slowest are those that another process preempted.
     """
 
-    def __init__(self, app: WSGIApplication) -> None:
+    def __init__(self, app: WSGIApplication, trim: float = 0.1) -> None:
         self.app = app
-        self.requests = 0
-        self.seconds = 0.0
+        self.trim = trim
+        self.times: list[float] = []
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> t.Iterable[bytes]:
         if environ.get("PATH_INFO") == STATS_PATH:
-            body = f"{self.requests} {self.seconds!r}".encode()
-            self.requests, self.seconds = 0, 0.0
+            times, self.times = self.times, []
+            mean = trimmed_mean(times, self.trim) if times else 0.0
+            body = f"{len(times)} {mean!r}".encode()
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [body]
         start = time.perf_counter()
@@ -49,8 +53,7 @@ class ServerTiming:
             close = getattr(iterable, "close", None)
             if close is not None:
                 close()
-        self.seconds += time.perf_counter() - start
-        self.requests += 1
+        self.times.append(time.perf_counter() - start)
         return chunks
 
 
