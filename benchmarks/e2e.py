@@ -1,12 +1,12 @@
 """End to end: each variant behind real gunicorn, loaded by ``wrk``.
 
-One gunicorn per variant (1 sync worker, as the issue measures), all started
-at once and idle but for the one being loaded; ``wrk -t1 -c1`` sends one
-request at a time, so requests/s is the inverse of the whole round trip
-(client, TCP connect, gunicorn, Flask, session). The worker also times
-time its app takes per request (:class:`benchmarks.wsgi.ServerTiming`): that
-server-side figure, minus the bare app's, is the session's cost in a real
-server. Rounds interleave the variants in a shuffled order, as in process.
+One gunicorn per variant (1 sync worker), all started at once and idle but
+for the one being loaded; ``wrk -t1 -c1`` sends one request at a time, so
+requests/s is the inverse of the whole round trip (client, TCP connect,
+gunicorn, Flask, session). The worker also times its app on each request
+(:class:`benchmarks.wsgi.ServerTiming`): that server-side figure, minus the
+bare app's, is the session's cost in a real server. Rounds interleave the
+variants in a shuffled order, as in process.
 
 ``wrk`` is Debian's (``apt-get install wrk``).
 """
