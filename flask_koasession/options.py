@@ -170,6 +170,14 @@ def _methods(*methods: str) -> Check:
     """An object with these methods, or ``None``."""
 
     def check(name: str, value: object) -> object:
+        if isinstance(value, type):
+            # A class has the methods too, but they are not bound to an object.
+            invalid(
+                name,
+                value,
+                f"expected an instance, not the class: {value.__name__}()",
+                TypeError,
+            )
         missing = [m for m in methods if not callable(getattr(value, m, None))]
         if value is not None and missing:
             invalid(

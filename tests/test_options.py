@@ -401,6 +401,20 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
         TypeError,
         ["store", "_StoreWithoutDestroy", "missing: destroy"],
     ),
+    # A class has the methods too, but every save was then a 500 (TypeError:
+    # missing argument), not an error at set-up.
+    (
+        "store-class",
+        {"store": MemoryStore},
+        TypeError,
+        ["store", "MemoryStore", "instance", "MemoryStore()"],
+    ),
+    (
+        "external-key-class",
+        {"store": MemoryStore(), "external_key": _HeaderKey},
+        TypeError,
+        ["external_key", "_HeaderKey", "instance", "_HeaderKey()"],
+    ),
     (
         "external-key-methods",
         {"store": MemoryStore(), "externalKey": {}},
