@@ -372,6 +372,8 @@ def test_a_three_slash_sqlite_path_that_meant_absolute_fails_at_start_up(
         ("nosuchdb://host/x", "knows no database"),
         ("postgresql+nosuchdriver://u@h/db", "knows no database"),
         ("sqlite:////nonexistent-dir-koa/s.db", "Create the directory"),
+        # The directory check itself failed: OSError "File name too long".
+        ("sqlite:///" + "d" * 300 + "/s.db", "cannot use this path"),
     ],
 )
 def test_a_bad_store_url_fails_at_start_up_naming_it(url: str, expected: str) -> None:
