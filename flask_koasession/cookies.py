@@ -198,7 +198,9 @@ class CookieWriter:
                 " genid option."
             )
         options = self.options
-        parts = [f"{name}={value}", f"path={options.path}"]
+        parts = [f"{name}={value}"]
+        if options.path:  # koa's cookies module: path=null sends no attribute
+            parts.append(f"path={options.path}")
         if expires is not None:
             parts.append(f"expires={http_date(expires)}")
         if options.domain:

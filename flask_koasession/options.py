@@ -37,10 +37,11 @@ ANY_ID = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,255}")
 _UUID4 = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
-# RFC 6265 token: what a cookie name may hold.
-_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z:]+$")
+# RFC 6265 token: what a cookie name may hold. (Matched with fullmatch: "$"
+# would let a final newline through, and every write would fail.)
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z:]+")
 # What a path or domain attribute may hold (no separators, no controls).
-_ATTRIBUTE = re.compile(r"^[\x21-\x3a\x3c-\x7e]+$")
+_ATTRIBUTE = re.compile(r"[\x21-\x3a\x3c-\x7e]+")
 
 
 class ExternalKey(t.Protocol):
@@ -113,7 +114,7 @@ def _boolean_or_none(name: str, value: object) -> bool | None:
 
 
 def _cookie_name(name: str, value: object) -> str:
-    if not isinstance(value, str) or not _COOKIE_NAME.match(value):
+    if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
         invalid(
             name,
             value,
@@ -124,7 +125,7 @@ def _cookie_name(name: str, value: object) -> str:
 
 def _attribute(name: str, value: object) -> object:
     if value is not None and (
-        not isinstance(value, str) or not _ATTRIBUTE.match(value)
+        not isinstance(value, str) or not _ATTRIBUTE.fullmatch(value)
     ):
         invalid(name, value, "expected a cookie attribute (no spaces or ';')")
     return value
@@ -169,6 +170,14 @@ def _methods(*methods: str) -> Check:
     """An object with these methods, or ``None``."""
 
     def check(name: str, value: object) -> object:
+        if isinstance(value, type):
+            # A class has the methods too, but they are not bound to an object.
+            invalid(
+                name,
+                value,
+                f"expected an instance, not the class: {value.__name__}()",
+                TypeError,
+            )
         missing = [m for m in methods if not callable(getattr(value, m, None))]
         if value is not None and missing:
             invalid(

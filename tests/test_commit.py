@@ -219,6 +219,18 @@ def test_destroy_sends_removal_cookies_and_forgets_the_data() -> None:
     assert client.get("/").text == "1 views"
 
 
+def test_path_none_sends_no_path_attribute() -> None:
+    # koa's cookies module writes "; path=..." only when a path is set. This
+    # wrote "path=None", a path browsers ignore for the request's directory:
+    # one session per directory, lost on every other page.
+    client = make_app(path=None).test_client()
+    for response in (client.get("/"), client.get("/destroy")):
+        headers = set_cookie_headers(response)
+        assert len(headers) == 2
+        for header in headers:
+            assert "path=" not in header.lower(), header
+
+
 def test_destroy_a_session_that_did_not_exist_still_removes_cookies() -> None:
     # koa test "when session is null should expire the session"
     response = make_app().test_client().get("/destroy")

@@ -401,6 +401,20 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
         TypeError,
         ["store", "_StoreWithoutDestroy", "missing: destroy"],
     ),
+    # A class has the methods too, but every save was then a 500 (TypeError:
+    # missing argument), not an error at set-up.
+    (
+        "store-class",
+        {"store": MemoryStore},
+        TypeError,
+        ["store", "MemoryStore", "instance", "MemoryStore()"],
+    ),
+    (
+        "external-key-class",
+        {"store": MemoryStore(), "external_key": _HeaderKey},
+        TypeError,
+        ["external_key", "_HeaderKey", "instance", "_HeaderKey()"],
+    ),
     (
         "external-key-methods",
         {"store": MemoryStore(), "externalKey": {}},
@@ -441,7 +455,17 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
         TypeError,
         ["before_save", "True", "function"],
     ),
+    # re's "$" also matches before a final newline: once let through, every
+    # write was a 500 ("Header values must not contain newline characters").
+    ("key-newline", {"key": "koa.sess\n"}, ValueError, ["key", "\\n", "letters"]),
     ("path", {"path": "/a b"}, ValueError, ["path", "'/a b'", "no spaces"]),
+    ("path-newline", {"path": "/\n"}, ValueError, ["path", "'/\\n'", "no spaces"]),
+    (
+        "domain-newline",
+        {"domain": "example.com\n"},
+        ValueError,
+        ["domain", "\\n", "no spaces"],
+    ),
     ("domain", {"domain": "a;b"}, ValueError, ["domain", "'a;b'", "no spaces"]),
     ("prefix", {"prefix": 7}, TypeError, ["prefix", "7", "string"]),
     ("flash-key", {"flash_key": ""}, TypeError, ["flash_key", "''", "string"]),
