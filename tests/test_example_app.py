@@ -407,3 +407,16 @@ def test_run_example_gets_a_message_and_status_2_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("error: KOA_SESSION_STORE='ftp://example'")
     assert "four slashes" in err
+
+
+def test_run_example_warns_about_the_public_default_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("KOA_SESSION_STORE", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    create_app_or_exit()
+    assert "anyone can forge them. Set SECRET_KEY" in capsys.readouterr().err
+
+    monkeypatch.setenv("SECRET_KEY", "a key of our own")
+    create_app_or_exit()
+    assert capsys.readouterr().err == ""
