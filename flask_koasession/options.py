@@ -21,6 +21,7 @@ import re
 import typing as t
 
 from . import codec
+from .cookies import COOKIE_OCTETS_IN_WORDS, not_cookie_octets
 from .max_age import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
 from .signing import check_digest
 
@@ -34,6 +35,11 @@ if t.TYPE_CHECKING:
 #: printable ASCII without spaces, quotes, commas, semicolons or backslashes
 #: (what a cookie value can carry unquoted), at most 255 characters.
 ANY_ID = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,255}")
+#: The longest store id: what :data:`ANY_ID` allows, and what a SQL store's
+#: id column holds.
+MAX_ID_LENGTH = 255
+#: The longest ``prefix``: with a 36-character UUID4 it makes the longest id.
+MAX_PREFIX_LENGTH = MAX_ID_LENGTH - 36
 _UUID4 = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
@@ -150,6 +156,27 @@ def _string(*, optional: bool) -> Check:
         return value
 
     return check
+
+
+def _prefix(name: str, value: object) -> str | None:
+    # Every id the default genid makes is this and a UUID4: it must be a
+    # cookie value and a store key, or every session is lost or a 500.
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        invalid(name, value, "expected a non-empty string", TypeError)
+    problem = not_cookie_octets(value)
+    if problem is None and len(value) > MAX_PREFIX_LENGTH:
+        problem = f"{len(value)} characters"
+    if problem is not None:
+        invalid(
+            name,
+            value,
+            f"{problem}. The ids made from it travel in a cookie: at most"
+            f" {MAX_PREFIX_LENGTH} characters (a UUID4 follows),"
+            f" {COOKIE_OCTETS_IN_WORDS}",
+        )
+    return value
 
 
 def _function(signature: str, default: t.Any = None) -> Check:
@@ -349,7 +376,7 @@ class Options:
     )
     prefix: str | None = option(
         None,
-        _string(optional=True),
+        _prefix,
         "prepended to generated store ids (ignored with a custom ``genid``)",
     )
     valid: t.Callable[[Request, dict[str, t.Any]], bool] | None = option(
