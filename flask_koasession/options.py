@@ -115,7 +115,11 @@ def _boolean(name: str, value: object) -> bool:
 
 
 def _boolean_or_none(name: str, value: object) -> bool | None:
-    return None if value is None else _boolean(name, value)
+    if value is not None and not isinstance(value, bool):
+        invalid(
+            name, value, "expected True, False or None (None: when HTTPS)", TypeError
+        )
+    return value
 
 
 def _cookie_name(name: str, value: object) -> str:
@@ -137,10 +141,19 @@ def _attribute(name: str, value: object) -> object:
 
 
 def _same_site(name: str, value: object) -> str | None:
-    if value is None:
+    # koa's cookies module: true means "strict", false no attribute.
+    if value is None or value is False:
         return None
-    if isinstance(value, bool) or not isinstance(value, str):
-        invalid(name, value, "expected 'Lax', 'Strict', 'None' or None", TypeError)
+    if value is True:
+        return "Strict"
+    if not isinstance(value, str):
+        invalid(
+            name,
+            value,
+            "expected 'Lax', 'Strict', 'None', None, or True ('Strict') or False"
+            " (None) as in koa",
+            TypeError,
+        )
     canonical = _SAME_SITE.get(value.lower())
     if canonical is None:
         invalid(name, value, "expected 'Lax', 'Strict' or 'None' (any case)")
@@ -331,8 +344,9 @@ class Options:
     same_site: str | None = option(
         None,
         _same_site,
-        '``"Lax"``, ``"Strict"`` or ``"None"`` (any case); ``None`` sends no'
-        " ``SameSite`` attribute",
+        '``"Lax"``, ``"Strict"`` or ``"None"`` (any case; ``True`` is'
+        ' ``"Strict"``, as in koa); ``None`` or ``False`` sends no ``SameSite``'
+        " attribute",
         koa="sameSite",
     )
     domain: str | None = option(None, _attribute, "``Domain`` attribute")

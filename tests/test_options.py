@@ -360,7 +360,12 @@ class _StoreWithoutDestroy:
 MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
     ("wrong-bool", {"httpOnly": "yes"}, TypeError, ["http_only", "'yes'", "True"]),
     ("wrong-bool-2", {"rolling": 1}, TypeError, ["rolling", "1", "True or False"]),
-    ("secure-str", {"secure": "auto"}, TypeError, ["secure", "'auto'", "True"]),
+    (
+        "secure-str",
+        {"secure": "auto"},
+        TypeError,
+        ["secure", "'auto'", "True, False or None", "HTTPS"],
+    ),
     ("max-age-zero", {"max_age": 0}, ValueError, ["max_age=0", "milliseconds"]),
     (
         "max-age-huge",
@@ -388,7 +393,7 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
         ValueError,
         ["same_site", "'sideways'", "'Lax', 'Strict' or 'None'"],
     ),
-    ("same-site-bool", {"same_site": True}, TypeError, ["same_site", "True", "Lax"]),
+    ("same-site-int", {"same_site": 1}, TypeError, ["same_site", "1", "Lax", "True"]),
     (
         "store-object",
         {"store": _no_methods()},
