@@ -22,6 +22,7 @@ import typing as t
 
 from . import codec
 from .cookies import COOKIE_OCTETS_IN_WORDS, not_cookie_octets
+from .exceptions import warn_config
 from .max_age import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
 from .signing import check_digest
 
@@ -519,12 +520,26 @@ def check_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> dict[str, t.An
     :raise ValueError: for an unknown option or a value out of range.
     :raise TypeError: for a value of the wrong type.
     """
+    return {name: _CHECKS[name](name, value) for name, value in _merge(sources).items()}
+
+
+def given_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> frozenset[str]:
+    """The Python names of the options given in ``sources`` (as for
+    :func:`check_options`), whatever their values, ``None`` included.
+
+    :raise ValueError: for an unknown option.
+    :raise TypeError: for a source that is not a mapping.
+    """
+    return frozenset(_merge(sources))
+
+
+def _merge(sources: t.Iterable[tuple[t.Mapping[str, t.Any], str]]) -> dict[str, t.Any]:
     merged: dict[str, t.Any] = {}
     for mapping, where in sources:
         if not isinstance(mapping, t.Mapping):
             raise TypeError(f"{where} must be a dict of options, got {mapping!r}.")
         merged.update(_canonical(mapping, where))
-    return {name: _CHECKS[name](name, value) for name, value in merged.items()}
+    return merged
 
 
 def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
@@ -535,8 +550,10 @@ def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
         that exclude or need each other.
     :raise TypeError: for a value of the wrong type.
     """
-    options = Options(**check_options(*sources))
+    given = _merge(sources)
+    options = Options(**{name: _CHECKS[name](name, v) for name, v in given.items()})
     _check_together(options)
+    _warn_unlikely(given)
     return options
 
 
@@ -553,4 +570,26 @@ def _check_together(options: Options) -> None:
         raise ValueError(
             "KoaSession option external_key needs a store: the external key is a"
             " store id. Add store=... (or store_factory=...)."
+        )
+
+
+#: A number ``max_age`` under this (a minute, in ms) was most likely meant in
+#: seconds.
+_SHORTEST_LIKELY_MAX_AGE = 60_000
+
+
+def _warn_unlikely(given: t.Mapping[str, t.Any]) -> None:
+    """Warn about options that are valid but most likely not what was meant."""
+    max_age = given.get("max_age")
+    if (
+        isinstance(max_age, (int, float))
+        and not isinstance(max_age, bool)
+        and max_age < _SHORTEST_LIKELY_MAX_AGE
+    ):
+        warn_config(
+            f"KoaSession option max_age={max_age!r} is {max_age / 1000:g} seconds:"
+            " max_age is in milliseconds, as in koa. For an hour give"
+            " max_age=3_600_000 or max_age=datetime.timedelta(hours=1). A max age"
+            " under a minute (60_000) is most likely meant in seconds; if it is"
+            " not, give a datetime.timedelta or filter KoaSessionConfigWarning."
         )

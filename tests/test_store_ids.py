@@ -19,6 +19,7 @@ from tests.helpers import (
     listen_to,
     raw_client,
     set_cookies,
+    short_max_age,
     sign,
 )
 from tests.koa_app import EPOCH, KEYS, UNKNOWN, HeaderKey, build_app, count_view
@@ -182,6 +183,7 @@ def test_missed_id_gives_a_fresh_session_and_a_fresh_id() -> None:
     assert store.keys_asked() == [UNKNOWN, new]
 
 
+@short_max_age
 def test_expired_entry_gives_a_fresh_id(clock: list[int]) -> None:
     # koa: an expired (or invalid) session is replaced by create(), which
     # draws a new id; the old id is not written again.
