@@ -27,7 +27,7 @@ class KoaSessionConfigWarning(UserWarning):
 def warn_config(message: str) -> None:
     """Warn with :class:`KoaSessionConfigWarning`, attributed to the first
     caller outside this package (the line that set the extension up)."""
-    package = os.path.dirname(__file__)
+    package = os.path.dirname(__file__) + os.sep
     frame = sys._getframe(1)
     level = 2
     while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
