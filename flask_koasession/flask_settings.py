@@ -173,6 +173,11 @@ def _check(option: str, found: Found) -> t.Any:
         ) from None
 
 
+def _effective(found: Found | None) -> t.Any:
+    # Not read at all (rolling without a chosen lifetime): koa's default.
+    return KOA_DEFAULT if found is None else found.effective
+
+
 def warn_if_changed(app: flask.Flask, settings: FlaskSettings) -> None:
     """Warn when a setting read at set-up would now give another default:
     the change is not used.
@@ -183,7 +188,7 @@ def warn_if_changed(app: flask.Flask, settings: FlaskSettings) -> None:
     changed = []
     for option in {**settings.found, **now}:
         before, after = settings.found.get(option), now.get(option)
-        if before is None or after is None or before.effective != after.effective:
+        if _effective(before) != _effective(after):
             shown = after or before
             assert shown is not None
             changed.append(f"{shown.setting} is {shown.value!r} (option {option})")
