@@ -22,7 +22,12 @@ import typing as t
 
 import flask
 
-from .exceptions import KoaSessionError, SessionStoreError, SessionTooLargeError
+from .exceptions import (
+    KoaSessionConfigWarning,
+    KoaSessionError,
+    SessionStoreError,
+    SessionTooLargeError,
+)
 from .extension import KoaSession
 from .flash import pop_flash, set_flash
 from .interface import KoaSessionInterface
@@ -46,6 +51,7 @@ session = t.cast(KoaSessionDict, flask.session)
 
 __all__ = [
     "KoaSession",
+    "KoaSessionConfigWarning",
     "KoaSessionDict",
     "KoaSessionError",
     "KoaSessionInterface",

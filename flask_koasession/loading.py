@@ -66,6 +66,8 @@ def load(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
     :raise SessionStoreError: when the store fails.
     :raise RuntimeError: when signing is on and no secret key is set.
     """
+    if scope.state.unchecked_flask_settings is not None:
+        scope.state.check_flask_settings(scope.app)
     if scope.store is not None:
         return _from_store(scope)
     return _from_cookie(scope)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import typing as t
 import uuid
 
+from .cookies import COOKIE_OCTETS_IN_WORDS, not_cookie_octets
+from .options import MAX_ID_LENGTH
+
 if t.TYPE_CHECKING:
     from flask import Flask, Request
 
@@ -68,8 +71,44 @@ class RequestScope:
         return self.options.signed or self.store is not None
 
     def new_id(self) -> str:
-        """A new store id: ``genid(request)``, or ``prefix`` and a UUID4."""
+        """A new store id: ``genid(request)``, or ``prefix`` and a UUID4.
+
+        Checked before anything is written under it: an id that no cookie
+        can carry would lose the session on every request and leave an
+        entry behind each time.
+
+        :raise TypeError: when ``genid`` returns something else than a ``str``.
+        :raise ValueError: when the id is empty, longer than 255 characters or
+            holds a character a cookie value cannot carry.
+        """
         genid = self.options.genid
-        if genid is not None:
-            return genid(self.request)
-        return (self.options.prefix or "") + str(uuid.uuid4())
+        if genid is None:
+            made: object = (self.options.prefix or "") + str(uuid.uuid4())
+        else:
+            made = genid(self.request)
+        return check_new_id(made)
+
+
+def check_new_id(made: object) -> str:
+    """Return a new store id, if a cookie can carry it and a store key hold it.
+
+    :raise TypeError: when ``made`` is not a ``str``.
+    :raise ValueError: when it is empty, too long or holds a character that
+        is not a cookie-octet.
+    """
+    if not isinstance(made, str):
+        raise TypeError(
+            f"KoaSession option genid returned {type(made).__name__}"
+            f" {made!r:.60}: expected genid(request) -> str."
+        )
+    problem = not_cookie_octets(made)
+    if problem is None and len(made) > MAX_ID_LENGTH:
+        problem = f"{len(made)} characters"
+    if problem is None:
+        return made
+    raise ValueError(
+        f"KoaSession option genid returned {made!r:.60}, which cannot be a"
+        f" session id: {problem}. A session id travels in a cookie (or the"
+        " external key) and names a store entry: 1 to"
+        f" {MAX_ID_LENGTH} characters, {COOKIE_OCTETS_IN_WORDS}."
+    )

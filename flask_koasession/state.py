@@ -5,12 +5,14 @@ from __future__ import annotations
 import typing as t
 
 from .cookie_value import CookieCodec
+from .flask_settings import warn_if_changed
 from .null_session import MISSING_KEY
 from .signing import Keygrip
 
 if t.TYPE_CHECKING:
     from flask import Flask
 
+    from .flask_settings import FlaskSettings
     from .options import Options
 
 
@@ -18,10 +20,18 @@ class KoaSessionState:
     """What one app keeps in ``app.extensions["koasession"]``.
 
     :param options: the validated options of this app.
+    :param flask_settings: the Flask settings its options' defaults were read
+        from, with their values then (see :doc:`/options`); checked for
+        changes once, when the app first loads a session.
     """
 
-    def __init__(self, options: Options) -> None:
+    def __init__(
+        self, options: Options, *, flask_settings: FlaskSettings | None = None
+    ) -> None:
         self.options = options
+        #: Flask's settings as read at set-up, until the first session load
+        #: has compared them with the config (then ``None``).
+        self.unchecked_flask_settings = flask_settings
         #: Payloads to cookie values and back, as the options say.
         self.cookie_codec = CookieCodec(options)
         # The keys the signer was made from, and the signer: one tuple, so a
@@ -51,3 +61,9 @@ class KoaSessionState:
         if signer is None or signer[0] != keys:
             signer = self._signer = (keys, Keygrip(keys, self.options.digest))
         return signer[1]
+
+    def check_flask_settings(self, app: Flask) -> None:
+        """Warn, once, if Flask's settings read at set-up have changed since."""
+        settings, self.unchecked_flask_settings = self.unchecked_flask_settings, None
+        if settings is not None:
+            warn_if_changed(app, settings)

@@ -7,12 +7,20 @@ import typing as t
 from http.cookies import SimpleCookie
 
 import flask
+import pytest
 from werkzeug.test import TestResponse
 
 from flask_koasession import KoaSession
 from flask_koasession.signing import Keygrip
 
 SECRET = "your-session-secret"
+
+#: For a test that gives a max age under a minute on purpose (koa's own tests
+#: use 100 ms; expiry tests move a clock by seconds): the set-up warning about
+#: milliseconds taken for seconds is expected there, and only that warning.
+short_max_age = pytest.mark.filterwarnings(
+    "ignore:KoaSession option max_age=:flask_koasession.KoaSessionConfigWarning"
+)
 #: The date of an expired cookie, as koa's ``cookies`` module writes it.
 EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 
