@@ -290,7 +290,7 @@ def signed_cookie_header(
     return f"{name}={value}; {name}.sig={signature}"
 
 
-def cart_json(items: int, *, expire: int = 1_795_679_564_692) -> str:
+def cart_json(items: int, *, expire: int = 4_102_444_800_000) -> str:
     """The JSON text of a session holding a cart of ``items`` repetitive
     entries (what Flask's zlib-compressed cookie holds 1140 of), with koa's
     bookkeeping, as ``JSON.stringify`` writes it.

@@ -18,6 +18,9 @@
 //   PREFIX     koa-session's prefix option for generated store ids (store mode)
 //   REDIS_URL  when set, sessions live in Redis through koa-redis (its defaults:
 //              the id is the Redis key, no prefix of its own)
+//   SEAL       JSON options for flask-koasession's sealedCodec (e.g.
+//              {"encrypt":true,"compress":true}): koa-session's encode/decode
+//              come from flask_koasession/js/koa-sealed.cjs, with KEYS and KEY
 //
 // Routes (every response is JSON):
 //   GET /session, GET /touch   the session as it is: {session, isNew, maxAge,
@@ -38,6 +41,7 @@
 // Stops cleanly on SIGTERM or SIGINT.
 
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import Koa from 'koa';
 import Router from '@koa/router';
 import Keygrip from 'keygrip';
@@ -76,6 +80,13 @@ for (const [env, opt] of [['ROLLING', 'rolling'], ['RENEW', 'renew'], ['SIGNED',
 }
 if (process.env.SAME_SITE) config.sameSite = process.env.SAME_SITE;
 if (process.env.PREFIX) config.prefix = process.env.PREFIX;
+if (process.env.SEAL) {
+  const require = createRequire(import.meta.url);
+  const { sealedCodec } = require('../../flask_koasession/js/koa-sealed.cjs');
+  const codec = sealedCodec({ ...JSON.parse(process.env.SEAL), keys, key: config.key });
+  config.encode = codec.encode;
+  config.decode = codec.decode;
+}
 
 let store;
 if (process.env.REDIS_URL) {
