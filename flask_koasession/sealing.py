@@ -140,6 +140,7 @@ class SealError(KoaSessionError):
         - ``"tampered"``: encrypted under a configured key but does not
           authenticate: changed, forged, or taken from a cookie of another name;
         - ``"zip_bomb"``: inflates to more than :attr:`Sealer.max_size` bytes.
+    :param detail: appended to the message, for logs.
     """
 
     def __init__(self, reason: Reason, detail: str = "") -> None:
