@@ -15,6 +15,8 @@ from pathlib import Path
 # Document the package from this checkout, installed or not.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# This project's own Sphinx extensions.
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 project = "flask-koasession"
 author = "flask-koasession developers"
@@ -27,6 +29,8 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.viewcode",
+    "peer_differences",
+    "options_table",
 ]
 
 # No intersphinx: the build works offline. Type hints go into the descriptions,
@@ -51,4 +55,4 @@ html_theme_options = {
     "description": "koa-session's sessions for Flask, wire-compatible with Koa",
     "fixed_sidebar": True,
 }
-html_static_path: list[str] = []
+html_static_path = ["_static"]

@@ -1,107 +1,146 @@
-"""The complete example of koa-session's introduction, in Flask.
+"""koa-session's complete example, in Flask, as a small site.
 
-Run it with ``./scripts/run-example`` (or ``flask --app example_app run``).
-Sessions live in signed cookies by default. To keep them in a store, set
-``KOA_SESSION_STORE`` before starting:
+Run it with ``./scripts/run-example`` (or ``flask --app example_app run``) and
+open http://127.0.0.1:5000. Every route of koa-session's example keeps its
+path: ``/`` (a view counter), ``/set``, ``/get``, ``/logout``, ``/flash`` and
+``/show-flash``, plus ``/login`` (a new session id on login) and
+``/session`` (the session as the server sees it). A browser gets HTML pages;
+``curl`` gets the example's plain text (``curl localhost:5000/`` says
+``1 views``).
 
-- ``memory``: in this process only;
-- ``redis://localhost:6379/0``: Redis, shared with a Koa app using koa-redis;
-- ``sqlite:///sessions.db`` or ``postgresql+psycopg://user@host/db``: SQL.
-
-``SECRET_KEY`` sets the signing key (``app.keys`` in Koa).
+Sessions live in signed cookies by default. ``KOA_SESSION_STORE`` keeps them
+in a store instead (see :mod:`example_app.stores` for the URLs):
+``memory``, ``redis://localhost:6379/0``, ``sqlite:///sessions.db`` (relative
+path), ``sqlite:////var/lib/app/sessions.db`` (absolute path: four slashes)
+or ``postgresql+psycopg://user@host/db``. ``SECRET_KEY`` sets the signing key
+(``app.keys`` in Koa).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import typing as t
+from dataclasses import dataclass
 
-from flask import Flask, redirect, request, url_for
-from werkzeug.wrappers import Response
+from flask import Flask, current_app, render_template, request
+from werkzeug.exceptions import HTTPException
 
-# flask_koasession.session is flask.session, typed with koa's methods.
-from flask_koasession import KoaSession, pop_flash, session, set_flash
+from flask_koasession import KoaSession
+
+from .csrf import check_csrf, csrf_token
+from .signal_log import SignalLog
+from .stores import StoreURLError, shown, store_from_url
+from .views import bp, text, wants_html
 
 if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
     from flask_koasession.stores import SessionStore
 
+__all__ = ["StoreURLError", "create_app", "create_app_or_exit"]
 
-def store_from_env(url: str) -> SessionStore | None:
-    """The store that ``KOA_SESSION_STORE`` names, or ``None`` for cookies."""
-    if not url:
-        return None
-    if url == "memory":
-        from flask_koasession.stores import MemoryStore
+#: The seed's CONFIG object, ported as it is (plus sameSite).
+CONFIG: dict[str, t.Any] = {
+    "key": "koa:sess",
+    "maxAge": 86_400_000,
+    "autoCommit": True,
+    "overwrite": True,
+    "httpOnly": True,
+    "signed": True,
+    "rolling": False,
+    "renew": False,
+    # koa: process.env.NODE_ENV === "production". None: Secure over HTTPS.
+    "secure": os.environ.get("FLASK_ENV") == "production" or None,
+    # Not in the seed: another site's links and forms come without the cookie.
+    "sameSite": "Lax",
+}
 
-        return MemoryStore()
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        import redis
+#: Only our own stylesheet; no scripts at all, so an injected one cannot run.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self';"
+    " base-uri 'none'; frame-ancestors 'none'"
+)
 
-        from flask_koasession.stores import RedisStore
 
-        return RedisStore(redis.Redis.from_url(url))
-    from flask_koasession.stores import SQLAlchemyStore
+@dataclass(frozen=True)
+class ExampleState:
+    """What the pages need to know about the set-up."""
 
-    return SQLAlchemyStore(url)
+    cookie_name: str
+    store: SessionStore | None
+    store_url: str
 
 
 def create_app(config: dict[str, t.Any] | None = None) -> Flask:
-    """Build the example app; ``config`` overrides ``app.config`` (tests)."""
+    """Build the example app.
+
+    :param config: overrides ``app.config`` (tests). ``KOA_SESSION_STORE`` in
+        it, or else in the environment, chooses the store.
+    :raise StoreURLError: ``KOA_SESSION_STORE`` names no usable store.
+    """
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=os.environ.get("SECRET_KEY", "your-session-secret"),
-        # The seed's CONFIG object, ported as it is.
-        KOA_SESSION={
-            "key": "koa:sess",
-            "maxAge": 86_400_000,
-            "autoCommit": True,
-            "overwrite": True,
-            "httpOnly": True,
-            "signed": True,
-            "rolling": False,
-            "renew": False,
-            "secure": os.environ.get("FLASK_ENV") == "production" or None,
-        },
+        KOA_SESSION=CONFIG,
+        KOA_SESSION_STORE=os.environ.get("KOA_SESSION_STORE", ""),
     )
     app.config.update(config or {})
-    KoaSession(app, store=store_from_env(os.environ.get("KOA_SESSION_STORE", "")))
+    store_url = app.config["KOA_SESSION_STORE"]
+    store = store_from_url(store_url)
+    KoaSession(app, store=store)
+    app.extensions["example_app"] = ExampleState(
+        cookie_name=app.config["KOA_SESSION"]["key"],
+        store=store,
+        store_url=shown(store_url.strip()) if store is not None else "",
+    )
+    SignalLog(app)
 
-    @app.get("/")
-    def views() -> str:
-        n = session.get("views", 0) + 1
-        session["views"] = n
-        message = pop_flash()
-        return f"{n} views" + (f"\n{message}" if message else "")
-
-    @app.get("/set")
-    def set_user() -> str:
-        session["userId"] = request.args.get("userId", "1234")
-        return "UserId set in session"
-
-    @app.get("/get")
-    def get_user() -> str:
-        return f"User ID: {session.get('userId')}"
-
-    @app.get("/login")
-    def login() -> str:
-        # A new session id on login prevents session fixation.
-        session.regenerate()
-        session["userId"] = request.args.get("userId", "1234")
-        session["role"] = "admin"
-        return f"Logged in as {session['userId']}"
-
-    @app.get("/logout")
-    def logout() -> str:
-        session.destroy()
-        return "Session Destroyed"
-
-    @app.get("/flash")
-    def flash_message() -> Response:
-        set_flash("Flash Message Example")
-        return redirect(url_for("views"))
-
-    @app.get("/show-flash")
-    def show_flash() -> str:
-        return t.cast(str, pop_flash("No Flash Message"))
-
+    app.register_blueprint(bp)
+    app.before_request(check_csrf)
+    app.add_template_global(csrf_token)
+    app.context_processor(_layout_context)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _error_page)
     return app
+
+
+def create_app_or_exit() -> Flask:
+    """:func:`create_app`, or a one-line message and exit status 2 when
+    ``KOA_SESSION_STORE`` is wrong (``scripts/run-example`` uses it)."""
+    try:
+        return create_app()
+    except StoreURLError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _layout_context() -> dict[str, t.Any]:
+    return {
+        "example": current_app.extensions["example_app"],
+        "signal_log": current_app.extensions["example_signals"],
+        "nav": [
+            ("pages.views", "Views"),
+            ("pages.set_user", "Set user"),
+            ("pages.get_user", "Get user"),
+            ("pages.login", "Log in"),
+            ("pages.logout", "Log out"),
+            ("pages.flash_message", "Flash"),
+            ("pages.show_flash", "Show flash"),
+            ("pages.session_page", "Session"),
+        ],
+    }
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+def _error_page(error: HTTPException) -> t.Any:
+    status = error.code or 500
+    if not wants_html() or request.path.startswith("/static/"):
+        return text(f"{status} {error.name}: {error.description}\n", status)
+    return render_template("error.html", error=error), status

@@ -7,7 +7,7 @@ import typing as t
 import flask
 
 from .exceptions import KoaSessionError, SessionStoreError, SessionTooLargeError
-from .extension import KoaSession, KoaSessionState
+from .extension import KoaSession
 from .flash import pop_flash, set_flash
 from .interface import KoaSessionInterface
 from .options import Options
@@ -21,6 +21,7 @@ from .signals import (
     session_regenerated,
     session_renewed,
 )
+from .state import KoaSessionState
 
 #: :data:`flask.session`, typed as what this extension makes it: the same proxy,
 #: so that type checkers know ``session.regenerate()``, ``session.destroy()``

@@ -9,6 +9,14 @@ Such payloads also carry ``"_tagged": true``, and only payloads that carry it
 are untagged when read. koa-session drops keys starting with ``_`` whenever it
 writes, so data a Koa app wrote (perhaps JSON a client sent it) is always read
 as plain JSON: ``{" m": "<script>"}`` from a Koa app never becomes ``Markup``.
+
+Tags are trusted only in data that nobody else can write: signed cookies and
+store entries. An unsigned cookie can be forged, so it is written and read
+with ``tag=False`` / ``untag=False``: plain JSON both ways.
+
+What a store or a custom cookie codec needs is public (``__all__``):
+:func:`dumps_json` and :func:`decode_payload` for a store's text,
+:func:`encode` and :func:`decode` for a cookie value, :func:`loads_json`.
 """
 
 from __future__ import annotations
@@ -20,11 +28,10 @@ import typing as t
 
 from flask.json.tag import TaggedJSONSerializer
 
+__all__ = ["decode", "decode_payload", "dumps_json", "encode", "loads_json"]
+
 #: Written into a payload whose values were tagged: only those are untagged.
 TAGGED = "_tagged"
-#: Keys that hold bookkeeping in a payload (koa's, and :data:`TAGGED`); never
-#: session data.
-RESERVED_KEYS = frozenset(("_expire", "_maxAge", "_session", TAGGED))
 
 _tagger = TaggedJSONSerializer()
 _TAG_KEYS = frozenset(_tagger.tags)
@@ -90,19 +97,27 @@ def _dict_ready(value: dict[t.Any, t.Any]) -> dict[t.Any, t.Any]:
     return value if out is None else out
 
 
-def dumps_json(payload: dict[str, t.Any]) -> str:
+def dumps_json(payload: dict[str, t.Any], *, tag: bool = True) -> str:
     """Serialize a payload like ``JSON.stringify``, tagging values JSON cannot
     hold; a payload with tagged values gets ``"_tagged": true`` at its end.
 
     The payload itself is never escaped as a whole: it always holds more than
     a marker's single key once koa's bookkeeping is added.
 
+    :param tag: ``False`` for a payload that will be read back without
+        untagging (an unsigned cookie): nothing is tagged, tuples become
+        arrays as :func:`json.dumps` writes them, and other values JSON
+        cannot hold raise :class:`TypeError`.
     :raise TypeError: for a value that neither JSON nor the tags can hold.
     :raise ValueError: for ``NaN`` or infinities, which JSON has no form for.
     """
+    # The walk runs with tag=False too, so that both bound nesting alike.
     ready = _dict_ready(payload)
     if ready is not payload:
-        ready[TAGGED] = True
+        if tag:
+            ready[TAGGED] = True
+        else:
+            ready = payload
     text = _encoder.encode(ready)
     try:
         text.encode("utf-8")
@@ -116,20 +131,45 @@ def dumps_json(payload: dict[str, t.Any]) -> str:
     return text
 
 
-def loads_json(text: str) -> t.Any:
+def loads_json(text: str, *, untag: bool = True) -> t.Any:
     """Parse like ``JSON.parse``; restore tagged values in a payload that
     carries ``"_tagged": true`` (and drop that key).
 
+    :param untag: ``False`` for text anyone could have written (an unsigned
+        cookie): it is read as plain JSON, whatever it carries.
     :raise ValueError: for text that is not JSON (or nests too deeply).
     """
     try:
         value = _plain_decoder.decode(text)
-        if isinstance(value, dict) and value.get(TAGGED) is True:
+        if untag and isinstance(value, dict) and value.get(TAGGED) is True:
             value = _tag_decoder.decode(text)
             del value[TAGGED]
     except RecursionError as error:
         raise ValueError("JSON nests too deeply") from error
     return value
+
+
+def decode_payload(text: str | bytes) -> dict[str, t.Any] | None:
+    """Parse a stored JSON text; ``None`` when it is not a session payload.
+
+    For stores: a damaged or foreign entry reads as "no session", as in
+    koa-redis (which swallows ``JSON.parse`` errors), rather than failing
+    every request that carries its id. That covers any failure of the
+    decoding, not only text that is not JSON: a tagged marker with a value of
+    the wrong type (e.g. ``{" t": 5}`` or ``{" b": 5}``, written by something
+    other than this package) makes Flask's tag classes raise ``TypeError``,
+    ``AttributeError`` or others. Bytes are decoded as UTF-8 with U+FFFD for
+    invalid sequences, as Node's ``buffer.toString()`` does.
+
+    :param text: the stored value.
+    """
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        payload = loads_json(text)
+    except Exception:  # whatever failed, this is not a session
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 _URLSAFE = str.maketrans("-_", "+/")
@@ -163,35 +203,13 @@ def encode_text(json_text: str) -> str:
     return binascii.b2a_base64(json_text.encode("utf-8"), newline=False).decode("ascii")
 
 
-def decode(value: str) -> t.Any:
+def decode(value: str, *, untag: bool = True) -> t.Any:
     """koa-session's default ``decode``: lenient base64, then ``JSON.parse``.
 
     Invalid UTF-8 becomes U+FFFD, as in Node.
 
+    :param untag: as for :func:`loads_json`.
     :raise ValueError: when the text is not JSON.
     """
-    return loads_json(b64decode_lenient(value).decode("utf-8", "replace"))
-
-
-def bookkeeping(max_age: int | str, now_ms: int) -> dict[str, t.Any]:
-    """The fields koa-session appends to a payload for this max age."""
-    if max_age == "session":
-        return {"_session": True}
-    assert isinstance(max_age, int)
-    return {"_expire": now_ms + max_age, "_maxAge": max_age}
-
-
-def append_bookkeeping(data_json: str, extra: dict[str, t.Any]) -> str:
-    """Append bookkeeping fields to serialized data without serializing twice.
-
-    ``data_json`` is the text of a JSON object; the result is the text of that
-    object with ``extra``'s fields added at the end, as ``JSON.stringify``
-    writes ``{...data, ...extra}``.
-    """
-    if len(extra) == 2:  # the usual {"_expire": int, "_maxAge": int}, formatted fast
-        tail = f'"_expire":{extra["_expire"]},"_maxAge":{extra["_maxAge"]}}}'
-    else:
-        tail = _encoder.encode(extra)[1:]
-    if data_json == "{}":
-        return "{" + tail
-    return data_json[:-1] + "," + tail
+    text = b64decode_lenient(value).decode("utf-8", "replace")
+    return loads_json(text, untag=untag)

@@ -28,7 +28,8 @@ class SessionStoreError(KoaSessionError):
     :ref:`store-outages`.
 
     :param store: a short name of the store, e.g. ``"RedisStore"``.
-    :param operation: ``"get"``, ``"set"``, ``"destroy"`` or ``"cleanup"``.
+    :param operation: ``"get"``, ``"set"``, ``"destroy"``, ``"cleanup"`` or
+        ``"create_table"``.
     :param key: the session id concerned, when there is one.
     """
 

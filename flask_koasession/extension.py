@@ -4,57 +4,16 @@ from __future__ import annotations
 
 import typing as t
 
-from .flash import pop_flash
+from .flash import flash_template_context
 from .interface import KoaSessionInterface
-from .options import Options, check_options, parse_options
-from .signing import Keygrip
+from .options import check_options, parse_options
+from .state import KoaSessionState
 
 if t.TYPE_CHECKING:
     from flask import Flask
 
 #: ``app.config`` key holding a dict of options.
 CONFIG_KEY = "KOA_SESSION"
-
-
-class KoaSessionState:
-    """What one app keeps in ``app.extensions["koasession"]``.
-
-    :param options: the validated options of this app.
-    """
-
-    def __init__(self, options: Options) -> None:
-        self.options = options
-        # The keys the signer was made from, and the signer: one tuple, so a
-        # thread never sees one without the other while the keys rotate.
-        self._signer: tuple[tuple[str | bytes, ...], Keygrip] | None = None
-
-    def keygrip(self, app: Flask) -> Keygrip | None:
-        """The signer for this app's keys, ``None`` when cookies are unsigned.
-
-        Keys come from the ``keys`` option, else from ``SECRET_KEY`` followed
-        by ``SECRET_KEY_FALLBACKS``; they are read on each request (and the
-        signer rebuilt only when they change) so rotating them in the config
-        takes effect at once.
-
-        :raise RuntimeError: when signing is on and no key is configured.
-        """
-        if not self.options.signed:
-            return None
-        keys = self.options.keys
-        if keys is None:
-            secret = app.config.get("SECRET_KEY")
-            fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
-            keys = tuple(k for k in (secret, *fallbacks) if k)
-            if not secret:
-                raise RuntimeError(
-                    "The session is unavailable because no secret key was set. Set"
-                    " app.secret_key (or pass keys=[...] to KoaSession), or use"
-                    " signed=False to send unsigned cookies."
-                )
-        signer = self._signer
-        if signer is None or signer[0] != keys:
-            signer = self._signer = (keys, Keygrip(keys, self.options.digest))
-        return signer[1]
 
 
 class KoaSession:
@@ -84,12 +43,16 @@ class KoaSession:
     :param options: options shared by every app this object sets up.
     :raise ValueError: for an unknown option or a value out of range.
     :raise TypeError: for an option of the wrong type.
+    :raise RuntimeError: when ``app`` is already set up (see :meth:`init_app`).
     """
 
     def __init__(self, app: Flask | None = None, **options: t.Any) -> None:
         # Validate now, so that a mistake surfaces where it was made.
         check_options((options, "KoaSession(...)"))
-        self.options = options
+        #: The options given here, as given: shared by every app this object
+        #: sets up (each app's validated ones are ``app.extensions[
+        #: "koasession"].options``).
+        self.shared_options = options
         if app is not None:
             self.init_app(app)
 
@@ -98,12 +61,22 @@ class KoaSession:
 
         :param app: the Flask app.
         :param options: options for this app only; they win over the others.
+        :raise RuntimeError: when the extension is already set up on ``app``.
         """
+        if "koasession" in app.extensions:
+            # A second set-up would silently replace the first one's options.
+            raise RuntimeError(
+                f"KoaSession is already set up on the app {app.name!r}. Set it up"
+                " once per app: give every option to that one KoaSession(...) or"
+                " init_app(...) call, or in app.config['KOA_SESSION']."
+            )
         validated = parse_options(
             (app.config.get(CONFIG_KEY) or {}, f'app.config["{CONFIG_KEY}"]'),
-            (self.options, "KoaSession(...)"),
+            (self.shared_options, "KoaSession(...)"),
             (options, "init_app(...)"),
         )
         app.extensions["koasession"] = KoaSessionState(validated)
         app.session_interface = KoaSessionInterface()
-        app.add_template_global(pop_flash)
+        # Not add_template_global, which makes app.jinja_env now: settings made
+        # later would be ignored, and the env's link back keeps the app alive.
+        app.context_processor(flash_template_context)

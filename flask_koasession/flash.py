@@ -14,14 +14,24 @@ from flask import current_app, session
 _MISSING = object()
 
 
-def _flash_key() -> str:
-    key: str = current_app.extensions["koasession"].options.flash_key
+def _flash_key(helper: str) -> str:
+    state = current_app.extensions.get("koasession")
+    if state is None:
+        raise RuntimeError(
+            f"{helper}() needs the KoaSession extension on the app"
+            f" {current_app.name!r}: set it up with KoaSession(app) or"
+            " koa_session.init_app(app) before handling requests."
+        )
+    key: str = state.options.flash_key
     return key
 
 
 def set_flash(value: t.Any) -> None:
-    """Store ``value`` (anything JSON can hold) until the next :func:`pop_flash`."""
-    session[_flash_key()] = value
+    """Store ``value`` (anything JSON can hold) until the next :func:`pop_flash`.
+
+    :raise RuntimeError: when the app has no :class:`~flask_koasession.KoaSession`.
+    """
+    session[_flash_key("set_flash")] = value
 
 
 def pop_flash(default: t.Any = None) -> t.Any:
@@ -31,8 +41,15 @@ def pop_flash(default: t.Any = None) -> t.Any:
     available in templates as ``pop_flash()``. A Koa app that "clears" the
     flash by setting it to ``null`` leaves ``None`` behind: that counts as no
     message too.
+
+    :raise RuntimeError: when the app has no :class:`~flask_koasession.KoaSession`.
     """
-    value = session.pop(_flash_key(), _MISSING)
+    value = session.pop(_flash_key("pop_flash"), _MISSING)
     if value is _MISSING or value is None:
         return default
     return value
+
+
+def flash_template_context() -> dict[str, t.Any]:
+    """Puts :func:`pop_flash` in every template Flask renders."""
+    return {"pop_flash": pop_flash}

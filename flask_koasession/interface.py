@@ -1,18 +1,22 @@
 """Flask's ``SessionInterface`` for koa-session semantics.
 
-Opening a session costs one small object: the cookie or store is read only when
-the view first touches :data:`flask.session`. Saving runs after every
-``after_request`` function, so whatever they write to the session is kept.
+Opening a session costs one small object: the cookie or store is read only
+when the view first touches :data:`flask.session` (:mod:`.loading`). At the
+end of the request, after every ``after_request`` function so that whatever
+they write is kept, :func:`commit` decides (:mod:`.decide`) and saves or
+removes (:mod:`.saving`).
 """
 
 from __future__ import annotations
 
 import typing as t
 
-from flask.globals import request_ctx
 from flask.sessions import SessionInterface
 
-from .context import SessionContext
+from . import cookies, payload, saving, signals
+from .decide import decide
+from .null_session import NullKoaSession
+from .scope import RequestScope
 from .session_dict import KoaSessionDict
 
 if t.TYPE_CHECKING:
@@ -25,16 +29,122 @@ class KoaSessionInterface(SessionInterface):
     from ``app.extensions["koasession"]``, so one interface serves many apps.
     """
 
-    def open_session(self, app: Flask, request: Request) -> KoaSessionDict:
+    #: Opened when signing is on and no key is set, as Flask does.
+    null_session_class = NullKoaSession
+
+    #: The key in a request's WSGI environ that marks its session as opened.
+    opened_key = "flask_koasession.opened"
+
+    def open_session(self, app: Flask, request: Request) -> KoaSessionDict | None:
+        """A session for ``request`` that loads itself on first use.
+
+        Flask opens one session per request, when its context is pushed. A
+        second one for the same request is Flask's test client at work:
+        ``session_transaction()`` opens it to hand to the test, which uses it
+        outside any request context. That one is loaded at once, inside the
+        context it is opened in (as Flask's own session is), so that stores,
+        ``genid`` and ``valid`` see ``current_app``, ``request`` and ``g``.
+        """
         state = app.extensions["koasession"]
-        # The context pushed now (a request, or session_transaction()'s).
-        context = (
-            t.cast(t.Any, request_ctx)._get_current_object() if request_ctx else None
-        )
-        return KoaSessionDict(SessionContext(app, request, state, context))
+        options = state.options
+        if options.signed and options.keys is None and not app.secret_key:
+            return None  # Flask then opens null_session_class
+        session = KoaSessionDict(RequestScope(app, request, state))
+        environ = request.environ
+        if environ.get(self.opened_key):
+            session._load()
+        else:
+            environ[self.opened_key] = True
+        return session
 
     def save_session(
         self, app: Flask, session: SessionMixin, response: Response
     ) -> None:
         if isinstance(session, KoaSessionDict):
-            session._context.commit(session, response)
+            commit(session, response)
+
+
+def commit(session: KoaSessionDict, response: Response) -> None:
+    """Write what this request did to its session: cookies, store entries,
+    signals (koa-session's ``commit()``).
+
+    In order: nothing when the session was never read; ``Vary: Cookie`` when
+    it was; nothing more when loading failed, or when ``auto_commit`` is off
+    and the view did not call ``manually_commit()``. Then the removal asked by
+    ``destroy()``, the save decision, and the save.
+    """
+    if not session.accessed:
+        return
+    # The response depends on the cookie whenever the session was read,
+    # even when nothing is written (auto_commit off, or a failed load).
+    cookies.vary_on_cookie(response)
+    loaded, requested, scope = session._loaded, session._requested, session._scope
+    if loaded is None or session._load_failed or session._committed:
+        return
+    options = scope.options
+    if not options.auto_commit and not requested.manual_commit:
+        return
+    # Once: when this commit raises, Flask saves the session again with the
+    # error response, which must not carry half of this one.
+    session._committed = True
+    # From the config, not response.max_cookie_size, which finds the app
+    # through current_app: measured 13x this, +1.3 µs (3%) on every write
+    # (benchmarks/bench_helpers.py).
+    max_size = scope.app.config.get("MAX_COOKIE_SIZE", 4093)
+    writer = cookies.CookieWriter(
+        response, scope.request, options, scope.keygrip, max_size
+    )
+    if loaded.signature == "bad":
+        writer.remove_signature()
+    if requested.destroy:
+        saving.remove(scope, writer, requested.destroyed_id)
+        signals.send(signals.session_destroyed, scope.app, key=requested.destroyed_id)
+    # The id the session came with; a new session's generated id was never stored.
+    old_id = None if loaded.is_new else loaded.store_id
+    store_id = loaded.store_id
+    if requested.regenerate:
+        writer.remove()
+        if scope.store is not None:
+            store_id = scope.new_id()
+
+    now = payload.now_ms()
+    data = payload.data_of(session)
+    data_json = payload.dumps_data(data, trusted=scope.trusted)
+    reason = decide(loaded, requested, data_json, options, now)
+    if reason is None:
+        return
+    if options.before_save is not None:
+        options.before_save(scope.request, session)
+        data = payload.data_of(session)
+        data_json = payload.dumps_data(data, trusted=scope.trusted)
+    saving.save(
+        scope,
+        writer,
+        response,
+        loaded=loaded,
+        store_id=store_id,
+        data=data,
+        data_json=data_json,
+        max_age=loaded.max_age if requested.max_age is None else requested.max_age,
+        now=now,
+        changed=reason == "changed",
+    )
+    if requested.regenerate and old_id is not None:
+        # Only once the data is safe under its new id: a store that fails
+        # to save must not have lost the old entry already.
+        saving.remove_entry(scope, old_id)
+    if store_id != loaded.store_id:
+        session._moved(store_id)
+
+    if loaded.is_new:
+        signals.send(signals.session_created, scope.app, session=session)
+    if requested.regenerate:
+        signals.send(
+            signals.session_regenerated,
+            scope.app,
+            session=session,
+            old_key=old_id,
+            new_key=store_id,
+        )
+    if reason in ("rolling", "renew"):
+        signals.send(signals.session_renewed, scope.app, session=session, reason=reason)

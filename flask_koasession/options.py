@@ -1,4 +1,10 @@
-"""The extension's options: one validated object, under Python and koa names.
+"""The extension's options, each declared once.
+
+Every option is one field of :class:`Options`: its Python name, default,
+koa-session name, check and a one-line description. That one declaration
+drives the keyword arguments of ``KoaSession(...)`` and ``init_app(...)``, the
+``app.config["KOA_SESSION"]`` dict, the error messages and the options table
+of the documentation. Adding an option is adding a field.
 
 Every option is checked once, at set-up, so that a mistake raises there with a
 message naming the option, the value given and what is accepted, instead of
@@ -15,47 +21,14 @@ import re
 import typing as t
 
 from . import codec
+from .max_age import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
 from .signing import check_digest
 
 if t.TYPE_CHECKING:
     from flask import Request, Response
+    from flask.sessions import SessionMixin
 
-    from .session_dict import KoaSessionDict
     from .stores.base import SessionStore
-
-MaxAge = int | t.Literal["session"]
-
-DEFAULT_MAX_AGE = 86_400_000
-#: The longest max age (100 years): beyond it no cookie date can be written.
-MAX_MAX_AGE = 100 * 365 * 86_400_000
-
-#: koa-session's option names, mapped to ours.
-KOA_NAMES = {
-    "key": "key",
-    "maxAge": "max_age",
-    "autoCommit": "auto_commit",
-    "overwrite": "overwrite",
-    "httpOnly": "http_only",
-    "signed": "signed",
-    "rolling": "rolling",
-    "renew": "renew",
-    "secure": "secure",
-    "sameSite": "same_site",
-    "domain": "domain",
-    "path": "path",
-    "partitioned": "partitioned",
-    "encode": "encode",
-    "decode": "decode",
-    "store": "store",
-    "ContextStore": "store_factory",
-    "externalKey": "external_key",
-    "genid": "genid",
-    "prefix": "prefix",
-    "valid": "valid",
-    "beforeSave": "before_save",
-    "keys": "keys",
-    "digest": "digest",
-}
 
 #: What a store id from a request may look like with a custom ``genid``:
 #: printable ASCII without spaces, quotes, commas, semicolons or backslashes
@@ -78,37 +51,336 @@ class ExternalKey(t.Protocol):
     def set(self, response: Response, key: str) -> None: ...
 
 
+# -- checks ----------------------------------------------------------------------
+#
+# A check takes the option's Python name and the value given, and returns the
+# value to keep (normalised) or raises through invalid().
+
+Check = t.Callable[[str, t.Any], t.Any]
+
+
+def invalid(
+    name: str, value: object, accepted: str, kind: type[Exception] = ValueError
+) -> t.NoReturn:
+    """Raise the set-up error of option ``name`` given ``value``.
+
+    :param accepted: what the option accepts, in a few words.
+    :param kind: :class:`ValueError` for a value out of range,
+        :class:`TypeError` for a value of the wrong type.
+    """
+    raise kind(f"KoaSession option {name}={value!r} is invalid: {accepted}.")
+
+
+def normalize_max_age(value: object, name: str = "max_age") -> MaxAge:
+    """Return a max age as whole milliseconds, or ``"session"``.
+
+    :param value: milliseconds (an ``int``, or a ``float`` without a
+        fraction), a :class:`~datetime.timedelta` or ``"session"``.
+    :param name: what to call it in an error message.
+    :raise TypeError: for a value that is neither a number, a timedelta nor
+        ``"session"``.
+    :raise ValueError: for a max age that is not positive, or over 100 years.
+    """
+    accepted = (
+        f"expected milliseconds (0 < int <= {MAX_MAX_AGE}, 100 years),"
+        ' a datetime.timedelta or "session"'
+    )
+    if value == "session":
+        return "session"
+    if isinstance(value, datetime.timedelta):
+        value = int(value.total_seconds() * 1000)
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        invalid(name, value, accepted, TypeError)
+    if not 0 < value <= MAX_MAX_AGE:
+        invalid(name, value, accepted)
+    return value
+
+
+def _max_age(name: str, value: object) -> MaxAge:
+    return normalize_max_age(value, name)
+
+
+def _boolean(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        invalid(name, value, "expected True or False", TypeError)
+    return value
+
+
+def _boolean_or_none(name: str, value: object) -> bool | None:
+    return None if value is None else _boolean(name, value)
+
+
+def _cookie_name(name: str, value: object) -> str:
+    if not isinstance(value, str) or not _COOKIE_NAME.match(value):
+        invalid(
+            name,
+            value,
+            "expected a cookie name: letters, digits and !#$%&'*+-.^_`|~: only",
+        )
+    return value
+
+
+def _attribute(name: str, value: object) -> object:
+    if value is not None and (
+        not isinstance(value, str) or not _ATTRIBUTE.match(value)
+    ):
+        invalid(name, value, "expected a cookie attribute (no spaces or ';')")
+    return value
+
+
+def _same_site(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str):
+        invalid(name, value, "expected 'Lax', 'Strict', 'None' or None", TypeError)
+    canonical = _SAME_SITE.get(value.lower())
+    if canonical is None:
+        invalid(name, value, "expected 'Lax', 'Strict' or 'None' (any case)")
+    return canonical
+
+
+def _string(*, optional: bool) -> Check:
+    def check(name: str, value: object) -> object:
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or not value:
+            invalid(name, value, "expected a non-empty string", TypeError)
+        return value
+
+    return check
+
+
+def _function(signature: str, default: t.Any = None) -> Check:
+    """A function or ``None``; ``None`` gives ``default``."""
+
+    def check(name: str, value: object) -> object:
+        if value is None:
+            return default
+        if not callable(value):
+            invalid(name, value, f"expected a function {signature} or None", TypeError)
+        return value
+
+    return check
+
+
+def _methods(*methods: str) -> Check:
+    """An object with these methods, or ``None``."""
+
+    def check(name: str, value: object) -> object:
+        missing = [m for m in methods if not callable(getattr(value, m, None))]
+        if value is not None and missing:
+            invalid(
+                name,
+                value,
+                f"expected an object with methods {', '.join(methods)}"
+                f" (missing: {', '.join(missing)})",
+                TypeError,
+            )
+        return value
+
+    return check
+
+
+def _keys(name: str, value: object) -> tuple[str | bytes, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, t.Iterable):
+        invalid(name, value, "expected a list of secret keys, newest first", TypeError)
+    keys = tuple(value)
+    if not keys or not all(isinstance(k, (str, bytes)) and k for k in keys):
+        invalid(name, keys, "expected a non-empty list of non-empty str or bytes")
+    return keys
+
+
+def _digest(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        invalid(name, value, "expected a hashlib name", TypeError)
+    check_digest(value)
+    return value
+
+
+# -- the table -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """How one option is named, checked and documented: a field's metadata."""
+
+    check: Check
+    #: One line of reST for the options table of the documentation.
+    doc: str
+    #: koa-session's name; ``None`` when koa-session has no such option.
+    koa: str | None
+    #: How the documentation shows the default, when not as a literal.
+    shown_default: str | None
+
+
+#: ``koa=`` of an option whose koa name is its Python name (most of them).
+_PYTHON_NAME = "(the Python name)"
+
+
+def option(
+    default: t.Any,
+    check: Check,
+    doc: str,
+    *,
+    koa: str | None = _PYTHON_NAME,
+    shown_default: str | None = None,
+) -> t.Any:
+    """Declare an option: a field of :class:`Options` with its :class:`Spec`.
+
+    :param default: the value when the option is not given.
+    :param check: checks (and normalises) a value given.
+    :param doc: one line of reST that says what the option means.
+    :param koa: koa-session's name when it differs from the Python name;
+        ``None`` when koa-session has no such option.
+    :param shown_default: the default as the documentation shows it, when
+        the value itself does not say it (a function, say).
+    """
+    spec = Spec(check, doc, koa, shown_default)
+    return dataclasses.field(default=default, metadata={"spec": spec})
+
+
 @dataclasses.dataclass(frozen=True)
 class Options:
     """The validated options of one app. Read it from
     ``app.extensions["koasession"].options``; build it with ``parse_options()``.
+
+    Each field is one option, declared with its default, koa-session's name,
+    its check and the line that documents it.
     """
 
-    key: str = "koa.sess"
-    max_age: MaxAge = DEFAULT_MAX_AGE
-    auto_commit: bool = True
-    overwrite: bool = True
-    http_only: bool = True
-    signed: bool = True
-    rolling: bool = False
-    renew: bool = False
-    secure: bool | None = None
-    same_site: str | None = None
-    domain: str | None = None
-    path: str = "/"
-    partitioned: bool = False
-    encode: t.Callable[[dict[str, t.Any]], str] = codec.encode
-    decode: t.Callable[[str], t.Any] = codec.decode
-    store: SessionStore | None = None
-    store_factory: t.Callable[[Request], SessionStore] | None = None
-    external_key: ExternalKey | None = None
-    genid: t.Callable[[Request], str] | None = None
-    prefix: str | None = None
-    valid: t.Callable[[Request, dict[str, t.Any]], bool] | None = None
-    before_save: t.Callable[[Request, KoaSessionDict], None] | None = None
-    keys: tuple[str | bytes, ...] | None = None
-    digest: str = "sha1"
-    flash_key: str = "flash"
+    key: str = option(
+        "koa.sess",
+        _cookie_name,
+        'cookie name; the signature cookie is ``key + ".sig"``',
+    )
+    max_age: MaxAge = option(
+        DEFAULT_MAX_AGE,
+        _max_age,
+        'milliseconds, a :class:`~datetime.timedelta`, or ``"session"`` for a'
+        " browser-session cookie (see :ref:`option-max-age`)",
+        koa="maxAge",
+    )
+    auto_commit: bool = option(
+        True,
+        _boolean,
+        "write the session headers automatically at the end of the request",
+        koa="autoCommit",
+    )
+    overwrite: bool = option(
+        True,
+        _boolean,
+        "a later ``Set-Cookie`` of the same name replaces an earlier one",
+    )
+    http_only: bool = option(
+        True,
+        _boolean,
+        "``HttpOnly`` attribute: scripts in the page cannot read the cookies",
+        koa="httpOnly",
+    )
+    signed: bool = option(
+        True,
+        _boolean,
+        "send and require the keygrip-compatible ``.sig`` cookie; ``False``"
+        " lets anyone forge the session (see :ref:`option-signed`)",
+    )
+    rolling: bool = option(
+        False,
+        _boolean,
+        "re-send the cookie, resetting its expiry, on every response of an"
+        " existing session",
+    )
+    renew: bool = option(
+        False, _boolean, "re-send the cookie when less than half of the max age remains"
+    )
+    secure: bool | None = option(
+        None,
+        _boolean_or_none,
+        "``Secure`` attribute; ``None``: when the request is HTTPS",
+    )
+    same_site: str | None = option(
+        None,
+        _same_site,
+        '``"Lax"``, ``"Strict"`` or ``"None"`` (any case); ``None`` sends no'
+        " ``SameSite`` attribute",
+        koa="sameSite",
+    )
+    domain: str | None = option(None, _attribute, "``Domain`` attribute")
+    path: str = option("/", _attribute, "``Path`` attribute")
+    partitioned: bool = option(False, _boolean, "``Partitioned`` attribute (CHIPS)")
+    encode: t.Callable[[dict[str, t.Any]], str] = option(
+        codec.encode,
+        _function("encode(dict) -> str", codec.encode),
+        "``encode(dict) -> str``: the cookie value of a session",
+        shown_default="koa's base64 JSON",
+    )
+    decode: t.Callable[[str], t.Any] = option(
+        codec.decode,
+        _function("decode(str) -> dict", codec.decode),
+        "``decode(str) -> dict``: the session of a cookie value",
+        shown_default="koa's base64 JSON",
+    )
+    store: SessionStore | None = option(
+        None,
+        _methods("get", "set", "destroy"),
+        "a server-side store (:doc:`stores`); ``None``: cookie sessions",
+    )
+    store_factory: t.Callable[[Request], SessionStore] | None = option(
+        None,
+        _function("store_factory(request) -> store"),
+        "``store_factory(request) -> store``, called once per request",
+        koa="ContextStore",
+    )
+    external_key: ExternalKey | None = option(
+        None,
+        _methods("get", "set"),
+        "object with ``get(request) -> str | None`` and ``set(response, key)``:"
+        " carry the store id somewhere other than the cookie",
+        koa="externalKey",
+    )
+    genid: t.Callable[[Request], str] | None = option(
+        None,
+        _function("genid(request) -> str"),
+        "``genid(request) -> str``: a new store id",
+        shown_default="UUID4 string",
+    )
+    prefix: str | None = option(
+        None,
+        _string(optional=True),
+        "prepended to generated store ids (ignored with a custom ``genid``)",
+    )
+    valid: t.Callable[[Request, dict[str, t.Any]], bool] | None = option(
+        None,
+        _function("valid(request, data) -> bool"),
+        "``valid(request, data) -> bool``; false gives a fresh session",
+    )
+    before_save: t.Callable[[Request, SessionMixin], None] | None = option(
+        None,
+        _function("before_save(request, session)"),
+        "``before_save(request, session)``, called just before a save",
+        koa="beforeSave",
+    )
+    keys: tuple[str | bytes, ...] | None = option(
+        None,
+        _keys,
+        "signing keys, newest first (koa's ``app.keys``); ``None``:"
+        " ``[SECRET_KEY, *SECRET_KEY_FALLBACKS]``",
+    )
+    digest: str = option(
+        "sha1",
+        _digest,
+        "HMAC digest of the signature (keygrip's): a :mod:`hashlib` name HMAC can use",
+    )
+    flash_key: str = option(
+        "flash",
+        _string(optional=False),
+        "session key used by :func:`~flask_koasession.set_flash` and"
+        " :func:`~flask_koasession.pop_flash`",
+        koa=None,
+    )
 
     def make_store(self, request: Request) -> SessionStore | None:
         """The store for this request: ``store``, or ``store_factory(request)``,
@@ -134,74 +406,46 @@ class Options:
         return self.encode is codec.encode
 
 
-PYTHON_NAMES = frozenset(f.name for f in dataclasses.fields(Options))
+@dataclasses.dataclass(frozen=True)
+class OptionInfo:
+    """One row of the options table."""
+
+    name: str
+    #: koa-session's name for the option, ``None`` when it has none.
+    koa: str | None
+    default: t.Any
+    check: Check
+    doc: str
+    shown_default: str | None
 
 
-def _fail(
-    name: str, value: object, accepted: str, kind: type = ValueError
-) -> t.NoReturn:
-    raise kind(f"KoaSession option {name}={value!r} is invalid: {accepted}.")
-
-
-def normalize_max_age(value: object, name: str = "max_age") -> MaxAge:
-    """Return a max age as whole milliseconds, or ``"session"``.
-
-    :raise TypeError: for a value that is neither a number, a timedelta nor
-        ``"session"``.
-    :raise ValueError: for a max age that is not positive.
-    """
-    accepted = (
-        f"expected milliseconds (0 < int <= {MAX_MAX_AGE}, 100 years),"
-        ' a datetime.timedelta or "session"'
+def _row(field: dataclasses.Field[t.Any]) -> OptionInfo:
+    spec: Spec = field.metadata["spec"]
+    koa = field.name if spec.koa == _PYTHON_NAME else spec.koa
+    return OptionInfo(
+        field.name, koa, field.default, spec.check, spec.doc, spec.shown_default
     )
-    if value == "session":
-        return "session"
-    if isinstance(value, datetime.timedelta):
-        value = int(value.total_seconds() * 1000)
-    elif isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        _fail(name, value, accepted, TypeError)
-    if not 0 < value <= MAX_MAX_AGE:
-        _fail(name, value, accepted)
-    return value
 
 
-def _check_bool(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        _fail(name, value, "expected True or False", TypeError)
+#: Every option, in the order of :class:`Options`.
+OPTIONS: tuple[OptionInfo, ...] = tuple(map(_row, dataclasses.fields(Options)))
+#: Every name an option is accepted under (Python and koa), mapped to the
+#: Python name.
+_NAMES: dict[str, str] = {
+    **{info.koa: info.name for info in OPTIONS if info.koa is not None},
+    **{info.name: info.name for info in OPTIONS},
+}
+_CHECKS: dict[str, Check] = {info.name: info.check for info in OPTIONS}
 
 
-def _check_callable(name: str, value: object, signature: str) -> None:
-    if value is not None and not callable(value):
-        _fail(name, value, f"expected a function {signature} or None", TypeError)
-
-
-def _check_methods(name: str, value: object, methods: t.Sequence[str]) -> None:
-    missing = [m for m in methods if not callable(getattr(value, m, None))]
-    if value is not None and missing:
-        _fail(
-            name,
-            value,
-            f"expected an object with methods {', '.join(methods)}"
-            f" (missing: {', '.join(missing)})",
-            TypeError,
-        )
-
-
-def _check_string(name: str, value: object, *, optional: bool) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, str) or not value:
-        _fail(name, value, "expected a non-empty string", TypeError)
+# -- reading options -------------------------------------------------------------
 
 
 def _canonical_name(name: str) -> str:
-    if name in PYTHON_NAMES:
-        return name
-    if name in KOA_NAMES:
-        return KOA_NAMES[name]
-    known = sorted(PYTHON_NAMES | set(KOA_NAMES))
+    canonical = _NAMES.get(name)
+    if canonical is not None:
+        return canonical
+    known = sorted(_NAMES)
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ValueError(
@@ -239,8 +483,7 @@ def check_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> dict[str, t.An
         if not isinstance(mapping, t.Mapping):
             raise TypeError(f"{where} must be a dict of options, got {mapping!r}.")
         merged.update(_canonical(mapping, where))
-    _check_each(merged)
-    return merged
+    return {name: _CHECKS[name](name, value) for name, value in merged.items()}
 
 
 def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
@@ -251,104 +494,22 @@ def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
         that exclude or need each other.
     :raise TypeError: for a value of the wrong type.
     """
-    merged = check_options(*sources)
-    _check_together(merged)
-    return Options(**merged)
+    options = Options(**check_options(*sources))
+    _check_together(options)
+    return options
 
 
-def _check_each(values: dict[str, t.Any]) -> None:
-    """Check every option on its own, normalising values in place."""
-    if "max_age" in values:
-        values["max_age"] = normalize_max_age(values["max_age"])
-    for name in (
-        "auto_commit",
-        "overwrite",
-        "http_only",
-        "signed",
-        "rolling",
-        "renew",
-        "partitioned",
-    ):
-        if name in values:
-            _check_bool(name, values[name])
-    if values.get("secure") is not None:
-        _check_bool("secure", values["secure"])
-    _check_key(values.get("key", "koa.sess"))
-    _check_same_site(values)
-    for name in ("domain", "path"):
-        value = values.get(name)
-        if value is not None and (
-            not isinstance(value, str) or not _ATTRIBUTE.match(value)
-        ):
-            _fail(name, value, "expected a cookie attribute (no spaces or ';')")
-    _check_string("prefix", values.get("prefix"), optional=True)
-    _check_string("flash_key", values.get("flash_key", "flash"), optional=False)
-    _check_callable("encode", values.get("encode"), "encode(dict) -> str")
-    _check_callable("decode", values.get("decode"), "decode(str) -> dict")
-    _check_callable("genid", values.get("genid"), "genid(request) -> str")
-    _check_callable("valid", values.get("valid"), "valid(request, data) -> bool")
-    _check_callable(
-        "before_save", values.get("before_save"), "before_save(request, session)"
-    )
-    _check_callable(
-        "store_factory", values.get("store_factory"), "store_factory(request) -> store"
-    )
-    _check_methods("store", values.get("store"), ("get", "set", "destroy"))
-    _check_methods("external_key", values.get("external_key"), ("get", "set"))
-    for name in ("encode", "decode"):
-        if values.get(name) is None:
-            values.pop(name, None)
-    _check_keys(values)
-    if "digest" in values:
-        if not isinstance(values["digest"], str):
-            _fail("digest", values["digest"], "expected a hashlib name", TypeError)
-        check_digest(values["digest"])
-
-
-def _check_together(values: dict[str, t.Any]) -> None:
+def _check_together(options: Options) -> None:
     """Check the options that depend on each other."""
-    if values.get("store") is not None and values.get("store_factory") is not None:
+    if options.store is not None and options.store_factory is not None:
         raise ValueError(
             "KoaSession options store and store_factory (ContextStore) exclude each"
             " other: give one."
         )
-    if values.get("external_key") is not None and not (
-        values.get("store") is not None or values.get("store_factory") is not None
+    if options.external_key is not None and (
+        options.store is None and options.store_factory is None
     ):
         raise ValueError(
             "KoaSession option external_key needs a store: the external key is a"
             " store id. Add store=... (or store_factory=...)."
         )
-
-
-def _check_key(value: object) -> None:
-    if not isinstance(value, str) or not _COOKIE_NAME.match(value):
-        _fail(
-            "key",
-            value,
-            "expected a cookie name: letters, digits and !#$%&'*+-.^_`|~: only",
-        )
-
-
-def _check_same_site(values: dict[str, t.Any]) -> None:
-    value = values.get("same_site")
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, str):
-        _fail("same_site", value, "expected 'Lax', 'Strict', 'None' or None", TypeError)
-    canonical = _SAME_SITE.get(value.lower())
-    if canonical is None:
-        _fail("same_site", value, "expected 'Lax', 'Strict' or 'None' (any case)")
-    values["same_site"] = canonical
-
-
-def _check_keys(values: dict[str, t.Any]) -> None:
-    keys = values.get("keys")
-    if keys is None:
-        return
-    if isinstance(keys, (str, bytes)) or not isinstance(keys, t.Iterable):
-        _fail("keys", keys, "expected a list of secret keys, newest first", TypeError)
-    keys = tuple(keys)
-    if not keys or not all(isinstance(k, (str, bytes)) and k for k in keys):
-        _fail("keys", keys, "expected a non-empty list of non-empty str or bytes")
-    values["keys"] = keys

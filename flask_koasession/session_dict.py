@@ -1,21 +1,55 @@
 """The session object that views see as :data:`flask.session`.
 
 It is a ``dict`` that loads itself on first use, so a request that never
-touches the session never decodes a cookie nor calls a store.
+touches the session never decodes a cookie nor calls a store: every method
+that reads or writes the data loads it first. Besides the data it records
+what the view asks (:class:`Requested`); deciding and saving happen at the end
+of the request, in :mod:`.interface`.
 """
 
 from __future__ import annotations
 
-import functools
 import typing as t
+from collections.abc import Iterator
 
-from flask import has_request_context
 from flask.sessions import SessionMixin
 
-from .options import MaxAge, normalize_max_age
+from . import loading, payload
+from .max_age import DEFAULT_MAX_AGE, MaxAge
+from .options import normalize_max_age
 
 if t.TYPE_CHECKING:
-    from .context import SessionContext
+    from _collections_abc import dict_items, dict_keys, dict_values
+
+    from .loading import Loaded
+    from .scope import RequestScope
+
+_MISSING: t.Any = object()
+_LOADING = loading.Loaded(is_new=True, max_age=DEFAULT_MAX_AGE)
+
+
+class Requested:
+    """What the view asked of its session during the request.
+
+    The defaults are class attributes: a request that asks nothing costs no
+    more than an empty object.
+    """
+
+    #: ``save()``, or a new max age (koa's ``_requireSave``).
+    save: bool = False
+    #: ``regenerate()``: a new id (store mode) or a fresh cookie pair.
+    regenerate: bool = False
+    #: Flask's ``session.modified = True``: save it.
+    modified: bool = False
+    #: The max age assigned to ``session.max_age``, if any.
+    max_age: MaxAge | None = None
+    #: ``destroy()``: delete the session that came in, expire its cookies.
+    destroy: bool = False
+    #: The store id of the session ``destroy()`` deleted (``None`` in cookie
+    #: mode, or when it was new).
+    destroyed_id: str | None = None
+    #: ``manually_commit()``: with ``auto_commit=False``, write this response.
+    manual_commit: bool = False
 
 
 class KoaSessionDict(dict[str, t.Any], SessionMixin):
@@ -30,59 +64,49 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
     (Flask's ``_flashes``, Flask-Login's ``_user_id``) are kept.
     """
 
-    def __init__(self, context: SessionContext) -> None:
+    def __init__(self, scope: RequestScope) -> None:
         super().__init__()
-        self._context = context
-        self._loaded = False
-        self._modified = False
+        self._scope = scope
+        #: What came in; ``None`` until the first use loads it.
+        self._loaded: Loaded | None = None
+        #: Loading raised: the session reads as new and is never saved.
+        self._load_failed = False
+        self._requested = Requested()
+        #: Set by the commit, which happens once per request.
+        self._committed = False
 
-    def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            context = self._context
-            try:
-                if context.request_context is None or has_request_context():
-                    context.load(self)
-                else:
-                    # Flask's test client session_transaction() uses the session
-                    # outside the request context it was opened in: load inside
-                    # it, so that stores, genid and valid see current_app,
-                    # request and g as they do during a request.
-                    with context.request_context:
-                        context.load(self)
-            except BaseException:
-                # A session that could not be read (store down, no secret key)
-                # is never written: the error is the request's outcome.
-                self._context.committed = True
-                raise
+    def _load(self) -> Loaded:
+        loaded = self._loaded
+        if loaded is not None:
+            return loaded
+        scope = self._scope
+        # While loading, what reads the session (a valid() that looks at
+        # flask.session, say) finds it new and empty.
+        self._loaded = _LOADING
+        try:
+            loaded, data = loading.load(scope)
+        except BaseException:
+            # A session that could not be read (store down, no secret key)
+            # reads as new and is never written: the error is the outcome.
+            self._loaded = loading.Loaded(is_new=True, max_age=scope.options.max_age)
+            self._load_failed = True
+            raise
+        dict.update(self, data)
+        self._loaded = loaded
+        return loaded
 
-    @property
-    def modified(self) -> bool:
-        """Set to ``True`` to force a save, as with Flask's own session."""
-        return self._modified
+    def _moved(self, store_id: str | None) -> None:
+        """Regenerated and saved: the session now lives under ``store_id``,
+        which :attr:`external_key` reports from then on."""
+        assert self._loaded is not None
+        self._loaded = self._loaded._replace(store_id=store_id)
 
-    @modified.setter
-    def modified(self, value: bool) -> None:
-        self._modified = bool(value)
-        if value:
-            self._load()  # saving needs the data (and the id) to save
-
-    @property
-    def accessed(self) -> bool:
-        """Whether the session was loaded during this request."""
-        return self._loaded
-
-    @accessed.setter
-    def accessed(self, value: bool) -> None:
-        # Flask sets this whenever the ``flask.session`` proxy is touched; what
-        # counts here is whether the data was read, which loading records.
-        pass
+    # -- koa's session API ---------------------------------------------------
 
     @property
     def is_new(self) -> bool:
         """True when no valid session came with the request (koa's ``isNew``)."""
-        self._load()
-        return self._context.is_new
+        return self._load().is_new
 
     @property
     def new(self) -> bool:  # type: ignore[override]
@@ -95,14 +119,15 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         cookie. Assigning it (ms, :class:`~datetime.timedelta` or ``"session"``)
         forces a save.
         """
-        self._load()
-        return self._context.max_age
+        loaded = self._load()
+        assigned = self._requested.max_age
+        return loaded.max_age if assigned is None else assigned
 
     @max_age.setter
     def max_age(self, value: object) -> None:
         self._load()
-        self._context.max_age = normalize_max_age(value, "session.max_age")
-        self._context.require_save = True
+        self._requested.max_age = normalize_max_age(value, "session.max_age")
+        self._requested.save = True
 
     @property
     def permanent(self) -> bool:
@@ -117,13 +142,19 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
     def permanent(self, value: bool) -> None:
         if bool(value) == self.permanent:
             return
-        self.max_age = self._context.permanent_max_age() if value else "session"
+        self.max_age = self._permanent_max_age() if value else "session"
+
+    def _permanent_max_age(self) -> MaxAge:
+        configured = self._scope.options.max_age
+        if configured != "session":
+            return configured
+        lifetime = self._scope.app.permanent_session_lifetime
+        return int(lifetime.total_seconds() * 1000) or DEFAULT_MAX_AGE
 
     @property
     def external_key(self) -> str | None:
         """The store id of this session in store mode, else ``None``."""
-        self._load()
-        return self._context.external_key
+        return self._load().store_id
 
     @property
     def populated(self) -> bool:
@@ -133,7 +164,7 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
     def save(self) -> None:
         """Save the session at the end of this request, changed or not."""
         self._load()
-        self._context.require_save = True
+        self._requested.save = True
 
     def regenerate(self) -> None:
         """Give the session a new id (store mode) or a fresh cookie, same data.
@@ -142,56 +173,181 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         login to prevent session fixation.
         """
         self._load()
-        self._context.regenerate = True
+        self._requested.regenerate = True
 
     def destroy(self) -> None:
         """Delete the data, the store entry and the cookies (koa's
         ``ctx.session = null``). Writing afterwards starts a new session.
         """
-        self._load()
+        loaded = self._load()
         dict.clear(self)
-        self._context.destroy()
+        requested = self._requested
+        requested.destroy = True
+        if not loaded.is_new:
+            requested.destroyed_id = loaded.store_id
+        # What was asked of the destroyed session is void.
+        requested.save = requested.regenerate = False
+        scope = self._scope
+        new_id = scope.new_id() if scope.store is not None else None
+        self._loaded = loaded.restarted(new_id)
 
     def manually_commit(self) -> None:
         """With ``auto_commit=False``, make this response carry the session."""
-        self._context.commit_requested = True
+        self._requested.manual_commit = True
 
+    # -- Flask's SessionMixin ------------------------------------------------
 
-def _loads_first(method: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-    @functools.wraps(method)
-    def wrapper(self: KoaSessionDict, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        if not self._loaded:
+    @property
+    def modified(self) -> bool:
+        """Whether this request changed the data (nested values included) or
+        destroyed the session. Set it to ``True`` to force a save, as with
+        Flask's own session.
+        """
+        requested, loaded = self._requested, self._loaded
+        if requested.modified or loaded is None:
+            return requested.modified
+        if requested.destroy:
+            return True
+        try:
+            data = payload.data_of(self)
+            data_json = payload.dumps_data(data, trusted=self._scope.trusted)
+        except (RecursionError, ValueError, TypeError):
+            return True  # unlike what was loaded, which could be written
+        return data_json != (loaded.data_json or "{}")
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        self._requested.modified = bool(value)
+        if value:
+            self._load()  # saving needs the data (and the id) to save
+
+    @property
+    def accessed(self) -> bool:
+        """Whether the session was loaded during this request."""
+        return self._loaded is not None
+
+    @accessed.setter
+    def accessed(self, value: bool) -> None:
+        # Flask sets this whenever the ``flask.session`` proxy is touched; what
+        # counts here is whether the data was read, which loading records.
+        pass
+
+    # -- the dict: every way of reading or writing the data loads it first ----
+
+    def __getitem__(self, key: str) -> t.Any:
+        if self._loaded is None:
             self._load()
-        return method(self, *args, **kwargs)
+        return dict.__getitem__(self, key)
 
-    return wrapper
+    def __setitem__(self, key: str, value: t.Any) -> None:
+        if self._loaded is None:
+            self._load()
+        dict.__setitem__(self, key, value)
 
+    def __delitem__(self, key: str) -> None:
+        if self._loaded is None:
+            self._load()
+        dict.__delitem__(self, key)
 
-# Every way of reading or writing the data loads the session first.
-for _name in (
-    "__contains__",
-    "__delitem__",
-    "__eq__",
-    "__getitem__",
-    "__ior__",
-    "__iter__",
-    "__len__",
-    "__ne__",
-    "__or__",
-    "__repr__",
-    "__reversed__",
-    "__ror__",
-    "__setitem__",
-    "clear",
-    "copy",
-    "get",
-    "items",
-    "keys",
-    "pop",
-    "popitem",
-    "setdefault",
-    "update",
-    "values",
-):
-    setattr(KoaSessionDict, _name, _loads_first(getattr(dict, _name)))
-del _name
+    def __contains__(self, key: object) -> bool:
+        if self._loaded is None:
+            self._load()
+        return dict.__contains__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        if self._loaded is None:
+            self._load()
+        return dict.__iter__(self)
+
+    def __reversed__(self) -> Iterator[str]:
+        if self._loaded is None:
+            self._load()
+        return dict.__reversed__(self)
+
+    def __len__(self) -> int:
+        if self._loaded is None:
+            self._load()
+        return dict.__len__(self)
+
+    def __eq__(self, other: object) -> bool:
+        if self._loaded is None:
+            self._load()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        if self._loaded is None:
+            self._load()
+        return dict.__ne__(self, other)
+
+    def __repr__(self) -> str:
+        if self._loaded is None:
+            self._load()
+        return dict.__repr__(self)
+
+    def __or__(self, other: dict[t.Any, t.Any], /) -> dict[t.Any, t.Any]:
+        if self._loaded is None:
+            self._load()
+        return dict.__or__(self, other)
+
+    def __ror__(self, other: dict[t.Any, t.Any], /) -> dict[t.Any, t.Any]:
+        if self._loaded is None:
+            self._load()
+        return dict.__ror__(self, other)
+
+    # mypy checks |= against |, whose overloads return a new dict.
+    def __ior__(self, other: t.Any, /) -> t.Self:  # type: ignore[misc,override]
+        if self._loaded is None:
+            self._load()
+        return dict.__ior__(self, other)
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        if self._loaded is None:
+            self._load()
+        return dict.get(self, key, default)
+
+    def keys(self) -> dict_keys[str, t.Any]:
+        if self._loaded is None:
+            self._load()
+        return dict.keys(self)
+
+    def values(self) -> dict_values[str, t.Any]:
+        if self._loaded is None:
+            self._load()
+        return dict.values(self)
+
+    def items(self) -> dict_items[str, t.Any]:
+        if self._loaded is None:
+            self._load()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, t.Any]:
+        if self._loaded is None:
+            self._load()
+        return dict.copy(self)
+
+    def setdefault(self, key: str, default: t.Any = None) -> t.Any:
+        if self._loaded is None:
+            self._load()
+        return dict.setdefault(self, key, default)
+
+    def pop(self, key: str, default: t.Any = _MISSING) -> t.Any:
+        if self._loaded is None:
+            self._load()
+        if default is _MISSING:
+            return dict.pop(self, key)
+        return dict.pop(self, key, default)
+
+    def popitem(self) -> tuple[str, t.Any]:
+        if self._loaded is None:
+            self._load()
+        return dict.popitem(self)
+
+    def update(self, *args: t.Any, **kwargs: t.Any) -> None:
+        if self._loaded is None:
+            self._load()
+        dict.update(self, *args, **kwargs)
+
+    def clear(self) -> None:
+        if self._loaded is None:
+            self._load()
+        dict.clear(self)

@@ -6,7 +6,13 @@ proxy. Connect with ``session_created.connect(receiver, app)``.
 
 from __future__ import annotations
 
+import typing as t
+
 from blinker import Namespace
+
+if t.TYPE_CHECKING:
+    from blinker import NamedSignal
+    from flask import Flask
 
 _signals = Namespace()
 
@@ -29,3 +35,10 @@ session_expired = _signals.signal("session-expired")
 session_invalid = _signals.signal("session-invalid")
 #: A store id that the store does not know. Kwargs: ``key``.
 session_missed = _signals.signal("session-missed")
+
+
+def send(signal: NamedSignal, app: Flask, **kwargs: t.Any) -> None:
+    """Send ``signal`` from ``app`` with ``kwargs``, if anyone listens (the
+    common case of no receiver then costs one attribute read)."""
+    if signal.receivers:
+        signal.send(app, **kwargs)

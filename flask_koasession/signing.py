@@ -7,7 +7,6 @@ can rotate: the first signs, older ones still let sessions in.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import typing as t
 
@@ -15,13 +14,18 @@ from itsdangerous.encoding import base64_encode
 
 
 def check_digest(name: str) -> None:
-    """Raise :class:`ValueError` unless ``name`` is an HMAC digest hashlib knows."""
+    """Raise :class:`ValueError` unless an HMAC can be made with ``name``.
+
+    Signing itself is tried, not just ``hashlib.new``: hashlib knows hashes
+    that HMAC cannot use (``shake_128``, of variable output length).
+    """
     try:
-        hashlib.new(name)
+        hmac.digest(b"key", b"", name)
     except (ValueError, TypeError) as error:
         raise ValueError(
-            f"digest={name!r} is not a hash algorithm this Python knows; use a"
-            " name such as 'sha1' (keygrip's default) or 'sha256'."
+            f"KoaSession option digest={name!r} is invalid: expected a hash"
+            " algorithm this Python can make an HMAC with, such as 'sha1'"
+            " (keygrip's default) or 'sha256'."
         ) from error
 
 

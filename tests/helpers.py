@@ -14,6 +14,8 @@ from flask_koasession import KoaSession
 from flask_koasession.signing import Keygrip
 
 SECRET = "your-session-secret"
+#: The date of an expired cookie, as koa's ``cookies`` module writes it.
+EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
 def make_app(**options: t.Any) -> flask.Flask:
@@ -68,6 +70,29 @@ def make_app(**options: t.Any) -> flask.Flask:
         return "saved"
 
     return app
+
+
+def route(app: flask.Flask, path: str) -> t.Callable[[t.Callable[[], t.Any]], t.Any]:
+    """Register a view for GET ``path`` under an endpoint named after the path."""
+
+    def register(view: t.Callable[[], t.Any]) -> t.Any:
+        app.add_url_rule(path, path, view)
+        return view
+
+    return register
+
+
+def set_cookie_headers(response: TestResponse) -> list[str]:
+    """The response's ``Set-Cookie`` headers, as written."""
+    return response.headers.getlist("Set-Cookie")
+
+
+def payload_of(response: TestResponse, name: str = "koa.sess") -> dict[str, t.Any]:
+    """The payload of the session cookie ``name`` a response sets (the
+    default codec's), bookkeeping included; fails when it sets none."""
+    value = cookie_value(response, name)
+    assert value is not None, response.headers.getlist("Set-Cookie")
+    return decode_cookie(value)
 
 
 def set_cookies(response: TestResponse) -> dict[str, SimpleCookie]:
@@ -232,7 +257,7 @@ class RecordingStore:
 
 
 def freeze_clock(monkeypatch: t.Any) -> list[int]:
-    """Freeze the extension's clock (``_now_ms``) at the real time, in ms.
+    """Freeze the extension's clock (``payload.now_ms``) at the real time, in ms.
 
     Returns a one-item list: move time by changing ``clock[0]``. Cookies keep
     real-looking dates, and nothing sleeps.
@@ -240,7 +265,7 @@ def freeze_clock(monkeypatch: t.Any) -> list[int]:
     import time
 
     clock = [int(time.time() * 1000)]
-    monkeypatch.setattr("flask_koasession.context._now_ms", lambda: clock[0])
+    monkeypatch.setattr("flask_koasession.payload.now_ms", lambda: clock[0])
     return clock
 
 

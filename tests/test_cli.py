@@ -12,8 +12,7 @@ from flask_koasession import KoaSession
 from flask_koasession.cli import koa_session_cli
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import MemoryStore, SQLAlchemyStore
-
-from .test_stores import PAYLOAD, SESSION_PAYLOAD, FakeClock, put
+from tests.store_contract import PAYLOAD, SESSION_PAYLOAD, FakeClock, put
 
 
 def make_app(store: t.Any = None, *, register: bool = True, **options: t.Any) -> Flask:

@@ -1,16 +1,28 @@
-"""The example app: the seed's complete example, as a user first tries it."""
+"""The example app: the seed's complete example as a small site.
+
+Driven through Flask's test client; tests/browser/ drives it in Chromium.
+A client that does not ask for HTML gets the seed's plain text, as ``curl``
+does; ``HTML`` headers make the client a browser.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import typing as t
 from pathlib import Path
 
 import pytest
 import redis
 from flask.testing import FlaskClient
 
-from example_app import create_app
-from tests.helpers import cookie_value
-from tests.servers import RedisServer
+from example_app import StoreURLError, create_app, create_app_or_exit
+from tests.helpers import cookie_value, set_cookies
+from tests.servers import RedisServer, free_port
+
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+SEED_ROUTES = ("/", "/set", "/get", "/login", "/logout", "/flash", "/show-flash")
+XSS = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
 
 
 @pytest.fixture
@@ -18,24 +30,63 @@ def client() -> FlaskClient:
     return create_app({"TESTING": True}).test_client()
 
 
+def session_info(client: FlaskClient) -> dict[str, t.Any]:
+    """What ``/session`` says, as curl reads it (JSON in text/plain)."""
+    info: dict[str, t.Any] = json.loads(client.get("/session").text)
+    return info
+
+
+def csrf(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token of the form on ``path``, as a browser would read it."""
+    page = client.get(path, headers=HTML).text
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+def post(client: FlaskClient, path: str, **form: str) -> t.Any:
+    """POST ``form`` to ``path`` with the form's CSRF token (as curl would)."""
+    return client.post(path, data={"csrf_token": csrf(client, path), **form})
+
+
+# -- the seed's routes, as curl sees them ---------------------------------------
+
+
 def test_view_counter_counts_in_a_koa_named_cookie(client: FlaskClient) -> None:
     first = client.get("/")
     assert first.text == "1 views"
+    assert first.mimetype == "text/plain"
     assert cookie_value(first, "koa:sess") is not None
-    assert client.get("/").text == "2 views"
+    assert client.get("/", headers={"Accept": "*/*"}).text == "2 views"
 
 
 def test_set_then_get_user(client: FlaskClient) -> None:
     assert client.get("/get").text == "User ID: None"
-    client.get("/set")
+    assert post(client, "/set").text == "UserId set in session"
     assert client.get("/get").text == "User ID: 1234"
+    post(client, "/set", userId="ada")
+    assert client.get("/get").text == "User ID: ada"
+
+
+def test_get_of_a_form_route_changes_nothing(client: FlaskClient) -> None:
+    client.get("/")
+    for path in ("/set", "/login", "/logout"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert f"POST {path}" in page.text
+    assert client.get("/get").text == "User ID: None"
+    assert client.get("/").text == "2 views"
 
 
 def test_logout_destroys_the_session(client: FlaskClient) -> None:
     client.get("/")
     client.get("/")
-    response = client.get("/logout")
-    assert cookie_value(response, "koa:sess") == ""
+    response = post(client, "/logout")
+    assert response.text == "Session Destroyed"
+    cookies = set_cookies(response)
+    assert cookies["koa:sess"]["koa:sess"].value == ""
+    for name in ("koa:sess", "koa:sess.sig"):  # both expired, as koa does
+        assert "1970" in cookies[name][name]["expires"]
     assert client.get("/").text == "1 views"
 
 
@@ -46,15 +97,186 @@ def test_flash_is_shown_once_after_the_redirect(client: FlaskClient) -> None:
     assert client.get("/show-flash").text == "No Flash Message"
 
 
+def test_show_flash_shows_a_message_that_was_not_redirected_to(
+    client: FlaskClient,
+) -> None:
+    assert client.get("/flash").status_code in (302, 303)
+    assert client.get("/show-flash").text == "Flash Message Example"
+    assert client.get("/show-flash").text == "No Flash Message"
+
+
 def test_login_regenerates_and_keeps_the_counter(client: FlaskClient) -> None:
     before = cookie_value(client.get("/"), "koa:sess")
-    response = client.get("/login?userId=42")
+    response = post(client, "/login", userId="42")
     assert response.text == "Logged in as 42"
     after = cookie_value(response, "koa:sess")
     assert after
     assert after != before
     assert client.get("/get").text == "User ID: 42"
     assert client.get("/").text == "2 views"
+
+
+# -- forms: POST only, with a CSRF token ----------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/set", "/login", "/logout"])
+@pytest.mark.parametrize("token", [None, "", "forged"])
+def test_a_post_without_the_session_token_is_refused(
+    client: FlaskClient, path: str, token: str | None
+) -> None:
+    post(client, "/set", userId="before")
+    form = (
+        {"userId": "after"}
+        if token is None
+        else {"userId": "after", "csrf_token": token}
+    )
+    response = client.post(path, data=form)
+    assert response.status_code == 400
+    assert "CSRF token" in response.text
+    assert client.get("/get").text == "User ID: before"
+
+
+def test_login_gives_a_new_csrf_token(client: FlaskClient) -> None:
+    before = csrf(client)
+    post(client, "/login")
+    assert csrf(client) != before
+
+
+def test_a_too_long_user_id_is_a_400_not_a_500(client: FlaskClient) -> None:
+    response = post(client, "/login", userId="x" * 5000)
+    assert response.status_code == 400
+    assert "longer than 64" in response.text
+    assert client.get("/get").text == "User ID: None"
+
+
+# -- pages for browsers ---------------------------------------------------------
+
+
+def test_every_page_links_to_every_seed_route(client: FlaskClient) -> None:
+    for path in (*SEED_ROUTES, "/session"):
+        page = client.get(path, headers=HTML, follow_redirects=True)
+        assert page.status_code == 200, path
+        assert page.mimetype == "text/html"
+        for route in (*SEED_ROUTES, "/session"):
+            assert f'href="{route}"' in page.text, (path, route)
+        assert 'href="/static/style.css"' in page.text
+
+
+def test_html_pages_allow_no_script(client: FlaskClient) -> None:
+    page = client.get("/", headers=HTML)
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src" not in policy  # falls back to default-src: none
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    with client.get("/static/style.css") as stylesheet:
+        assert stylesheet.status_code == 200
+
+
+def test_the_flash_banner_shows_once_after_the_redirect(client: FlaskClient) -> None:
+    page = client.get("/flash", headers=HTML, follow_redirects=True)
+    assert page.request.path == "/"
+    assert (
+        '<p class="flash" role="status" id="flash">Flash Message Example' in page.text
+    )
+    again = client.get("/", headers=HTML)
+    assert "Flash Message Example" not in again.text
+    page = client.get("/show-flash", headers=HTML).text
+    assert '<span id="message">No Flash Message</span>' in page
+
+
+def test_browser_forms_redirect_after_post(client: FlaskClient) -> None:
+    token = csrf(client, "/set")
+    response = client.post(
+        "/set", data={"csrf_token": token, "userId": "ada"}, headers=HTML
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/get"
+    page = client.get("/get", headers=HTML)
+    assert '<span id="user-id">ada</span>' in page.text
+    assert "UserId set in session" in page.text
+
+
+def test_user_input_is_escaped_in_html_and_plain_in_text(client: FlaskClient) -> None:
+    token = csrf(client)
+    client.post("/login", data={"csrf_token": token, "userId": XSS[:64]})
+    for path in ("/get", "/session", "/show-flash"):
+        page = client.get(path, headers=HTML).text
+        assert "<img src=x" not in page
+        assert "<script>alert" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in client.get("/get", headers=HTML).text
+    plain = client.get("/get")
+    assert plain.mimetype == "text/plain"
+    assert plain.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_errors_are_pages_for_browsers_and_text_for_curl(client: FlaskClient) -> None:
+    page = client.get("/nowhere", headers=HTML)
+    assert page.status_code == 404
+    assert "<h1>404 Not Found</h1>" in page.text
+    plain = client.get("/nowhere")
+    assert plain.status_code == 404
+    assert plain.text.startswith("404 Not Found:")
+
+
+# -- the session page and the signal panel ---------------------------------------
+
+
+def test_session_page_shows_a_new_session_and_saves_nothing(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/session")
+    info = json.loads(response.text)
+    assert info["is_new"] is True
+    assert info["mode"] == "cookie"
+    assert info["data"] == {}
+    assert info["max_age"] == 86_400_000
+    assert info["expires"] is None
+    assert "Set-Cookie" not in response.headers
+
+
+def test_session_page_shows_the_expiry_that_came_in(client: FlaskClient) -> None:
+    client.get("/")
+    info = session_info(client)
+    assert info["is_new"] is False
+    assert info["data"] == {"views": 1}
+    assert info["expires"] is not None
+    assert set(info["cookies"]) == {"koa:sess", "koa:sess.sig"}
+
+
+def test_session_page_shows_the_id_change_of_a_login(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = create_app({"TESTING": True, "KOA_SESSION_STORE": "memory"})
+    client = app.test_client()
+    client.get("/")
+    first_id = session_info(client)["store_id"]
+    post(client, "/login", userId="ada")
+    info = session_info(client)
+    assert info["previous_id"] == first_id
+    assert info["store_id"] not in (None, first_id)
+    store = app.extensions["example_app"].store
+    assert store.get(first_id, 86_400_000, rolling=False) is None
+    assert store.get(info["store_id"], 86_400_000, rolling=False)["userId"] == "ada"
+    page = client.get("/session", headers=HTML).text
+    assert f'<code id="previous-id">{first_id}</code>' in page
+
+
+def test_signal_panel_lists_the_last_signals_with_short_ids() -> None:
+    app = create_app({"TESTING": True, "KOA_SESSION_STORE": "memory"})
+    client = app.test_client()
+    client.get("/")
+    post(client, "/login")
+    store_id = session_info(client)["store_id"]
+    post(client, "/logout")
+    names = [entry.name for entry in app.extensions["example_signals"].entries()]
+    assert names[:3] == ["session-destroyed", "session-regenerated", "session-created"]
+    page = client.get("/", headers=HTML).text
+    assert "session-regenerated" in page
+    assert f"{store_id[:8]}…" in page
+    assert store_id not in page
+
+
+# -- stores chosen by KOA_SESSION_STORE -----------------------------------------
 
 
 def count_twice_in_a_store(monkeypatch: pytest.MonkeyPatch, url: str) -> str:
@@ -67,7 +289,7 @@ def count_twice_in_a_store(monkeypatch: pytest.MonkeyPatch, url: str) -> str:
     assert session_id is not None
     assert len(session_id) == 36  # a UUID, not data
     assert client.get("/").text == "2 views"
-    store = app.extensions["koasession"].options.store
+    store = app.extensions["example_app"].store
     assert store.get(session_id, 86_400_000, rolling=False)["views"] == 2
     if hasattr(store, "close"):
         store.close()
@@ -81,7 +303,16 @@ def test_memory_store_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_sqlite_store_by_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # Four slashes: sqlite:/// + the absolute path /tmp/...
     count_twice_in_a_store(monkeypatch, f"sqlite:///{tmp_path / 'sessions.db'}")
+
+
+def test_sqlite_relative_path_is_from_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    count_twice_in_a_store(monkeypatch, "sqlite:///sessions.db")
+    assert (tmp_path / "sessions.db").is_file()
 
 
 def test_redis_store_by_environment(
@@ -95,3 +326,59 @@ def test_redis_store_by_environment(
     finally:
         client.delete(session_id)
         client.close()
+
+
+def test_a_three_slash_sqlite_path_that_meant_absolute_fails_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreURLError) as caught:
+        create_app({"KOA_SESSION_STORE": "sqlite:///srv/app/sessions.db"})
+    message = str(caught.value)
+    assert "'sqlite:///srv/app/sessions.db'" in message
+    assert "relative to the working directory" in message
+    assert "four slashes: 'sqlite:////srv/app/sessions.db'" in message
+    assert not (tmp_path / "srv").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sessions.db", "is not a store URL"),
+        ("mem", "is not a store URL"),
+        ("nosuchdb://host/x", "knows no database"),
+        ("postgresql+nosuchdriver://u@h/db", "knows no database"),
+        ("sqlite:////nonexistent-dir-koa/s.db", "Create the directory"),
+    ],
+)
+def test_a_bad_store_url_fails_at_start_up_naming_it(url: str, expected: str) -> None:
+    with pytest.raises(StoreURLError, match=re.escape(expected)) as caught:
+        create_app({"KOA_SESSION_STORE": url})
+    assert repr(url) in str(caught.value)
+
+
+def test_an_unreachable_redis_fails_at_start_up_without_its_password() -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    with pytest.raises(StoreURLError, match="cannot use this Redis") as caught:
+        create_app({"KOA_SESSION_STORE": url})
+    assert "hunter2" not in str(caught.value)
+    assert ":***@127.0.0.1" in str(caught.value)
+
+
+def test_an_unreachable_database_fails_at_start_up() -> None:
+    url = f"postgresql+psycopg://app:hunter2@127.0.0.1:{free_port()}/app"
+    with pytest.raises(StoreURLError, match="cannot open this database") as caught:
+        create_app({"KOA_SESSION_STORE": url})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_run_example_gets_a_message_and_status_2_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KOA_SESSION_STORE", "ftp://example")
+    with pytest.raises(SystemExit) as caught:
+        create_app_or_exit()
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: KOA_SESSION_STORE='ftp://example'")
+    assert "four slashes" in err

@@ -418,6 +418,39 @@ def test_max_cookie_size_is_configurable() -> None:
     assert len(response.headers.getlist("Set-Cookie")[0]) > 5000
 
 
+@pytest.mark.parametrize("max_cookie_size", [16384, 0])
+def test_a_session_written_under_max_cookie_size_is_read_back(
+    max_cookie_size: int,
+) -> None:
+    # What MAX_COOKIE_SIZE lets the app write, the app reads on the next
+    # request (it used to be ignored as "too_large": logged out silently).
+    app = big_app(10_000)
+    app.config["MAX_COOKIE_SIZE"] = max_cookie_size
+
+    @app.get("/size")
+    def size() -> str:
+        return str(len(flask.session.get("big", "")))
+
+    client = app.test_client()
+    write = client.get("/big")
+    assert write.status_code == 200
+    assert len(cookie_attributes(write)["koa.sess"][0]) > 10_000
+    with Signals() as signals:
+        assert client.get("/size").text == "10000"
+    assert signals.sent == []
+
+
+def test_a_value_larger_than_max_cookie_size_allows_is_not_decoded() -> None:
+    # The app could not have written it: hostile, ignored unread.
+    app = make_app()
+    app.config["MAX_COOKIE_SIZE"] = 16384
+    cookie = signed('{"a":"' + "x" * 16384 + '"}')
+    with Signals() as signals:
+        response = raw_client(app).get("/probe", headers={"Cookie": cookie})
+    assert response.json == {"new": True, "data": {}}
+    assert signals.sent == invalid("too_large")
+
+
 @pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
 def test_value_json_cannot_hold_is_a_clear_error(number: float) -> None:
     # JSON.stringify would silently write null; the extension refuses instead.
@@ -514,3 +547,44 @@ def test_tag_lookalikes_are_plain_data(payload: str, data: dict[str, t.Any]) -> 
     response = raw_client(app).get("/probe", headers={"Cookie": cookie})
     assert response.status_code == 200
     assert response.json == {"new": False, "data": data}
+
+
+#: An unsigned cookie anyone can plant (from a sibling subdomain, say): tagged
+#: as this extension tags Markup, with the marker that allows untagging.
+FORGED_MARKUP = {
+    "name": {" m": "<script>alert(1)</script>"},
+    "_tagged": True,
+    "_expire": FUTURE,
+    "_maxAge": DAY,
+}
+
+
+def test_unsigned_cookie_is_never_untagged_into_markup() -> None:
+    app = make_app(signed=False)
+
+    @app.get("/hello")
+    def hello() -> str:
+        return flask.render_template_string("<p>{{ session.get('name') }}</p>")
+
+    cookie = f"koa.sess={b64(json.dumps(FORGED_MARKUP))}"
+    page = raw_client(app).get("/hello", headers={"Cookie": cookie})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # The session is the plain JSON that was sent, marker dropped.
+    probe = raw_client(app).get("/probe", headers={"Cookie": cookie})
+    assert probe.json == {"new": False, "data": {"name": FORGED_MARKUP["name"]}}
+
+
+def test_signed_cookie_with_the_same_payload_is_untagged() -> None:
+    # The same payload, signed, is this app's own writing: Markup comes back.
+    app = make_app()
+
+    @app.get("/hello")
+    def hello() -> str:
+        return flask.render_template_string("<p>{{ session.get('name') }}</p>")
+
+    cookie = signed(json.dumps(FORGED_MARKUP))
+    html = raw_client(app).get("/hello", headers={"Cookie": cookie}).text
+    assert html == "<p><script>alert(1)</script></p>"

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
+import importlib.util
 import re
 import time
 import typing as t
+from pathlib import Path
 
 import flask
 import pytest
 
 from flask_koasession import KoaSession, codec
+from flask_koasession.options import OPTIONS
 from flask_koasession.signing import Keygrip
 from flask_koasession.stores import MemoryStore
 from tests.helpers import (
@@ -129,6 +133,39 @@ def test_every_option_under_both_names(
     app = _app()
     KoaSession(app, **extra, **{koa_name if use_koa_name else python_name: given})
     assert getattr(_options(app), python_name) == expected
+
+
+def test_every_declared_option_is_in_the_table_above() -> None:
+    # Adding an option to Options is one declaration, plus its row here.
+    with_koa_name = {info.name: info.koa for info in OPTIONS if info.koa is not None}
+    assert with_koa_name == {row[0]: row[1] for row in OPTION_TABLE}
+    assert [info.name for info in OPTIONS if info.koa is None] == ["flash_key"]
+
+
+def _docs_options_table() -> t.Any:
+    path = Path(__file__).parent.parent / "docs" / "_ext" / "options_table.py"
+    spec = importlib.util.spec_from_file_location("options_table", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_list_every_option() -> None:
+    docs = _docs_options_table()
+    options_page = Path(__file__).parent.parent / "docs" / "options.rst"
+    assert f".. {docs.DIRECTIVE}::" in options_page.read_text()
+    rows = "\n".join(docs.table_lines()).split("   * - ")[2:]  # after the header
+    assert len(rows) == len(OPTIONS)
+    for row, info in zip(rows, OPTIONS, strict=True):
+        name, koa, default, meaning = row.split("\n     - ")
+        assert name == f"``{info.name}``"
+        assert koa == ("(none)" if info.koa is None else f"``{info.koa}``")
+        assert default.strip()
+        assert meaning.strip() == info.doc
+    assert '``"koa.sess"``' in rows[0]
+    assert "``86_400_000``" in rows[1]
 
 
 def test_flash_key_option() -> None:
@@ -384,6 +421,9 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
     ),
     ("digest", {"digest": "nope"}, ValueError, ["digest", "'nope'", "sha256"]),
     ("digest-type", {"digest": 256}, TypeError, ["digest", "256", "hashlib"]),
+    # hashlib knows these, but HMAC cannot use a hash of variable output length.
+    ("digest-shake", {"digest": "shake_128"}, ValueError, ["digest", "HMAC"]),
+    ("digest-shake-256", {"digest": "shake_256"}, ValueError, ["digest", "HMAC"]),
     ("key-space", {"key": "koa sess"}, ValueError, ["key", "'koa sess'", "letters"]),
     ("key-semicolon", {"key": "a;b"}, ValueError, ["key", "'a;b'", "letters"]),
     ("key-empty", {"key": ""}, ValueError, ["key", "''", "cookie name"]),
@@ -584,19 +624,23 @@ def test_keys_option_works_without_a_secret_key() -> None:
     assert client.get("/").text == "2 views"
 
 
-def test_signed_session_without_a_secret_key_fails_at_the_first_request() -> None:
+def test_signed_session_without_a_secret_key_fails_at_the_first_write() -> None:
     app = make_app()
     app.secret_key = None
     client = app.test_client()
-    # Set-up succeeded and a request that does not use the session is fine...
+    # Set-up succeeded, and requests that do not use the session or only read
+    # it are fine...
     assert client.get("/nothing").status_code == 200
-    # ...but the first one that does fails, saying what to do.
+    assert client.get("/touch").text == "None"
+    # ...but the first write fails, saying what to do.
     with pytest.raises(RuntimeError, match="no secret key") as info:
         client.get("/")
     message = str(info.value)
     assert "app.secret_key" in message
     assert "keys=" in message
+    # signed=False is named with its risk, not offered as a plain way out.
     assert "signed=False" in message
+    assert "anyone can forge an unsigned cookie" in message
 
 
 def test_unsigned_session_needs_no_secret_key() -> None:
@@ -624,6 +668,24 @@ def test_digest_sha256() -> None:
     sha1 = raw_client(app)
     cookie = f"koa.sess={value}; koa.sess.sig={sign(value)}"
     assert sha1.get("/", headers={"Cookie": cookie}).text == "1 views"
+
+
+@pytest.mark.parametrize("digest", sorted(hashlib.algorithms_available))
+def test_a_digest_accepted_at_set_up_signs_every_request(digest: str) -> None:
+    # Every name hashlib knows either fails at set-up, naming the option, or
+    # signs and verifies a session: never a 500 at the first save.
+    try:
+        app = make_app(digest=digest)
+    except ValueError as error:
+        refused: ValueError | None = error
+    else:
+        refused = None
+    if refused is not None:
+        assert f"digest={digest!r}" in str(refused)
+        return
+    client = app.test_client()
+    assert client.get("/").text == "1 views"
+    assert client.get("/").text == "2 views"
 
 
 # -- cookie attributes ---------------------------------------------------------

@@ -1,7 +1,8 @@
 """Server-side session stores.
 
-:class:`SessionStore` is the interface; :class:`MemoryStore`,
-:class:`RedisStore` and :class:`SQLAlchemyStore` are built in. The last two
+:class:`SessionStore` is the interface and :class:`TextStore` a base class
+for stores that keep JSON text; :class:`MemoryStore`, :class:`RedisStore` and
+:class:`SQLAlchemyStore` are built in. The last two
 need optional dependencies (``flask-koasession[redis]``,
 ``flask-koasession[sqlalchemy]``) and are imported only when first used, so
 this package imports without them.
@@ -12,14 +13,20 @@ from __future__ import annotations
 import importlib
 import typing as t
 
-from .base import SessionStore
+from .base import SessionStore, TextStore
 from .memory import MemoryStore
 
 if t.TYPE_CHECKING:
     from .redis import RedisStore
     from .sqlalchemy import SQLAlchemyStore
 
-__all__ = ["MemoryStore", "RedisStore", "SQLAlchemyStore", "SessionStore"]
+__all__ = [
+    "MemoryStore",
+    "RedisStore",
+    "SQLAlchemyStore",
+    "SessionStore",
+    "TextStore",
+]
 
 _LAZY = {"RedisStore": ".redis", "SQLAlchemyStore": ".sqlalchemy"}
 

@@ -6,15 +6,10 @@ import threading
 import time
 import typing as t
 
-from ..codec import dumps_json
-from ._payload import decode_payload
-from ._ttl import check_session_ttl, ttl_seconds
-
-if t.TYPE_CHECKING:
-    from .base import MaxAge
+from .base import TextStore
 
 
-class MemoryStore:
+class MemoryStore(TextStore):
     """Keep sessions in a dict of this process.
 
     Entries are kept as JSON text, as a real store would keep them: what
@@ -44,22 +39,14 @@ class MemoryStore:
         session_ttl: int | None = None,
         clock: t.Callable[[], float] = time.monotonic,
     ) -> None:
-        self.session_ttl = check_session_ttl(session_ttl)
+        super().__init__(session_ttl=session_ttl)
         self._clock = clock
         # id -> (JSON text, deadline on the clock or None for no expiry)
         self._entries: dict[str, tuple[str, float | None]] = {}
         self._lock = threading.Lock()
         self._next_prune = clock() + self.prune_interval
 
-    def get(
-        self, key: str, max_age: MaxAge, *, rolling: bool
-    ) -> dict[str, t.Any] | None:
-        """Return the payload stored under ``key``, or ``None``.
-
-        :param key: the session id.
-        :param max_age: unused; part of the store protocol.
-        :param rolling: unused; part of the store protocol.
-        """
+    def read_text(self, key: str) -> str | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -68,29 +55,9 @@ class MemoryStore:
             if deadline is not None and deadline <= self._clock():
                 del self._entries[key]
                 return None
-        return decode_payload(text)
+        return text
 
-    def set(
-        self,
-        key: str,
-        data: dict[str, t.Any],
-        max_age: MaxAge,
-        *,
-        rolling: bool,
-        changed: bool,
-    ) -> None:
-        """Store ``data`` under ``key`` for ``max_age`` milliseconds.
-
-        :param key: the session id.
-        :param data: the payload; serialized at once, so later changes to it
-            do not reach the store.
-        :param max_age: the time to live in milliseconds, or ``"session"``
-            (``session_ttl`` seconds, or no expiry).
-        :param rolling: unused; part of the store protocol.
-        :param changed: unused; the whole payload is always written.
-        """
-        ttl = ttl_seconds(max_age, self.session_ttl)
-        text = dumps_json(data)
+    def write_text(self, key: str, text: str, ttl: float | None) -> None:
         with self._lock:
             now = self._clock()
             self._entries[key] = (text, None if ttl is None else now + ttl)
@@ -98,10 +65,6 @@ class MemoryStore:
                 self._prune(now)
 
     def destroy(self, key: str) -> None:
-        """Delete the entry of ``key``, if there is one.
-
-        :param key: the session id.
-        """
         with self._lock:
             self._entries.pop(key, None)
 

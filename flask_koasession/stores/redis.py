@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import typing as t
 
 try:
@@ -11,13 +12,8 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "RedisStore needs the redis package: pip install 'flask-koasession[redis]'"
     ) from error
 
-from ..codec import dumps_json
 from ..exceptions import SessionStoreError
-from ._payload import decode_payload
-from ._ttl import check_session_ttl, ttl_whole_seconds
-
-if t.TYPE_CHECKING:
-    from .base import MaxAge
+from .base import TextStore
 
 # RedisClusterException (e.g. no node reachable) is not a RedisError.
 _ERRORS = (RedisError, RedisClusterException)
@@ -48,10 +44,10 @@ class RedisClient(t.Protocol):
 
     def set(self, name: str, value: str, ex: int | None = None) -> t.Any: ...
 
-    def eval(self, script: str, numkeys: int, *keys_and_args: str) -> t.Any: ...
+    def register_script(self, script: str) -> t.Callable[..., t.Any]: ...
 
 
-class RedisStore:
+class RedisStore(TextStore):
     """Keep sessions in Redis, exactly as koa-redis 4 does.
 
     Each session is one string key: the session id (after ``prefix``), holding
@@ -70,10 +66,16 @@ class RedisStore:
 
     The client is used as given and never closed by the store: any redis-py
     client works, with or without ``decode_responses``. Give it socket
-    timeouts so that a stalled Redis fails a request instead of hanging it::
+    timeouts and few retries, so that a stalled Redis fails a request in
+    about 4 seconds instead of hanging it (redis-py 6+ retries a timeout
+    several times by default: about 25 seconds with these timeouts alone)::
 
-        client = redis.Redis(host="localhost", socket_timeout=2,
-                             socket_connect_timeout=2)
+        client = redis.Redis(
+            host="localhost",
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=Retry(NoBackoff(), 1),  # redis.retry, redis.backoff
+        )
         KoaSession(app, store=RedisStore(client))
 
     With Sentinel pass ``Sentinel(...).master_for("mymaster")``; with Redis
@@ -107,67 +109,47 @@ class RedisStore:
     ) -> None:
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, got {prefix!r}.")
+        super().__init__(session_ttl=session_ttl)
         self.client = client
         self.prefix = prefix
-        self.session_ttl = check_session_ttl(session_ttl)
+        # EVALSHA, loading the script on the server the first time it is
+        # missing there (redis-py's Script).
+        self._destroy_script = client.register_script(DESTROY_SCRIPT)
 
-    def get(
-        self, key: str, max_age: MaxAge, *, rolling: bool
-    ) -> dict[str, t.Any] | None:
+    def read_text(self, key: str) -> str | bytes | None:
         """``GET`` the entry of ``key``; ``None`` when it is not a session.
 
-        That is, when the key is missing, holds a value that does not decode
-        to a payload, or holds another Redis type than a string (Redis
-        replies ``WRONGTYPE``): a key that a request names is data, and a
-        foreign one must read as a miss rather than fail every request that
-        carries its id. With a ``decode_responses`` client a value that is
-        not UTF-8 cannot be read at all and is a miss too (a bytes client
-        replaces invalid sequences, as Node does).
+        That is, when the key is missing, or holds another Redis type than a
+        string (Redis replies ``WRONGTYPE``): a key that a request names is
+        data, and a foreign one must read as a miss rather than fail every
+        request that carries its id. With a ``decode_responses`` client a
+        value that is not UTF-8 cannot be read at all and is a miss too (a
+        bytes client replaces invalid sequences, as Node does).
 
-        :param key: the session id.
-        :param max_age: unused; part of the store protocol.
-        :param rolling: unused; part of the store protocol.
         :raise SessionStoreError: when Redis fails (connection, timeout, any
             other error reply).
         """
         try:
-            value = self.client.get(self.prefix + key)
+            value: str | bytes | None = self.client.get(self.prefix + key)
         except UnicodeDecodeError:
             return None  # decode_responses=True and the value is not UTF-8
         except _ERRORS as error:
             if _is_wrong_type(error):
                 return None
             raise SessionStoreError(type(self).__name__, "get", key) from error
-        if value is None:
-            return None
-        return decode_payload(value)
+        return value
 
-    def set(
-        self,
-        key: str,
-        data: dict[str, t.Any],
-        max_age: MaxAge,
-        *,
-        rolling: bool,
-        changed: bool,
-    ) -> None:
-        """Write the entry of ``key`` with its time to live, as koa-redis does.
+    def write_text(self, key: str, text: str, ttl: float | None) -> None:
+        """``SET`` the entry with its time to live rounded up to whole
+        seconds, as koa-redis does (``Math.ceil(ttl / 1000)``), so that an
+        entry never expires before its cookie.
 
-        :param key: the session id.
-        :param data: the payload, written as its JSON text.
-        :param max_age: the time to live in milliseconds (rounded up to
-            seconds), or ``"session"`` (``session_ttl``, or no expiry).
-        :param rolling: unused; part of the store protocol.
-        :param changed: unused; the whole payload is always written, as
-            koa-redis does.
         :raise SessionStoreError: when Redis fails.
         """
-        ttl = ttl_whole_seconds(max_age, self.session_ttl)
-        value = dumps_json(data)
-        name = self.prefix + key
+        ex = None if ttl is None else math.ceil(ttl)
         try:
             # SET EX is SETEX in today's spelling (redis-py deprecates setex()).
-            self.client.set(name, value, ex=ttl)
+            self.client.set(self.prefix + key, text, ex=ex)
         except _ERRORS as error:
             raise SessionStoreError(type(self).__name__, "set", key) from error
 
@@ -186,6 +168,6 @@ class RedisStore:
         :raise SessionStoreError: when Redis fails.
         """
         try:
-            self.client.eval(DESTROY_SCRIPT, 1, self.prefix + key)
+            self._destroy_script(keys=[self.prefix + key])
         except _ERRORS as error:
             raise SessionStoreError(type(self).__name__, "destroy", key) from error

@@ -20,26 +20,23 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         " 'flask-koasession[sqlalchemy]' (or '[postgresql]' for PostgreSQL)"
     ) from error
 
-from ..codec import dumps_json
 from ..exceptions import SessionStoreError
-from ._payload import decode_payload
-from ._ttl import check_session_ttl, ttl_seconds
-
-if t.TYPE_CHECKING:
-    from .base import MaxAge
+from .base import TextStore
 
 # An unreachable database, a failed statement, or no pooled connection free.
 _ERRORS = (DBAPIError, PoolTimeoutError)
 
 
-class SQLAlchemyStore:
+class SQLAlchemyStore(TextStore):
     """Keep sessions in a table of a SQL database, through SQLAlchemy Core.
 
     Each session is one row: ``id`` (the session id, up to 255 characters),
     ``data`` (the payload's JSON text, the same text koa-redis would store)
     and ``expires_at`` (seconds since the epoch, ``NULL`` for a
-    ``"session"`` entry with no ``session_ttl``). The table is created on
-    first use when it does not exist.
+    ``"session"`` entry with no ``session_ttl``). The store creates the
+    table, if it does not exist yet, when it is made; with
+    ``create_table=False`` it leaves that to :meth:`create_table` or to your
+    migrations. Requests never create it.
 
     Expired rows are never returned, but stay in the table until
     :meth:`cleanup` deletes them: run ``flask koa-session cleanup``
@@ -72,8 +69,14 @@ class SQLAlchemyStore:
         table of that name, that table is used.
     :param session_ttl: seconds that a ``"session"`` entry is kept, or
         ``None`` to keep it until it is destroyed.
+    :param create_table: create the table now (when missing). Pass
+        ``False`` when migrations create it, or when the database may be
+        unreachable while the app starts; then call :meth:`create_table`
+        once it is.
     :param clock: returns the current time in seconds since the epoch; tests
         pass a fake one. Every process sharing the table must agree on it.
+    :raise SessionStoreError: when the table cannot be created (operation
+        ``"create_table"``).
     """
 
     #: Dialects that get a native one-statement upsert (``INSERT ... ON
@@ -89,6 +92,7 @@ class SQLAlchemyStore:
         *,
         metadata: sa.MetaData | None = None,
         session_ttl: int | None = None,
+        create_table: bool = True,
         clock: t.Callable[[], float] = time.time,
     ) -> None:
         if isinstance(engine_or_url, sa.Engine):
@@ -105,30 +109,44 @@ class SQLAlchemyStore:
             )
         if not table or not isinstance(table, str):
             raise ValueError(f"table must be a non-empty str, got {table!r}.")
-        self.session_ttl = check_session_ttl(session_ttl)
+        super().__init__(session_ttl=session_ttl)
         self._clock = clock
         self.metadata = sa.MetaData() if metadata is None else metadata
         existing = self.metadata.tables.get(table)
         self.table = (
             _define_table(table, self.metadata) if existing is None else existing
         )
-        self._table_ready = False
-        self._setup_lock = threading.Lock()
         # One connection shared by all threads must serve one of them at a time.
         self._use_lock: t.ContextManager[object] = (
             threading.Lock()
             if isinstance(self.engine.pool, StaticPool)
             else contextlib.nullcontext()
         )
+        if create_table:
+            self.create_table()
 
-    def get(
-        self, key: str, max_age: MaxAge, *, rolling: bool
-    ) -> dict[str, t.Any] | None:
-        """Return the payload of ``key`` unless missing or expired.
+    def create_table(self) -> None:
+        """Create the table (and its index) unless it exists.
 
-        :param key: the session id.
-        :param max_age: unused; part of the store protocol.
-        :param rolling: unused; part of the store protocol.
+        Done when the store is made, unless ``create_table=False`` was
+        given. Safe to call from several processes at once.
+
+        :raise SessionStoreError: when the database fails.
+        """
+        with self._errors("create_table"):
+            try:
+                self.table.create(self.engine, checkfirst=True)
+            except DBAPIError:
+                # Another process may have created it between our check and
+                # CREATE TABLE.
+                if not sa.inspect(self.engine).has_table(
+                    self.table.name, schema=self.table.schema
+                ):
+                    raise
+
+    def read_text(self, key: str) -> str | bytes | None:
+        """Select the row's text unless it is missing or expired.
+
         :raise SessionStoreError: when the database fails.
         """
         if "\x00" in key:
@@ -146,32 +164,17 @@ class SQLAlchemyStore:
             sa.or_(columns.expires_at.is_(None), columns.expires_at > self._clock()),
         )
         with self._begin("get", key) as connection:
-            text = connection.execute(query).scalar_one_or_none()
-        return None if text is None else decode_payload(text)
+            text: str | bytes | None = connection.execute(query).scalar_one_or_none()
+        return text
 
-    def set(
-        self,
-        key: str,
-        data: dict[str, t.Any],
-        max_age: MaxAge,
-        *,
-        rolling: bool,
-        changed: bool,
-    ) -> None:
+    def write_text(self, key: str, text: str, ttl: float | None) -> None:
         """Insert or replace the row of ``key``.
 
-        :param key: the session id.
-        :param data: the payload, written as its JSON text.
-        :param max_age: the time to live in milliseconds, or ``"session"``
-            (``session_ttl``, or no expiry).
-        :param rolling: unused; part of the store protocol.
-        :param changed: unused; the whole payload is always written.
         :raise SessionStoreError: when the database fails.
         """
-        ttl = ttl_seconds(max_age, self.session_ttl)
         row = {
             "id": key,
-            "data": dumps_json(data),
+            "data": text,
             "expires_at": None if ttl is None else self._clock() + ttl,
         }
         if self.engine.dialect.name in self.native_upsert_dialects:
@@ -220,33 +223,21 @@ class SQLAlchemyStore:
             self.engine.dispose()
 
     @contextlib.contextmanager
+    def _errors(self, operation: str, key: str | None = None) -> t.Iterator[None]:
+        """Use the database, its errors raised as store errors."""
+        try:
+            with self._use_lock:
+                yield
+        except _ERRORS as error:
+            raise SessionStoreError(type(self).__name__, operation, key) from error
+
+    @contextlib.contextmanager
     def _begin(
         self, operation: str, key: str | None = None
     ) -> t.Iterator[sa.Connection]:
         """A transaction, with database errors raised as store errors."""
-        try:
-            with self._use_lock:
-                self._ensure_table()
-                with self.engine.begin() as connection:
-                    yield connection
-        except _ERRORS as error:
-            raise SessionStoreError(type(self).__name__, operation, key) from error
-
-    def _ensure_table(self) -> None:
-        if self._table_ready:
-            return
-        with self._setup_lock:
-            if self._table_ready:
-                return
-            try:
-                self.table.create(self.engine, checkfirst=True)
-            except DBAPIError:
-                # Another process may have created it since our check.
-                if not sa.inspect(self.engine).has_table(
-                    self.table.name, schema=self.table.schema
-                ):
-                    raise
-            self._table_ready = True
+        with self._errors(operation, key), self.engine.begin() as connection:
+            yield connection
 
     def _upsert(self, row: dict[str, t.Any]) -> sa.Executable:
         insert = (

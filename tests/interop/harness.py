@@ -59,7 +59,7 @@ def node_binary() -> str:
     node = shutil.which("node")
     if node is None:
         raise HarnessError(
-            "node is not on PATH: the interop tests need Node.js 20 or later"
+            "node is not on PATH: the interop tests need Node.js 18.19 or later"
         )
     return node
 

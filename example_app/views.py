@@ -1,0 +1,153 @@
+"""The pages: koa-session's complete example, each route at its seed path.
+
+Every page answers a browser with HTML and ``curl`` (or any client that does
+not ask for HTML) with the seed's plain text: ``curl localhost:5000/`` still
+says ``1 views``. Routes that change who is logged in (``/login``,
+``/logout``) and ``/set`` change state only on POST, with a CSRF token; their
+GET shows the form.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import BadRequest
+
+from flask_koasession import pop_flash, session, set_flash
+
+from .csrf import csrf_token, new_csrf_token
+from .session_info import session_info
+
+if t.TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
+bp = Blueprint("pages", __name__)
+
+#: The longest user id accepted: a session cookie holds about 4 KB.
+MAX_USER_ID = 64
+
+
+def wants_html() -> bool:
+    """Whether the client asked for HTML (a browser) rather than anything
+    (``curl``'s ``*/*``, or no ``Accept`` header): plain text for those."""
+    best = request.accept_mimetypes.best_match(["text/plain", "text/html"])
+    return best == "text/html"
+
+
+def text(body: str, status: int = 200) -> tuple[str, int, dict[str, str]]:
+    return body, status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def user_id_from_form() -> str:
+    """The form's ``userId``: the seed's ``"1234"`` when blank."""
+    user_id = request.form.get("userId", "").strip() or "1234"
+    if len(user_id) > MAX_USER_ID:
+        raise BadRequest(f"userId is longer than {MAX_USER_ID} characters.")
+    return user_id
+
+
+@bp.get("/")
+def views() -> t.Any:
+    n = session.get("views", 0) + 1
+    session["views"] = n
+    if wants_html():
+        return render_template("views.html", views=n)
+    message = pop_flash()
+    return text(f"{n} views" + (f"\n{message}" if message else ""))
+
+
+@bp.route("/set", methods=["GET", "POST"])
+def set_user() -> t.Any:
+    if request.method == "GET":
+        return form_page("set.html", "POST /set with userId")
+    session["userId"] = user_id_from_form()
+    if wants_html():
+        set_flash("UserId set in session")
+        return redirect(url_for(".get_user"), 303)
+    return text("UserId set in session")
+
+
+@bp.get("/get")
+def get_user() -> t.Any:
+    user_id = session.get("userId")
+    if wants_html():
+        return render_template("get.html", user_id=user_id)
+    return text(f"User ID: {user_id}")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> t.Any:
+    if request.method == "GET":
+        return form_page("login.html", "POST /login with userId")
+    user_id = user_id_from_form()
+    # A new session id on login: an id planted before it (session fixation)
+    # is worth nothing after it. The old store entry is deleted.
+    previous_id = session.external_key
+    session.regenerate()
+    new_csrf_token()  # a new user behind the session: a new token
+    session["userId"] = user_id
+    session["role"] = "admin"
+    session["login"] = {
+        "previous_id": previous_id,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if wants_html():
+        set_flash(f"Logged in as {user_id}")
+        return redirect(url_for(".session_page"), 303)
+    return text(f"Logged in as {user_id}")
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> t.Any:
+    if request.method == "GET":
+        return form_page("logout.html", "POST /logout")
+    # koa: ctx.session = null. Data, store entry and both cookies go; nothing
+    # may write to the session after this, or a new one would start.
+    session.destroy()
+    if wants_html():
+        return render_template("destroyed.html")
+    return text("Session Destroyed")
+
+
+@bp.get("/flash")
+def flash_message() -> Response:
+    set_flash("Flash Message Example")
+    return redirect(url_for(".views"))
+
+
+@bp.get("/show-flash")
+def show_flash() -> t.Any:
+    message = pop_flash("No Flash Message")
+    if wants_html():
+        return render_template("show_flash.html", message=message)
+    return text(str(message))
+
+
+@bp.get("/session")
+def session_page() -> t.Any:
+    state = current_app.extensions["example_app"]
+    info = session_info(state.cookie_name, state.store)
+    if wants_html():
+        return render_template(
+            "session.html",
+            info=info,
+            data_json=json.dumps(info.data, indent=2, sort_keys=True, default=str),
+        )
+    return text(json.dumps(info.as_json(), indent=2, sort_keys=True, default=str))
+
+
+def form_page(template: str, what: str) -> t.Any:
+    """A form's page; for ``curl``, how to send the form (with the token)."""
+    if wants_html():
+        return render_template(template)
+    return text(f"{what} and csrf_token={csrf_token()} (form-encoded)")

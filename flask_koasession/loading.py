@@ -1,0 +1,178 @@
+"""Loading: what came with the request, as one immutable record.
+
+The first step of koa-session's per-request work (its ``initFromCookie`` and
+``initFromExternal``): read the cookie or the store, check the signature,
+decode, validate the bookkeeping and ``valid``, and record the outcome in a
+:class:`Loaded`. A session that does not survive a check becomes a new one,
+and a signal says why. Nothing here changes later in the request.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from . import codec, cookies, payload, signals
+from .cookies import SignatureState
+from .max_age import MaxAge
+
+if t.TYPE_CHECKING:
+    from .scope import RequestScope
+
+
+class Loaded(t.NamedTuple):
+    """What came with the request, as loading found it.
+
+    ``data_json`` is the data as it was loaded, serialized: a change is found
+    by comparing it with the data's text at the end of the request (koa's
+    ``prevHash``). A per-key comparison can parse it again
+    (:func:`~flask_koasession.codec.loads_json`), so loading pays for no
+    second copy of the data.
+
+    (A named tuple: immutable, and the cheapest record to make on every
+    request that reads its session.)
+    """
+
+    #: No session came with the request (or none survived the checks).
+    is_new: bool
+    #: The session's max age: the one it was saved with (``_maxAge``), or the
+    #: configured one for a new session.
+    max_age: MaxAge
+    #: Store mode: the id the session lives under, the one it came with or,
+    #: for a new session, a new one (koa's ``externalKey``). Cookie mode:
+    #: ``None``.
+    store_id: str | None = None
+    #: The data as loaded, serialized; ``None`` for a new session.
+    data_json: str | None = None
+    #: When the session expires (its ``_expire``, epoch ms), if it says.
+    expire: float | None = None
+    #: What the cookie's signature said (see :data:`.cookies.SignatureState`).
+    signature: SignatureState = "ok"
+
+    def restarted(self, store_id: str | None) -> Loaded:
+        """The record of a new session started in place of this one
+        (``destroy()``): the same max age and signature state, no data.
+
+        :param store_id: the new session's store id (``None`` in cookie mode).
+        """
+        return self._replace(
+            is_new=True, store_id=store_id, data_json=None, expire=None
+        )
+
+
+def load(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
+    """Load the session of a request.
+
+    :return: the record of what came in, and the data to start from.
+    :raise SessionStoreError: when the store fails.
+    :raise RuntimeError: when signing is on and no secret key is set.
+    """
+    if scope.store is not None:
+        return _from_store(scope)
+    return _from_cookie(scope)
+
+
+def _from_cookie(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
+    cookie = _read_cookie(scope)
+    fresh = Loaded(
+        is_new=True, max_age=scope.options.max_age, signature=cookie.signature
+    )
+    raw = cookie.value
+    if raw is None:
+        return fresh, {}
+    limit = cookies.incoming_limit(scope.app.config.get("MAX_COOKIE_SIZE", 4093))
+    if limit is not None and len(raw) > limit:
+        _invalid(scope, None, None, "too_large")
+        return fresh, {}
+    try:
+        decoded = scope.state.cookie_codec.loads(raw)
+    except Exception:  # any failure of a codec on hostile input is a bad cookie
+        _invalid(scope, None, None, "decode")
+        return fresh, {}
+    return _accept(scope, decoded, None, cookie.signature) or (fresh, {})
+
+
+def _from_store(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
+    options = scope.options
+    signature: SignatureState = "ok"
+    if options.external_key is not None:
+        key = options.external_key.get(scope.request)
+    else:
+        cookie = _read_cookie(scope)
+        key, signature = cookie.value, cookie.signature
+    if key and not options.id_pattern.fullmatch(key):
+        _invalid(scope, None, None, "malformed_id")
+        key = None
+    if key:
+        store = scope.store
+        assert store is not None
+        stored = store.get(key, options.max_age, rolling=options.rolling)
+        if stored is None:
+            signals.send(signals.session_missed, scope.app, key=key)
+        else:
+            accepted = _accept(scope, stored, key, signature)
+            if accepted is not None:
+                return accepted
+    # koa's create(): a new session draws a new id at once.
+    fresh = Loaded(
+        is_new=True,
+        max_age=options.max_age,
+        store_id=scope.new_id(),
+        signature=signature,
+    )
+    return fresh, {}
+
+
+def _read_cookie(scope: RequestScope) -> cookies.SignedCookie:
+    """The signed cookie (payload or store id); a rejected one is signalled."""
+    cookie = cookies.read(scope.request, scope.options.key, scope.keygrip)
+    if cookie.rejected is not None:
+        _invalid(scope, None, None, cookie.rejected)
+    return cookie
+
+
+def _accept(
+    scope: RequestScope,
+    decoded: t.Any,
+    key: str | None,
+    signature: SignatureState,
+) -> tuple[Loaded, dict[str, t.Any]] | None:
+    """Check a decoded payload; ``None`` (and a signal) when it is no session."""
+    if not isinstance(decoded, dict):
+        _invalid(scope, key, None, "decode")
+        return None
+    expire = decoded.get("_expire")
+    max_age = payload.stored_max_age(decoded, scope.options.max_age)
+    if max_age is None or (expire is not None and not payload.is_number(expire)):
+        _invalid(scope, key, decoded, "bookkeeping")
+        return None
+    if expire is not None and expire < payload.now_ms():
+        signals.send(signals.session_expired, scope.app, key=key, value=decoded)
+        return None
+    valid = scope.options.valid
+    if valid is not None and not valid(scope.request, decoded):
+        _invalid(scope, key, decoded, "valid")
+        return None
+    # A copy: a store may hand out an object it keeps.
+    data = {k: v for k, v in decoded.items() if k not in payload.RESERVED_KEYS}
+    try:
+        data_json = codec.dumps_json(data, tag=scope.trusted)
+    except (RecursionError, ValueError, TypeError):
+        # Decodable but not writable again (nested too deeply, a number
+        # beyond a double such as 1e999): as bad as undecodable.
+        _invalid(scope, key, None, "decode")
+        return None
+    loaded = Loaded(
+        is_new=False,
+        max_age=max_age,
+        store_id=key,
+        data_json=data_json,
+        expire=expire,
+        signature=signature,
+    )
+    return loaded, data
+
+
+def _invalid(scope: RequestScope, key: str | None, value: t.Any, reason: str) -> None:
+    signals.send(
+        signals.session_invalid, scope.app, key=key, value=value, reason=reason
+    )

@@ -1,0 +1,516 @@
+"""The contract every session store keeps, as tests that each backend's test
+file reruns: subclass :class:`StoreContract` (or :class:`SQLContract` for
+SQLAlchemyStore), give the ``make_store`` and ``write_raw`` fixtures, and add
+the backend's own tests. Stores with an injectable clock move time with a
+fake clock; Redis expires keys itself, so its tests sleep.
+
+Not collected itself: no ``test_`` prefix, and the classes have no ``Test``
+prefix."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import typing as t
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from flask_koasession.codec import dumps_json
+from flask_koasession.exceptions import SessionStoreError
+from flask_koasession.stores import SessionStore, SQLAlchemyStore
+
+#: A payload as the interface hands it over: data, then koa's bookkeeping.
+PAYLOAD: dict[str, t.Any] = {
+    "views": 1,
+    "user": {"name": "Zoë Ångström", "roles": ["admin", "ops"], "prefs": {}},
+    "emoji": "session 🍪 ✓",
+    "cjk": "会话",
+    "_flashes": [["message", "Saved!"]],
+    "_user_id": "42",
+    "_expire": 1795679564692,
+    "_maxAge": 3600000,
+}
+SESSION_PAYLOAD: dict[str, t.Any] = {"cart": [1, 2, 3], "_session": True}
+PAYLOAD_JSON = dumps_json(PAYLOAD).encode()
+HOUR = 3_610_000  # one hour plus the 10 s the interface adds
+
+#: Hand-written entries that are no session: damaged, or written by someone
+#: else. Each must read as a miss, never raise.
+NOT_SESSIONS: dict[str, bytes] = {
+    # JSON that is not an object.
+    "list": b"[1,2]",
+    "string": b'"x"',
+    "number": b"5",
+    "null": b"null",
+    "true": b"true",
+    # Not JSON at all.
+    "not-json": b"not json",
+    "truncated": b'{"views":',
+    "empty": b"",
+    "nan": b'{"views":NaN}',
+    "deep": b"[" * 100_000,
+    "invalid-utf8": b"\xff\xfe",
+}
+
+#: Hand-written objects holding tagged-JSON markers whose values are of the
+#: wrong type: Flask's tag classes raise TypeError, AttributeError... (not only
+#: ValueError) on them. They must never raise: each reads as no session, or
+#: as a session with the marker kept as plain data.
+FORGED_MARKERS: dict[str, bytes] = {
+    "tuple-int": b'{" t":5}',
+    "bytes-int": b'{" b":5}',
+    "date-int": b'{" d":5}',
+    "uuid-int": b'{" u":5}',
+    "dict-int": b'{" di":5}',
+    "markup-list": b'{" m":[1]}',
+    "nested": b'{"views":1,"user":{" b":5}}',
+    # The same, in payloads marked as holding tagged values.
+    "tagged-tuple-int": b'{"v":{" t":5},"_tagged":true}',
+    "tagged-bytes-int": b'{"v":{" b":5},"_tagged":true}',
+    "tagged-date-int": b'{"v":{" d":5},"_tagged":true}',
+    "tagged-uuid-int": b'{"v":{" u":5},"_tagged":true}',
+    "tagged-dict-int": b'{"v":{" di":5},"_tagged":true}',
+    "tagged-bytes-not-base64": b'{"v":{" b":"\\u00e9"},"_tagged":true}',
+    "tagged-bytes-not-utf8": b'{"v":{" b":"\xff"},"_tagged":true}',
+    "tagged-date-text": b'{"v":{" d":"yesterday"},"_tagged":true}',
+    "tagged-not-true": b'{"v":{" t":5},"_tagged":1}',
+}
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def put(
+    store: SessionStore,
+    key: str,
+    data: dict[str, t.Any],
+    max_age: int | t.Literal["session"] = HOUR,
+    *,
+    changed: bool = True,
+) -> None:
+    store.set(key, data, max_age, rolling=False, changed=changed)
+
+
+def fetch(store: SessionStore, key: str) -> dict[str, t.Any] | None:
+    return store.get(key, 3_600_000, rolling=False)
+
+
+class StoreContract:
+    """What every session store does. Not collected itself (no ``Test``)."""
+
+    @pytest.fixture
+    def clock(self) -> FakeClock:
+        return FakeClock()
+
+    @pytest.fixture
+    def advance(self, clock: FakeClock) -> t.Callable[[float], None]:
+        """Move time forward by some seconds, as the store sees it."""
+        return clock.advance
+
+    @pytest.fixture
+    def make_store(self) -> t.Callable[..., SessionStore]:
+        """Make a store of the class under test; keyword arguments pass on."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, make_store: t.Callable[..., SessionStore]) -> SessionStore:
+        return make_store()
+
+    @pytest.fixture
+    def write_raw(self, store: SessionStore) -> t.Callable[[str, bytes], None]:
+        """Write bytes as the entry of an id, behind the store's back."""
+        raise NotImplementedError
+
+    def test_is_a_session_store(self, store: SessionStore) -> None:
+        assert isinstance(store, SessionStore)
+
+    @pytest.mark.parametrize("raw", list(NOT_SESSIONS.values()), ids=list(NOT_SESSIONS))
+    def test_damaged_entry_is_a_miss(
+        self,
+        store: SessionStore,
+        write_raw: t.Callable[[str, bytes], None],
+        raw: bytes,
+    ) -> None:
+        write_raw("damaged", raw)
+        assert fetch(store, "damaged") is None
+        assert fetch(store, "damaged") is None  # and again: nothing is cached
+        # The id stays usable: a new session can be saved under it.
+        put(store, "damaged", PAYLOAD)
+        assert fetch(store, "damaged") == PAYLOAD
+        store.destroy("damaged")
+        assert fetch(store, "damaged") is None
+
+    @pytest.mark.parametrize(
+        "raw", list(FORGED_MARKERS.values()), ids=list(FORGED_MARKERS)
+    )
+    def test_forged_marker_never_raises(
+        self,
+        store: SessionStore,
+        write_raw: t.Callable[[str, bytes], None],
+        raw: bytes,
+    ) -> None:
+        write_raw("forged", raw)
+        loaded = fetch(store, "forged")
+        assert loaded is None or type(loaded) is dict
+        assert fetch(store, "forged") == loaded
+        put(store, "forged", PAYLOAD)
+        assert fetch(store, "forged") == PAYLOAD
+
+    def test_damaged_entry_can_be_destroyed(
+        self, store: SessionStore, write_raw: t.Callable[[str, bytes], None]
+    ) -> None:
+        write_raw("damaged", b'{" t":5}')
+        store.destroy("damaged")
+        write_raw("damaged", PAYLOAD_JSON)
+        assert fetch(store, "damaged") == PAYLOAD  # raw writes do reach the store
+
+    def test_hand_written_payload_reads(
+        self, store: SessionStore, write_raw: t.Callable[[str, bytes], None]
+    ) -> None:
+        write_raw("by-hand", PAYLOAD_JSON)
+        assert fetch(store, "by-hand") == PAYLOAD
+
+    def test_unchanged_save_still_writes(self, store: SessionStore) -> None:
+        # changed=False comes with forced saves (save(), regenerate() to a new
+        # id, a new max_age) as well as with rolling re-sends: always write.
+        put(store, "fresh-id", PAYLOAD, changed=False)
+        assert fetch(store, "fresh-id") == PAYLOAD
+        put(store, "fresh-id", {"views": 2, "_session": True}, "session", changed=False)
+        assert fetch(store, "fresh-id") == {"views": 2, "_session": True}
+
+    def test_round_trip(self, store: SessionStore) -> None:
+        put(store, "e640facf-751f-4c23-8b7d-8d6806f3fa29", PAYLOAD)
+        loaded = fetch(store, "e640facf-751f-4c23-8b7d-8d6806f3fa29")
+        assert loaded == PAYLOAD
+        assert list(loaded) == list(PAYLOAD)  # insertion order kept
+
+    def test_round_trip_python_values(self, store: SessionStore) -> None:
+        data = {
+            "point": (1, 2),
+            "nested": {"pairs": [(1, "a"), (2, "b")]},
+            "blob": b"\x00\xffbytes",
+            "when": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+            "uid": uuid.UUID("e640facf-751f-4c23-8b7d-8d6806f3fa29"),
+            "looks_tagged": {" t": "not a tag"},
+            "_expire": 1795679564692,
+            "_maxAge": 3600000,
+        }
+        put(store, "python", data)
+        loaded = fetch(store, "python")
+        assert loaded == data
+        assert loaded is not None
+        assert type(loaded["point"]) is tuple
+        assert type(loaded["nested"]["pairs"][0]) is tuple
+
+    def test_missing_key_is_none(self, store: SessionStore) -> None:
+        assert fetch(store, "never-stored") is None
+
+    def test_returns_independent_copies(self, store: SessionStore) -> None:
+        data = {"list": [1], "dict": {"a": 1}, "_session": True}
+        put(store, "copies", data, "session")
+        data["list"].append(2)  # the caller's later changes stay with the caller
+        first = fetch(store, "copies")
+        assert first == {"list": [1], "dict": {"a": 1}, "_session": True}
+        assert first is not None
+        first["dict"]["a"] = 2
+        assert fetch(store, "copies") == {
+            "list": [1],
+            "dict": {"a": 1},
+            "_session": True,
+        }
+
+    def test_destroy(self, store: SessionStore) -> None:
+        put(store, "doomed", PAYLOAD)
+        put(store, "kept", PAYLOAD)
+        store.destroy("doomed")
+        assert fetch(store, "doomed") is None
+        assert fetch(store, "kept") == PAYLOAD
+
+    def test_destroy_unknown_key(self, store: SessionStore) -> None:
+        store.destroy("never-stored")
+        store.destroy("never-stored")
+
+    def test_overwrite(self, store: SessionStore) -> None:
+        put(store, "key", PAYLOAD)
+        put(store, "key", {"views": 2, "_session": True}, "session")
+        assert fetch(store, "key") == {"views": 2, "_session": True}
+        put(store, "key", PAYLOAD, 2000)
+        assert fetch(store, "key") == PAYLOAD
+
+    def test_keys_are_distinct(self, store: SessionStore) -> None:
+        keys = [
+            "a",
+            "A",
+            "a1",
+            "pre:a",
+            "ключ-🔑",
+            "e640facf-751f-4c23-8b7d-8d6806f3fa29",
+        ]
+        for index, key in enumerate(keys):
+            put(store, key, {"index": index})
+        assert [fetch(store, key) for key in keys] == [
+            {"index": index} for index in range(len(keys))
+        ]
+
+    def test_empty_payload(self, store: SessionStore) -> None:
+        put(store, "empty", {})
+        assert fetch(store, "empty") == {}
+
+    def test_expiry(
+        self,
+        make_store: t.Callable[..., SessionStore],
+        store: SessionStore,
+        advance: t.Callable[[float], None],
+    ) -> None:
+        # One wait checks everything, so that stores on real time sleep once.
+        short_session = make_store(session_ttl=1)
+        put(store, "short", PAYLOAD, 1000)
+        put(store, "rolled", PAYLOAD, 1000)
+        put(store, "long", PAYLOAD, 60_000)
+        put(store, "browser", SESSION_PAYLOAD, "session")
+        put(short_session, "browser-ttl", SESSION_PAYLOAD, "session")
+        advance(0.5)
+        assert fetch(store, "short") == PAYLOAD
+        assert fetch(short_session, "browser-ttl") == SESSION_PAYLOAD
+        put(store, "rolled", PAYLOAD, 1000, changed=False)  # what rolling does
+        advance(0.6)
+        assert fetch(store, "short") is None
+        assert fetch(short_session, "browser-ttl") is None
+        assert fetch(store, "rolled") == PAYLOAD
+        assert fetch(store, "long") == PAYLOAD
+        assert fetch(store, "browser") == SESSION_PAYLOAD
+        # An expired entry can be written again.
+        put(store, "short", {"again": True}, 1000)
+        assert fetch(store, "short") == {"again": True}
+
+    @pytest.mark.parametrize("max_age", [0, -1000, True, 1.5, "forever", None])
+    def test_rejects_invalid_max_age(self, store: SessionStore, max_age: t.Any) -> None:
+        with pytest.raises(ValueError, match="max_age"):
+            put(store, "key", PAYLOAD, max_age)
+
+    @pytest.mark.parametrize("session_ttl", [0, -1, True, 1.5, "60"])
+    def test_rejects_invalid_session_ttl(
+        self, make_store: t.Callable[..., SessionStore], session_ttl: t.Any
+    ) -> None:
+        with pytest.raises(ValueError, match="session_ttl"):
+            make_store(session_ttl=session_ttl)
+
+    def test_concurrent_threads(self, store: SessionStore) -> None:
+        def work(worker: int) -> None:
+            for round_ in range(25):
+                own = f"worker-{worker}"
+                put(store, own, {"worker": worker, "round": round_})
+                assert fetch(store, own) == {"worker": worker, "round": round_}
+                put(store, "shared", {"worker": worker, "round": round_})
+                assert fetch(store, "shared") is not None
+                store.destroy(f"temp-{worker}")
+                put(store, f"temp-{worker}", {"round": round_})
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            for future in [pool.submit(work, worker) for worker in range(8)]:
+                future.result(timeout=60)
+        # Written by the workers, read here: every thread sees one store.
+        assert [fetch(store, f"worker-{worker}") for worker in range(8)] == [
+            {"worker": worker, "round": 24} for worker in range(8)
+        ]
+        shared = fetch(store, "shared")
+        assert shared is not None
+        assert shared["round"] == 24
+
+
+# -- SQLAlchemyStore -------------------------------------------------------------
+
+
+class SQLContract(StoreContract):
+    """SQLAlchemyStore on some database; subclasses give ``database_url``."""
+
+    @pytest.fixture
+    def database_url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def make_store(
+        self, database_url: str, clock: FakeClock
+    ) -> t.Iterator[t.Callable[..., SQLAlchemyStore]]:
+        made: list[SQLAlchemyStore] = []
+        table = f"koa_sessions_{uuid.uuid4().hex[:8]}"  # tests share PostgreSQL
+
+        def make(
+            engine_or_url: sa.Engine | str | None = None, **kwargs: t.Any
+        ) -> SQLAlchemyStore:
+            kwargs.setdefault("table", table)
+            kwargs.setdefault("clock", clock)
+            store = SQLAlchemyStore(engine_or_url or database_url, **kwargs)
+            made.append(store)
+            return store
+
+        yield make
+        for store in reversed(made):  # borrowers of an engine before its owner
+            store.table.drop(store.engine, checkfirst=True)
+            store.close()
+
+    @pytest.fixture
+    def write_raw(self, store: SQLAlchemyStore) -> t.Callable[[str, bytes], None]:
+        def write(key: str, raw: bytes) -> None:
+            store.destroy(key)  # also creates the table
+            try:
+                data: t.Any = raw.decode()
+            except UnicodeDecodeError:
+                if store.engine.dialect.name == "postgresql":
+                    # PostgreSQL refuses text that is not UTF-8: no row can
+                    # hold it, and the id simply misses.
+                    query = sa.text("SELECT convert_from(:data, 'UTF8')")
+                    with store.engine.connect() as connection:
+                        refused = connection.execute
+                        with pytest.raises(sa.exc.DataError):
+                            refused(query, {"data": raw})
+                    return
+                # SQLite keeps whatever bytes a TEXT value is given.
+                assert store.engine.dialect.name == "sqlite"
+                data = sa.cast(sa.literal(raw, sa.LargeBinary), sa.Text)
+            with store.engine.begin() as connection:
+                row = {"id": key, "data": data, "expires_at": None}
+                connection.execute(sa.insert(store.table).values(row))
+
+        return write
+
+    def rows(self, store: SQLAlchemyStore) -> list[tuple[t.Any, ...]]:
+        query = sa.select(store.table).order_by(store.table.c.id)
+        with store.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(query)]
+
+    def test_creates_the_table_when_made(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        store = make_store()
+        name = store.table.name
+        inspector = sa.inspect(store.engine)
+        assert inspector.has_table(name)
+        columns = {column["name"]: column for column in inspector.get_columns(name)}
+        assert list(columns) == ["id", "data", "expires_at"]
+        assert columns["expires_at"]["nullable"]
+        assert inspector.get_pk_constraint(name)["constrained_columns"] == ["id"]
+
+    def test_requests_never_create_the_table(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        # With create_table=False the table is left to create_table() (or to
+        # migrations): a request before it fails, and creates nothing.
+        store = make_store(create_table=False)
+        name = store.table.name
+        assert not sa.inspect(store.engine).has_table(name)
+        for call in (lambda: fetch(store, "key"), lambda: put(store, "key", PAYLOAD)):
+            with pytest.raises(SessionStoreError):
+                call()
+        assert not sa.inspect(store.engine).has_table(name)
+        store.create_table()
+        assert sa.inspect(store.engine).has_table(name)
+        assert fetch(store, "key") is None
+        store.create_table()  # again: the table exists, nothing happens
+        put(store, "key", PAYLOAD)
+        assert fetch(store, "key") == PAYLOAD
+
+    def test_default_table_name(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        store = make_store(table="koa_sessions")
+        put(store, "key", PAYLOAD)
+        assert sa.inspect(store.engine).has_table("koa_sessions")
+
+    def test_uses_an_existing_table(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        metadata = sa.MetaData()
+        first = make_store(metadata=metadata)
+        put(first, "key", PAYLOAD)
+        assert metadata.tables[first.table.name] is first.table
+        # Same engine, same metadata: the table is reused, rows are shared.
+        second = make_store(first.engine, metadata=metadata)
+        assert second.table is first.table
+        assert fetch(second, "key") == PAYLOAD
+        # A fresh MetaData finds the table already in the database.
+        third = make_store(first.engine)
+        assert fetch(third, "key") == PAYLOAD
+
+    def test_row_layout(self, store: SQLAlchemyStore, clock: FakeClock) -> None:
+        put(store, "numbered", PAYLOAD, 3_610_000)
+        put(store, "browser", SESSION_PAYLOAD, "session")
+        assert self.rows(store) == [
+            ("browser", dumps_json(SESSION_PAYLOAD), None),
+            ("numbered", dumps_json(PAYLOAD), pytest.approx(clock.now + 3610)),
+        ]
+
+    def test_session_ttl_row(
+        self, make_store: t.Callable[..., SQLAlchemyStore], clock: FakeClock
+    ) -> None:
+        store = make_store(session_ttl=600)
+        put(store, "browser", SESSION_PAYLOAD, "session")
+        assert self.rows(store) == [
+            ("browser", dumps_json(SESSION_PAYLOAD), pytest.approx(clock.now + 600))
+        ]
+
+    def test_expired_rows_stay_until_cleanup(
+        self, store: SQLAlchemyStore, advance: t.Callable[[float], None]
+    ) -> None:
+        for key in ("a", "b", "c"):
+            put(store, key, PAYLOAD, 1000)
+        put(store, "long", PAYLOAD, 60_000)
+        put(store, "browser", SESSION_PAYLOAD, "session")
+        advance(2)
+        assert [fetch(store, key) for key in ("a", "b", "c")] == [None] * 3
+        assert len(self.rows(store)) == 5
+        assert store.cleanup() == 3
+        assert [row[0] for row in self.rows(store)] == ["browser", "long"]
+        assert store.cleanup() == 0
+
+    def test_cleanup_before_first_use(self, store: SQLAlchemyStore) -> None:
+        assert store.cleanup() == 0
+
+    @pytest.mark.parametrize("raw", ["not json", "[1, 2]", "null", ""])
+    def test_damaged_row_is_none(self, store: SQLAlchemyStore, raw: str) -> None:
+        put(store, "key", PAYLOAD)
+        with store.engine.begin() as connection:
+            connection.execute(sa.update(store.table).values(data=raw))
+        assert fetch(store, "key") is None
+
+    def test_portable_upsert(self, store: SQLAlchemyStore) -> None:
+        store.native_upsert_dialects = frozenset()  # type: ignore[misc]
+        put(store, "key", PAYLOAD)
+        put(store, "key", SESSION_PAYLOAD, "session")
+        assert fetch(store, "key") == SESSION_PAYLOAD
+        assert len(self.rows(store)) == 1
+
+    def test_key_with_nul_is_never_found(self, store: SQLAlchemyStore) -> None:
+        assert fetch(store, "bad\x00key") is None
+        store.destroy("bad\x00key")
+
+    def test_passed_engine_is_left_open(
+        self, make_store: t.Callable[..., SQLAlchemyStore], store: SQLAlchemyStore
+    ) -> None:
+        put(store, "key", PAYLOAD)
+        borrower = make_store(store.engine)
+        borrower.close()
+        assert fetch(store, "key") == PAYLOAD
+
+    def test_rejects_bad_arguments(self, database_url: str) -> None:
+        with pytest.raises(TypeError, match="engine_or_url") as caught:
+            SQLAlchemyStore(42)  # type: ignore[arg-type]
+        assert "sqlite:///path.db" in str(caught.value)
+        engine = sa.create_engine("sqlite://")
+        try:
+            with pytest.raises(ValueError, match="table"):
+                SQLAlchemyStore(engine, table="")
+        finally:
+            engine.dispose()

@@ -1,0 +1,111 @@
+"""Loading: the record of what came with a request (a cookie session, a store
+session, none), as :func:`flask_koasession.loading.load` makes it."""
+
+from __future__ import annotations
+
+import typing as t
+
+import flask
+import pytest
+
+from flask_koasession import session_invalid
+from flask_koasession.loading import Loaded, load
+from flask_koasession.scope import RequestScope
+from flask_koasession.stores import MemoryStore
+from tests.helpers import koa_cookie, listen_to, make_app
+
+
+def load_with(
+    app: flask.Flask, cookies: t.Mapping[str, str] | None = None
+) -> tuple[Loaded, dict[str, t.Any]]:
+    """Load the session of a request to ``/`` that sends ``cookies``."""
+    pairs = (cookies or {}).items()
+    header = "; ".join(f"{name}={value}" for name, value in pairs)
+    environ = {"HTTP_COOKIE": header} if header else {}
+    with app.test_request_context("/", environ_base=environ):
+        scope = RequestScope(app, flask.request, app.extensions["koasession"])
+        return load(scope)
+
+
+def test_no_cookie_is_a_new_session() -> None:
+    loaded, data = load_with(make_app(max_age=5000))
+    assert loaded == Loaded(is_new=True, max_age=5000)
+    assert data == {}
+
+
+def test_a_cookie_session() -> None:
+    value, signature = koa_cookie({"views": 3, "user": "ann"}, expire=2**42)
+    loaded, data = load_with(make_app(), {"koa.sess": value, "koa.sess.sig": signature})
+    assert loaded == Loaded(
+        is_new=False,
+        max_age=86_400_000,
+        data_json='{"views":3,"user":"ann"}',
+        expire=2**42,
+        signature="ok",
+    )
+    assert data == {"views": 3, "user": "ann"}
+
+
+def test_a_cookie_signed_with_an_older_key_is_rotated() -> None:
+    app = make_app()
+    app.config["SECRET_KEY_FALLBACKS"] = ["old"]
+    value, signature = koa_cookie({"views": 3}, keys=["old"])
+    loaded, _ = load_with(app, {"koa.sess": value, "koa.sess.sig": signature})
+    assert (loaded.is_new, loaded.signature) == (False, "rotated")
+
+
+def test_a_bad_signature_is_a_new_session_whose_sig_is_expired() -> None:
+    app = make_app()
+    value, _ = koa_cookie({"views": 3})
+    with listen_to(session_invalid) as invalid:
+        loaded, data = load_with(app, {"koa.sess": value, "koa.sess.sig": "forged"})
+    assert (loaded.is_new, loaded.signature, data) == (True, "bad", {})
+    invalid.assert_sent_once(app, key=None, value=None, reason="signature")
+
+
+def test_a_session_keeps_the_max_age_it_was_saved_with() -> None:
+    value, signature = koa_cookie({"views": 3}, max_age="session")
+    loaded, _ = load_with(make_app(), {"koa.sess": value, "koa.sess.sig": signature})
+    assert (loaded.max_age, loaded.expire) == ("session", None)
+
+
+def test_store_mode_new_session_has_a_new_id() -> None:
+    loaded, data = load_with(make_app(store=MemoryStore(), genid=lambda r: "new-id"))
+    assert loaded == Loaded(is_new=True, max_age=86_400_000, store_id="new-id")
+    assert data == {}
+
+
+def test_store_mode_session_keeps_its_id() -> None:
+    store = MemoryStore()
+    store.set(
+        "an-id", {"views": 2, "_session": True}, "session", rolling=False, changed=True
+    )
+    app = make_app(store=store, genid=lambda r: "new-id")
+    with app.test_request_context():
+        signature = app.extensions["koasession"].keygrip(app).sign("koa.sess=an-id")
+    loaded, data = load_with(app, {"koa.sess": "an-id", "koa.sess.sig": signature})
+    assert loaded == Loaded(
+        is_new=False, max_age="session", store_id="an-id", data_json='{"views":2}'
+    )
+    assert data == {"views": 2}
+
+
+def test_the_record_is_immutable() -> None:
+    loaded, _ = load_with(make_app())
+    with pytest.raises(AttributeError):
+        loaded.is_new = False  # type: ignore[misc]
+
+
+def test_restarted_is_a_new_session_with_the_same_max_age_and_signature() -> None:
+    saved = Loaded(False, 5000, "an-id", '{"a":1}', 123.0, "bad")
+    assert saved.restarted("other-id") == Loaded(
+        True, 5000, "other-id", None, None, "bad"
+    )
+
+
+def test_the_data_snapshot_is_not_the_sessions_data() -> None:
+    # What came in stays as it came in, whatever the view does to the data.
+    value, signature = koa_cookie({"cart": [1, 2]})
+    loaded, data = load_with(make_app(), {"koa.sess": value, "koa.sess.sig": signature})
+    data["cart"].append(3)
+    assert loaded.data_json == '{"cart":[1,2]}'

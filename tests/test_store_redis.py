@@ -1,0 +1,514 @@
+"""RedisStore against the store contract, on a real Redis server, Sentinel
+and Cluster; and koa-redis's layout of keys, values and TTLs."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+import uuid
+
+import flask
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from flask_koasession import KoaSession
+from flask_koasession.codec import dumps_json
+from flask_koasession.exceptions import SessionStoreError
+from flask_koasession.stores import RedisStore, SessionStore
+from tests.servers import RedisServer
+from tests.store_contract import (
+    PAYLOAD,
+    PAYLOAD_JSON,
+    SESSION_PAYLOAD,
+    StoreContract,
+    fetch,
+    put,
+)
+
+
+def redis_client_for(server: RedisServer, **options: t.Any) -> redis.Redis:
+    """A client that fails fast instead of retrying, for bounded tests."""
+    return redis.Redis(
+        host=server.host,
+        port=server.port,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        retry=Retry(NoBackoff(), 0),
+        **options,
+    )
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> t.Iterator[redis.Redis]:
+    client = redis_client_for(redis_server)
+    client.flushdb()  # database 0 only: the interop tests use another one
+    yield client
+    client.close()
+
+
+#: Keys of every other Redis type, as another program would keep them.
+FOREIGN_TYPES: dict[str, t.Callable[[t.Any, str], t.Any]] = {
+    "list": lambda client, key: client.rpush(key, "job-1", "job-2"),
+    "hash": lambda client, key: client.hset(key, mapping={"a": "1"}),
+    "set": lambda client, key: client.sadd(key, "member"),
+    "zset": lambda client, key: client.zadd(key, {"member": 1.0}),
+    "stream": lambda client, key: client.xadd(key, {"field": "value"}),
+}
+
+
+def foreign_key_state(client: t.Any, key: str) -> tuple[t.Any, ...]:
+    """The type, size and time to live of a key, to show it is untouched."""
+    kind = client.type(key)
+    kind = kind.decode() if isinstance(kind, bytes) else kind
+    sizes = {"list": "LLEN", "hash": "HLEN", "set": "SCARD", "zset": "ZCARD"}
+    size = client.execute_command(sizes.get(kind, "XLEN"), key)
+    return kind, size, client.ttl(key)
+
+
+class RedisContract(StoreContract):
+    """Redis expires keys on its own clock: time passes by sleeping.
+
+    Subclasses give ``raw_client``, a client of the same database as the
+    store's, to write and inspect keys behind the store's back.
+    """
+
+    @pytest.fixture
+    def advance(self) -> t.Callable[[float], None]:
+        return time.sleep
+
+    @pytest.fixture
+    def raw_client(self) -> t.Any:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def write_raw(self, raw_client: t.Any) -> t.Callable[[str, bytes], None]:
+        return lambda key, raw: raw_client.set(key, raw)
+
+    @pytest.mark.parametrize("kind", list(FOREIGN_TYPES))
+    def test_other_redis_type_is_a_miss(
+        self, store: RedisStore, raw_client: t.Any, kind: str
+    ) -> None:
+        # The id names e.g. a job queue: Redis replies WRONGTYPE to GET.
+        FOREIGN_TYPES[kind](raw_client, "queue:jobs")
+        before = foreign_key_state(raw_client, "queue:jobs")
+        assert before[0] == kind
+        assert fetch(store, "queue:jobs") is None
+        assert foreign_key_state(raw_client, "queue:jobs") == before
+
+    @pytest.mark.parametrize("kind", list(FOREIGN_TYPES))
+    def test_destroy_leaves_other_redis_types(
+        self, store: RedisStore, raw_client: t.Any, kind: str
+    ) -> None:
+        FOREIGN_TYPES[kind](raw_client, "queue:jobs")
+        raw_client.expire("queue:jobs", 600)
+        before = foreign_key_state(raw_client, "queue:jobs")
+        store.destroy("queue:jobs")  # no error, and no deletion
+        assert foreign_key_state(raw_client, "queue:jobs") == before
+
+    def test_destroy_deletes_strings_only(
+        self, store: RedisStore, raw_client: t.Any
+    ) -> None:
+        put(store, "session", PAYLOAD)
+        raw_client.set("damaged", b'{" t":5}')
+        FOREIGN_TYPES["list"](raw_client, "queue:jobs")
+        for key in ("session", "damaged", "queue:jobs", "never-stored"):
+            store.destroy(key)
+        for key in ("session", "damaged", "never-stored"):
+            assert raw_client.exists(key) == 0
+        assert raw_client.exists("queue:jobs") == 1
+
+    def test_destroy_on_keys_of_every_slot(
+        self, store: RedisStore, raw_client: t.Any
+    ) -> None:
+        # On a cluster the keys live on several nodes: the script must run
+        # where each key is.
+        keys = [str(uuid.UUID(int=index)) for index in range(30)]
+        for key in keys:
+            put(store, key, PAYLOAD)
+            FOREIGN_TYPES["set"](raw_client, "foreign-" + key)
+        for key in keys:
+            store.destroy(key)
+            store.destroy("foreign-" + key)
+        assert [fetch(store, key) for key in keys] == [None] * 30
+        assert sum(raw_client.exists("foreign-" + key) for key in keys) == 30
+
+
+class TestRedisStore(RedisContract):
+    @pytest.fixture
+    def make_store(self, redis_client: redis.Redis) -> t.Callable[..., SessionStore]:
+        return lambda **kwargs: RedisStore(redis_client, **kwargs)
+
+    @pytest.fixture
+    def raw_client(self, redis_client: redis.Redis) -> redis.Redis:
+        return redis_client
+
+    def test_koa_redis_key_value_and_ttl(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        key = "e640facf-751f-4c23-8b7d-8d6806f3fa29"
+        payload = {"views": 1, "_expire": 1795679564692, "_maxAge": 3600000}
+        put(store, key, payload, 3_610_000)
+        assert redis_client.keys("*") == [key.encode()]
+        assert redis_client.get(key) == (
+            b'{"views":1,"_expire":1795679564692,"_maxAge":3600000}'
+        )
+        assert redis_client.ttl(key) == 3610
+
+    def test_value_is_koa_json(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        put(store, "key", PAYLOAD)
+        assert redis_client.get("key") == dumps_json(PAYLOAD).encode()
+        assert "Zoë".encode() in t.cast(bytes, redis_client.get("key"))  # raw UTF-8
+
+    @pytest.mark.parametrize(
+        ("max_age", "ttl"),
+        [(1000, 1), (1001, 2), (1500, 2), (10_999, 11), (86_410_000, 86410)],
+    )
+    def test_ttl_rounds_up_like_koa_redis(
+        self, store: RedisStore, redis_client: redis.Redis, max_age: int, ttl: int
+    ) -> None:
+        put(store, "key", PAYLOAD, max_age)
+        assert redis_client.ttl("key") == ttl
+
+    def test_session_max_age_has_no_ttl(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        put(store, "key", SESSION_PAYLOAD, "session")
+        assert redis_client.ttl("key") == -1
+        put(store, "key", PAYLOAD, 3_610_000)
+        put(store, "key", SESSION_PAYLOAD, "session")  # a plain SET drops the TTL
+        assert redis_client.ttl("key") == -1
+
+    def test_session_ttl(self, redis_client: redis.Redis) -> None:
+        store = RedisStore(redis_client, session_ttl=600)
+        put(store, "key", SESSION_PAYLOAD, "session")
+        assert redis_client.ttl("key") == 600
+        put(store, "other", PAYLOAD, 3_610_000)  # numbers still rule
+        assert redis_client.ttl("other") == 3610
+
+    def test_prefix(self, redis_client: redis.Redis) -> None:
+        store = RedisStore(redis_client, prefix="koa:sess:")
+        put(store, "abc", PAYLOAD)
+        assert redis_client.keys("*") == [b"koa:sess:abc"]
+        assert fetch(store, "abc") == PAYLOAD
+        assert fetch(RedisStore(redis_client), "abc") is None
+        store.destroy("abc")
+        assert redis_client.keys("*") == []
+
+    def test_prefix_keeps_ids_off_other_keys(self, redis_client: redis.Redis) -> None:
+        store = RedisStore(redis_client, prefix="sess:")
+        redis_client.set("queue:jobs", PAYLOAD_JSON)  # even a lookalike string
+        assert fetch(store, "queue:jobs") is None
+        put(store, "queue:jobs", {"views": 1})
+        store.destroy("queue:jobs")
+        assert redis_client.get("queue:jobs") == PAYLOAD_JSON
+        assert redis_client.keys("*") == [b"queue:jobs"]
+
+    def test_rejects_non_string_prefix(self, redis_client: redis.Redis) -> None:
+        with pytest.raises(TypeError, match="prefix"):
+            RedisStore(redis_client, prefix=b"koa:")  # type: ignore[arg-type]
+
+    def test_reads_what_koa_redis_wrote(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        key = "e640facf-751f-4c23-8b7d-8d6806f3fa29"
+        # The command koa-redis sends, byte for byte.
+        redis_client.execute_command(
+            "SETEX",
+            key,
+            "3610",
+            '{"views":1,"_expire":1795679564692,"_maxAge":3600000}',
+        )
+        assert fetch(store, key) == {
+            "views": 1,
+            "_expire": 1795679564692,
+            "_maxAge": 3600000,
+        }
+        store.destroy(key)
+        assert redis_client.exists(key) == 0
+
+    @pytest.mark.parametrize(
+        "raw", [b"not json", b"{", b"[1, 2]", b"null", b'"text"', b"\xff\xfe", b""]
+    )
+    def test_undecodable_value_is_none(
+        self, store: RedisStore, redis_client: redis.Redis, raw: bytes
+    ) -> None:
+        redis_client.set("key", raw)
+        assert fetch(store, "key") is None
+
+    def test_invalid_utf8_is_replaced_like_node(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        redis_client.set("key", b'{"name":"\xff"}')
+        assert fetch(store, "key") == {"name": "\ufffd"}
+
+    def test_client_with_decode_responses(self, redis_server: RedisServer) -> None:
+        client = redis_client_for(redis_server, decode_responses=True)
+        try:
+            store = RedisStore(client)
+            put(store, "decoded", PAYLOAD)
+            assert fetch(store, "decoded") == PAYLOAD
+        finally:
+            client.close()
+
+    def test_client_with_decode_responses_on_foreign_values(
+        self, redis_server: RedisServer, redis_client: redis.Redis
+    ) -> None:
+        client = redis_client_for(redis_server, decode_responses=True)
+        try:
+            store = RedisStore(client)
+            FOREIGN_TYPES["hash"](redis_client, "queue:jobs")
+            redis_client.set("not-utf8", b'{"name":"\xff"}')
+            redis_client.set("damaged", b"[1,2]")
+            # Such a client cannot read bytes that are not UTF-8 at all.
+            assert fetch(store, "not-utf8") is None
+            assert fetch(store, "queue:jobs") is None
+            assert fetch(store, "damaged") is None
+            put(store, "decoded", PAYLOAD)  # the client still works after that
+            assert fetch(store, "decoded") == PAYLOAD
+            for key in ("queue:jobs", "not-utf8", "damaged", "decoded"):
+                store.destroy(key)
+            assert redis_client.keys("*") == [b"queue:jobs"]
+        finally:
+            client.close()
+
+    @pytest.fixture
+    def limited_client(
+        self, redis_server: RedisServer, redis_client: redis.Redis
+    ) -> t.Iterator[t.Callable[[str], redis.Redis]]:
+        """A client of a user that may not run some commands (ACL)."""
+        made: list[redis.Redis] = []
+
+        def make(*rules: str) -> redis.Redis:
+            name = f"limited-{len(made)}"
+            redis_client.acl_setuser(
+                name,
+                enabled=True,
+                passwords=["+secret"],
+                keys=["*"],
+                commands=["+@all", *rules],
+            )
+            client = redis_client_for(redis_server, username=name, password="secret")
+            made.append(client)
+            return client
+
+        yield make
+        for index, client in enumerate(made):
+            client.close()
+            redis_client.acl_deluser(f"limited-{index}")
+
+    def test_error_reply_is_a_store_error(
+        self,
+        redis_client: redis.Redis,
+        limited_client: t.Callable[..., redis.Redis],
+    ) -> None:
+        # Error replies other than WRONGTYPE are failures, not misses.
+        put(RedisStore(redis_client), "key", PAYLOAD)
+        store = RedisStore(limited_client("-get", "-evalsha"))
+        for operation, call in {
+            "get": lambda: fetch(store, "key"),
+            "destroy": lambda: store.destroy("key"),
+        }.items():
+            with pytest.raises(SessionStoreError) as caught:
+                call()
+            assert caught.value.operation == operation
+            cause = caught.value.__cause__
+            assert isinstance(cause, redis.exceptions.NoPermissionError)
+            assert "no permissions" in str(cause)
+        assert redis_client.exists("key") == 1
+
+    def test_script_error_is_a_store_error(
+        self,
+        redis_client: redis.Redis,
+        limited_client: t.Callable[..., redis.Redis],
+    ) -> None:
+        # EVAL is allowed, but not the DEL inside the script.
+        put(RedisStore(redis_client), "key", PAYLOAD)
+        store = RedisStore(limited_client("-del"))
+        with pytest.raises(SessionStoreError) as caught:
+            store.destroy("key")
+        cause = caught.value.__cause__
+        assert type(cause) is redis.ResponseError
+        assert "can't run this command" in str(cause)
+        assert redis_client.exists("key") == 1
+
+    def test_destroy_is_one_atomic_script(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        # TYPE and DEL run inside one script call (EVALSHA, through redis-py's
+        # register_script), with no window between them.
+        put(store, "key", PAYLOAD)
+        store.destroy("key")  # loads the script on the server if missing
+        put(store, "key", PAYLOAD)
+        redis_client.config_resetstat()
+        store.destroy("key")
+        stats = redis_client.info("commandstats")
+        assert stats["cmdstat_evalsha"]["calls"] == 1
+        assert "cmdstat_script|load" not in stats
+        assert "cmdstat_type" in stats  # run by the script
+        assert "cmdstat_del" in stats
+        assert "cmdstat_type" in stats  # run by the script
+        assert redis_client.exists("key") == 0
+
+    @pytest.mark.needs_server
+    def test_outage_and_recovery(self, tmp_path: t.Any) -> None:
+        # A server of its own: stopping the shared one would disturb its users.
+        redis_server = RedisServer(tmp_path)
+        redis_server.start()
+        client = redis_client_for(redis_server)
+        store = RedisStore(client)
+        try:
+            put(store, "before", PAYLOAD)
+            redis_server.stop()
+            try:
+                calls = {
+                    "get": lambda: fetch(store, "k"),
+                    "set": lambda: put(store, "k", PAYLOAD),
+                    "destroy": lambda: store.destroy("k"),
+                }
+                for operation, call in calls.items():
+                    with pytest.raises(SessionStoreError) as caught:
+                        call()
+                    error = caught.value
+                    assert (error.store, error.operation, error.key) == (
+                        "RedisStore",
+                        operation,
+                        "k",
+                    )
+                    assert isinstance(error.__cause__, redis.ConnectionError)
+                    assert str(error).startswith(f"RedisStore could not {operation}")
+            finally:
+                redis_server.start()
+            # The same client reconnects; the old data is gone (no persistence).
+            assert fetch(store, "before") is None
+            put(store, "after", PAYLOAD)
+            assert fetch(store, "after") == PAYLOAD
+        finally:
+            client.close()
+            redis_server.stop()
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(lambda client, key: client.rpush(key, "job-1"), id="list"),
+        pytest.param(lambda client, key: client.hset(key, "a", "1"), id="hash"),
+        pytest.param(lambda client, key: client.set(key, b"[1,2]"), id="json-list"),
+        pytest.param(lambda client, key: client.set(key, b"\xff{"), id="not-utf8"),
+        pytest.param(lambda client, key: client.set(key, b'{" b":5}'), id="marker"),
+    ],
+)
+def test_foreign_entry_under_a_session_id_is_no_error(
+    redis_client: redis.Redis, corrupt: t.Callable[[redis.Redis, bytes], t.Any]
+) -> None:
+    # Through the extension: a request whose id names a foreign or damaged
+    # entry gets a working session, and the foreign key survives.
+    app = flask.Flask(__name__)
+    app.secret_key = "test secret"
+    KoaSession(app, store=RedisStore(redis_client))
+
+    @app.get("/write")
+    def write() -> str:
+        flask.session["views"] = 1
+        return "written"
+
+    @app.get("/read")
+    def read() -> dict[str, t.Any]:
+        return {"views": flask.session.get("views")}
+
+    @app.get("/destroy")
+    def destroy() -> str:
+        flask.session.destroy()
+        return "destroyed"
+
+    client = app.test_client()
+    assert client.get("/write").status_code == 200
+    [key] = redis_client.keys("*")
+    redis_client.delete(key)
+    corrupt(redis_client, key)
+    before = (redis_client.type(key), redis_client.dump(key))
+    for path in ("/read", "/read", "/destroy", "/read"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+    assert response.json == {"views": None}
+    if before[0] != b"string":
+        assert (redis_client.type(key), redis_client.dump(key)) == before
+    # The client can start a new session, under a new id.
+    assert client.get("/write").status_code == 200
+    assert client.get("/read").json == {"views": 1}
+
+
+class TestRedisSentinelStore(RedisContract):
+    @pytest.fixture
+    def sentinel_master(
+        self, redis_sentinel: t.Any, redis_client: redis.Redis
+    ) -> t.Iterator[redis.Redis]:
+        sentinel = Sentinel(
+            [(redis_sentinel.host, redis_sentinel.port)],
+            socket_timeout=2,
+            sentinel_kwargs={"socket_timeout": 2},
+        )
+        master = sentinel.master_for("mymaster", socket_timeout=2)
+        yield master
+        master.close()
+        for client in sentinel.sentinels:
+            client.close()
+
+    @pytest.fixture
+    def make_store(self, sentinel_master: redis.Redis) -> t.Callable[..., SessionStore]:
+        return lambda **kwargs: RedisStore(sentinel_master, **kwargs)
+
+    @pytest.fixture
+    def raw_client(self, redis_client: redis.Redis) -> redis.Redis:
+        return redis_client  # the master, directly
+
+    def test_writes_koa_redis_entries_on_the_master(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        payload = {"views": 1, "_expire": 1795679564692, "_maxAge": 3600000}
+        put(store, "via-sentinel", payload, 3_610_000)
+        # redis_client talks to the master directly.
+        assert redis_client.get("via-sentinel") == dumps_json(payload).encode()
+        assert redis_client.ttl("via-sentinel") == 3610
+
+
+class TestRedisClusterStore(RedisContract):
+    @pytest.fixture
+    def cluster_client(self, redis_cluster: t.Any) -> t.Iterator[RedisCluster]:
+        client = RedisCluster(
+            host=redis_cluster.host,
+            port=redis_cluster.port,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+        )
+        client.flushall(target_nodes=RedisCluster.PRIMARIES)
+        yield client
+        client.close()
+
+    @pytest.fixture
+    def make_store(self, cluster_client: RedisCluster) -> t.Callable[..., SessionStore]:
+        return lambda **kwargs: RedisStore(cluster_client, **kwargs)
+
+    @pytest.fixture
+    def raw_client(self, cluster_client: RedisCluster) -> RedisCluster:
+        return cluster_client
+
+    def test_sessions_spread_over_nodes(
+        self, store: RedisStore, cluster_client: RedisCluster
+    ) -> None:
+        keys = [str(uuid.UUID(int=index)) for index in range(30)]
+        for key in keys:
+            put(store, key, PAYLOAD, 3_610_000)
+        primaries = cluster_client.get_primaries()
+        counts = [cluster_client.dbsize(target_nodes=node) for node in primaries]
+        assert len(counts) == 3
+        assert sum(counts) == 30
+        assert sum(1 for count in counts if count) >= 2
+        for key in keys:
+            assert cluster_client.ttl(key) == 3610
+            assert fetch(store, key) == PAYLOAD

@@ -1,0 +1,217 @@
+"""SQLAlchemyStore on SQLite (a file, and in memory) against the store
+contract, and the forms of its ``engine_or_url`` argument."""
+
+from __future__ import annotations
+
+import pathlib
+import typing as t
+
+import pytest
+import sqlalchemy as sa
+
+from flask_koasession.exceptions import SessionStoreError
+from flask_koasession.stores import SQLAlchemyStore
+from tests.store_contract import PAYLOAD, PAYLOAD_JSON, SQLContract, fetch, put
+
+
+class TestSQLiteFileStore(SQLContract):
+    @pytest.fixture
+    def database_url(self, tmp_path: t.Any) -> str:
+        return f"sqlite:///{tmp_path / 'sessions.db'}"
+
+    def test_text_that_is_not_utf8_reads_like_node(
+        self, store: SQLAlchemyStore, write_raw: t.Callable[[str, bytes], None]
+    ) -> None:
+        # sqlite3 cannot read such TEXT as str; the store reads its bytes.
+        write_raw("key", b'{"name":"\xff","_session":true}')
+        assert fetch(store, "key") == {"name": "\ufffd", "_session": True}
+
+    def test_blob_row_reads_like_text(self, store: SQLAlchemyStore) -> None:
+        # SQLite stores a BLOB in a TEXT column as it is.
+        store.destroy("key")
+        with store.engine.begin() as connection:
+            row = {"id": "key", "data": PAYLOAD_JSON, "expires_at": None}
+            connection.execute(sa.insert(store.table).values(row))
+        assert fetch(store, "key") == PAYLOAD
+
+    def test_unopenable_database_is_a_store_error(self, tmp_path: t.Any) -> None:
+        url = f"sqlite:///{tmp_path / 'missing' / 'dir' / 's.db'}"
+        with pytest.raises(SessionStoreError) as made:
+            SQLAlchemyStore(url)
+        assert (made.value.store, made.value.operation) == (
+            "SQLAlchemyStore",
+            "create_table",
+        )
+        assert isinstance(made.value.__cause__, sa.exc.OperationalError)
+        store = SQLAlchemyStore(url, create_table=False)
+        try:
+            with pytest.raises(SessionStoreError) as caught:
+                put(store, "key", PAYLOAD)
+            assert (caught.value.store, caught.value.operation) == (
+                "SQLAlchemyStore",
+                "set",
+            )
+            assert isinstance(caught.value.__cause__, sa.exc.OperationalError)
+        finally:
+            store.close()
+
+    def test_processes_share_the_file(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        first, second = make_store(), make_store()  # two engines, one file
+        put(first, "key", PAYLOAD)
+        assert fetch(second, "key") == PAYLOAD
+
+
+class TestSQLiteMemoryStore(SQLContract):
+    @pytest.fixture
+    def database_url(self) -> str:
+        return "sqlite://"
+
+
+@pytest.fixture
+def closing() -> t.Iterator[t.Callable[[SQLAlchemyStore], SQLAlchemyStore]]:
+    """Close the stores a test makes."""
+    stores: list[SQLAlchemyStore] = []
+    yield lambda store: stores.append(store) or store
+    for store in stores:
+        store.close()
+
+
+class PathLikeOnly:
+    """An os.PathLike that is no pathlib.Path."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+class TestSQLAlchemyStoreArgument:
+    """``engine_or_url``: an Engine, a URL, or the path of an SQLite file."""
+
+    def test_relative_path_is_a_file_in_the_working_directory(
+        self,
+        tmp_path: pathlib.Path,
+        monkeypatch: pytest.MonkeyPatch,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        store = closing(SQLAlchemyStore("sessions.db"))
+        assert store.engine.url.get_backend_name() == "sqlite"
+        assert store.engine.url.database == "sessions.db"
+        put(store, "key", PAYLOAD)
+        assert (tmp_path / "sessions.db").is_file()
+        # The same file as the URL "sqlite:///" + the path.
+        same = closing(SQLAlchemyStore("sqlite:///sessions.db"))
+        assert fetch(same, "key") == PAYLOAD
+
+    def test_relative_path_in_a_directory(
+        self,
+        tmp_path: pathlib.Path,
+        monkeypatch: pytest.MonkeyPatch,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        (tmp_path / "instance").mkdir()
+        monkeypatch.chdir(tmp_path)
+        store = closing(SQLAlchemyStore("instance/sessions.db"))
+        put(store, "key", PAYLOAD)
+        assert (tmp_path / "instance" / "sessions.db").is_file()
+
+    def test_absolute_path(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        path = str(tmp_path / "s.db")
+        store = closing(SQLAlchemyStore(path))
+        assert store.engine.url.database == path
+        put(store, "key", PAYLOAD)
+        same = closing(SQLAlchemyStore(f"sqlite:///{path}"))
+        assert fetch(same, "key") == PAYLOAD
+
+    @pytest.mark.parametrize("kind", [pathlib.Path, PathLikeOnly])
+    def test_path_object(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+        kind: t.Callable[[str], t.Any],
+    ) -> None:
+        store = closing(SQLAlchemyStore(kind(str(tmp_path / "p.db"))))
+        put(store, "key", PAYLOAD)
+        assert (tmp_path / "p.db").is_file()
+        same = closing(SQLAlchemyStore(tmp_path / "p.db"))
+        assert fetch(same, "key") == PAYLOAD
+
+    def test_path_is_taken_as_it_is(
+        self,
+        tmp_path: pathlib.Path,
+        monkeypatch: pytest.MonkeyPatch,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        # No URL parsing of a path: "?" and "@" are part of the file name.
+        monkeypatch.chdir(tmp_path)
+        store = closing(SQLAlchemyStore("odd@name?mode=memory.db"))
+        put(store, "key", PAYLOAD)
+        assert (tmp_path / "odd@name?mode=memory.db").is_file()
+
+    def test_memory_path(
+        self, closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore]
+    ) -> None:
+        store = closing(SQLAlchemyStore(":memory:"))
+        put(store, "key", PAYLOAD)
+        assert fetch(store, "key") == PAYLOAD
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "://no-scheme",
+            "not a url://x",
+            "postgresql+psycopg://user@host:notaport/db",
+            "nosuchdatabase://user@host/db",
+            "",
+        ],
+    )
+    def test_unusable_url_is_a_value_error(self, value: str) -> None:
+        with pytest.raises(ValueError, match="engine_or_url") as caught:
+            SQLAlchemyStore(value)
+        message = str(caught.value)
+        for form in (
+            "'sqlite:///path.db'",
+            "'sqlite://'",
+            "'postgresql+psycopg://user@host/db'",
+            "Engine",
+            "file path",
+        ):
+            assert form in message
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "postgresql+psycopg://user:s3cret@host:notaport/db",
+            "nosuchdatabase://user:s3cret@host/db",
+        ],
+    )
+    def test_url_error_hides_the_password(self, value: str) -> None:
+        with pytest.raises(ValueError, match="engine_or_url") as caught:
+            SQLAlchemyStore(value)
+        assert "s3cret" not in str(caught.value)
+
+    def test_bytes_path_is_a_value_error(self) -> None:
+        class BytesPath:
+            def __fspath__(self) -> bytes:
+                return b"sessions.db"
+
+        with pytest.raises(ValueError, match="engine_or_url"):
+            SQLAlchemyStore(BytesPath())  # type: ignore[arg-type]
+
+    def test_url_object(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        url = sa.URL.create("sqlite", database=str(tmp_path / "u.db"))
+        store = closing(SQLAlchemyStore(url))
+        put(store, "key", PAYLOAD)
+        assert (tmp_path / "u.db").is_file()
