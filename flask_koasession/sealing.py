@@ -5,24 +5,27 @@ and back. It is the one place that knows the sealed format; the JavaScript
 module ``flask_koasession/js/koa-sealed.cjs`` (:data:`JS_MODULE`) writes and
 reads the very same values, so a Koa app can share sealed sessions.
 
-Where it plugs in (not wired yet; see issue 11)
------------------------------------------------
+How it is used
+--------------
 
-- **Writing** a cookie session: the payload is serialized to JSON text
-  (:func:`~flask_koasession.codec.dumps_json` and the bookkeeping fields), then
-  ``sealer.seal(text)`` replaces :func:`~flask_koasession.codec.encode_text`.
-  The signature is computed over the sealed value exactly as over a plain one:
-  with ``signed=True`` the ``.sig`` cookie still applies on top.
-- **Reading**: verify the signature, then ``sealer.unseal(value)`` instead of
-  the base64 decoding, then :func:`~flask_koasession.codec.loads_json`. A
-  :class:`SealError` is a bad cookie: a fresh session and ``session_invalid``
-  with ``reason=error.reason``.
+The options ``encrypt`` and ``compress`` switch it on for a cookie session;
+:class:`~flask_koasession.state.KoaSessionState` builds one sealer per app
+(again when the keys rotate) and
+:class:`~flask_koasession.cookie_value.CookieCodec` uses it:
+
+- **Writing**: the payload's JSON text (the data's text with the bookkeeping
+  appended) is sealed in place of koa's base64. With ``signed=True`` the
+  ``.sig`` cookie signs the sealed value as it signs a plain one.
+- **Reading**: the signature is checked, then the value unsealed, then the
+  text parsed. A :class:`SealError` is a bad cookie: a fresh session and
+  ``session_invalid`` with ``reason=error.reason``.
 - **Rotation**: ``unseal`` returns the index of the key that opened the value;
-  above 0, re-seal with the current key and re-send, as a ``.sig`` made by an
-  older key is re-sent.
-- Cookie mode only: in store mode the cookie holds a random id (encrypting it
+  above 0, the session is saved again (re-sealed with the current key), as a
+  ``.sig`` made by an older key is re-made.
+- Cookie mode only: in store mode the cookie holds a random id (sealing it
   hides nothing) and the data stays on the server. A custom ``encode`` /
   ``decode`` replaces the whole codec, so it cannot be combined with sealing.
+  Both raise at set-up.
 
 The byte format
 ---------------
@@ -378,19 +381,30 @@ class Sealer:
         )
 
 
+def require_cryptography() -> type[AESGCM]:
+    """Return the AES-GCM class of the ``cryptography`` package.
+
+    :raise RuntimeError: when the package (the ``[encrypt]`` extra) is not
+        installed, with the command that installs it.
+    """
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    except ImportError:
+        raise RuntimeError(
+            "KoaSession option encrypt=True needs the 'cryptography' package:"
+            " install flask-koasession[encrypt] (pip install"
+            " 'flask-koasession[encrypt]'), or remove encrypt=True."
+        ) from None
+    return AESGCM
+
+
 def _make_keys(keys: t.Sequence[str | bytes]) -> list[_Key]:
     if isinstance(keys, str | bytes) or not keys:
         raise ValueError(
             f"keys={keys!r}: encryption needs a list of keys, newest first (by"
             " default SECRET_KEY and SECRET_KEY_FALLBACKS)."
         )
-    try:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    except ImportError:
-        raise RuntimeError(
-            "encrypt=True needs the 'cryptography' package: install"
-            " flask-koasession[encrypt] (pip install 'flask-koasession[encrypt]')."
-        ) from None
+    aesgcm = require_cryptography()
     made = []
     for index, key in enumerate(keys):
         if not isinstance(key, str | bytes) or not key:
@@ -398,5 +412,5 @@ def _make_keys(keys: t.Sequence[str | bytes]) -> list[_Key]:
                 f"keys[{index}]={key!r}: each key must be a non-empty str or bytes."
             )
         aes_key, key_id = derive(key)
-        made.append(_Key(key_id, AESGCM(aes_key), index))
+        made.append(_Key(key_id, aesgcm(aes_key), index))
     return made
