@@ -29,6 +29,8 @@
 //   GET /set?k=v&json={...}    set each query parameter as a string, and merge the
 //                              JSON object in `json`; answers like /session
 //   GET /incr                  the seed's counter: {views: n}
+//   GET /cart?n=N              session.cart = N repetitive items (the same as the
+//                              Flask twin's and tests/helpers.py's): {items: N}
 //   GET /destroy               ctx.session = null: {destroyed: true}
 //   GET /regenerate            await ctx.session.regenerate(); answers like /session
 //   GET /flash?msg=...         the seed's flash: sets ctx.session.flash, redirects to
@@ -149,6 +151,18 @@ router.get('/incr', (ctx) => {
   let n = ctx.session.views || 0;
   ctx.session.views = ++n;
   ctx.body = { views: n };
+});
+
+router.get('/cart', (ctx) => {
+  const n = Number(ctx.query.n ?? 0);
+  ctx.session.cart = Array.from({ length: n }, (_, i) => ({
+    sku: `SKU-${String(i).padStart(5, '0')}`,
+    name: 'Organic cotton T-shirt',
+    size: 'M',
+    qty: 1 + (i % 3),
+    price: 19.99,
+  }));
+  ctx.body = { items: n };
 });
 
 router.get('/destroy', (ctx) => {

@@ -11,8 +11,9 @@ flask_koasession/js/koa-sealed.cjs (Node.js) read and write the same values.
   cookie sealed under an older key, and gives a fresh session (never a 500)
   for every hostile value.
 
-The Flask side is not wired to sealing yet (issue 7 reshapes the cookie
-pipeline): these tests use :class:`~flask_koasession.sealing.Sealer` directly.
+These tests seal and open with :class:`~flask_koasession.sealing.Sealer`
+directly; a Flask app sealing through the ``encrypt`` and ``compress``
+options meets the real koa-session in ``test_interop.py``'s sealed modes.
 """
 
 from __future__ import annotations
