@@ -513,23 +513,6 @@ def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
     return options
 
 
-def _check_together(options: Options) -> None:
-    """Check the options that depend on each other."""
-    if options.store is not None and options.store_factory is not None:
-        raise ValueError(
-            "KoaSession options store and store_factory (ContextStore) exclude each"
-            " other: give one."
-        )
-    if options.external_key is not None and (
-        options.store is None and options.store_factory is None
-    ):
-        raise ValueError(
-            "KoaSession option external_key needs a store: the external key is a"
-            " store id. Add store=... (or store_factory=...)."
-        )
-    _check_sealing(options)
-
-
 def _check_sealing(options: Options) -> None:
     """``encrypt`` and ``compress`` seal koa's own cookie value: they need
     cookie mode and the default codec, and ``encrypt`` the ``[encrypt]`` extra."""
@@ -559,3 +542,20 @@ def _check_sealing(options: Options) -> None:
         )
     if options.encrypt:
         require_cryptography()
+
+
+def _check_together(options: Options) -> None:
+    """Check the options that depend on each other."""
+    if options.store is not None and options.store_factory is not None:
+        raise ValueError(
+            "KoaSession options store and store_factory (ContextStore) exclude each"
+            " other: give one."
+        )
+    _check_sealing(options)
+    if options.external_key is not None and (
+        options.store is None and options.store_factory is None
+    ):
+        raise ValueError(
+            "KoaSession option external_key needs a store: the external key is a"
+            " store id. Add store=... (or store_factory=...)."
+        )
