@@ -24,6 +24,7 @@ from . import codec
 from .cookies import COOKIE_OCTETS_IN_WORDS, not_cookie_octets
 from .exceptions import warn_config
 from .max_age import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
+from .sealing import require_cryptography
 from .signing import check_digest
 
 if t.TYPE_CHECKING:
@@ -374,6 +375,19 @@ class Options:
         "``decode(str) -> dict``: the session of a cookie value",
         shown_default="koa's base64 JSON",
     )
+    encrypt: bool = option(
+        False,
+        _boolean,
+        "encrypt and authenticate the cookie value with AES-256-GCM under keys"
+        " derived from the signing keys; needs ``flask-koasession[encrypt]``;"
+        " cookie sessions only (see :doc:`sealed`)",
+    )
+    compress: bool = option(
+        False,
+        _boolean,
+        "deflate the cookie value when that makes it shorter; cookie sessions"
+        " only (see :doc:`sealed`)",
+    )
     store: SessionStore | None = option(
         None,
         _methods("get", "set", "destroy"),
@@ -566,6 +580,37 @@ def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
     return options
 
 
+def _check_sealing(options: Options) -> None:
+    """``encrypt`` and ``compress`` seal koa's own cookie value: they need
+    cookie mode and the default codec, and ``encrypt`` the ``[encrypt]`` extra."""
+    given = " and ".join(
+        f"{name}=True" for name in ("encrypt", "compress") if getattr(options, name)
+    )
+    if not given:
+        return
+    if options.store is not None or options.store_factory is not None:
+        raise ValueError(
+            f"KoaSession option {given} applies to cookie sessions only: with a"
+            " store (store or store_factory) the cookie holds nothing but a random"
+            " session id, and the data stays on the server. Remove"
+            f" {given}, or remove the store to keep the data in a sealed cookie."
+        )
+    custom = " and ".join(
+        name
+        for name, default in (("encode", codec.encode), ("decode", codec.decode))
+        if getattr(options, name) is not default
+    )
+    if custom:
+        raise ValueError(
+            f"KoaSession options {given} and a custom {custom} exclude each other:"
+            f" {given} seals koa's own cookie value, which a custom {custom}"
+            f" replaces. Remove {custom}, or remove {given} and seal the value"
+            f" in your own encode and decode."
+        )
+    if options.encrypt:
+        require_cryptography()
+
+
 def _check_together(options: Options) -> None:
     """Check the options that depend on each other."""
     if options.store is not None and options.store_factory is not None:
@@ -573,6 +618,7 @@ def _check_together(options: Options) -> None:
             "KoaSession options store and store_factory (ContextStore) exclude each"
             " other: give one."
         )
+    _check_sealing(options)
     if options.external_key is not None and (
         options.store is None and options.store_factory is None
     ):

@@ -52,7 +52,8 @@ def save(
     expire = extra.get("_expire")
     store = scope.store
     if store is None:
-        writer.set(scope.state.cookie_codec.dumps(data, data_json, extra), expire)
+        value = scope.state.cookie_codec.dumps(data, data_json, extra, scope.sealer)
+        writer.set(value, expire)
         return
     assert store_id is not None
     options = scope.options

@@ -12,6 +12,7 @@ if t.TYPE_CHECKING:
     from flask import Flask, Request
 
     from .options import Options
+    from .sealing import Sealer
     from .signing import Keygrip
     from .state import KoaSessionState
     from .stores.base import SessionStore
@@ -21,8 +22,8 @@ _UNSET = object()
 
 
 class RequestScope:
-    """The app, the request and the options of one session; the store and
-    the signer, each found once, on first use.
+    """The app, the request and the options of one session; the store, the
+    signer and the sealer, each found once, on first use.
 
     It holds nothing that changes while the request runs: what came in is a
     :class:`~flask_koasession.loading.Loaded` record, what the view asked is
@@ -31,7 +32,7 @@ class RequestScope:
 
     # Slots and hand-made lazy properties: one is made per request, and
     # functools.cached_property takes a lock on Python 3.11.
-    __slots__ = ("_keygrip", "_store", "app", "options", "request", "state")
+    __slots__ = ("_keygrip", "_sealer", "_store", "app", "options", "request", "state")
 
     def __init__(self, app: Flask, request: Request, state: KoaSessionState) -> None:
         self.app = app
@@ -41,6 +42,7 @@ class RequestScope:
         # _UNSET until first used.
         self._store: t.Any = _UNSET
         self._keygrip: t.Any = _UNSET
+        self._sealer: t.Any = _UNSET
 
     @property
     def store(self) -> SessionStore | None:
@@ -64,11 +66,26 @@ class RequestScope:
         return keygrip
 
     @property
+    def sealer(self) -> Sealer | None:
+        """The sealer of the cookie value, ``None`` unless ``encrypt`` or
+        ``compress`` is on. The keys are read from the config once per
+        request.
+
+        :raise RuntimeError: when encryption is on and no key is configured.
+        """
+        sealer: Sealer | None = self._sealer
+        if sealer is _UNSET:
+            sealer = self._sealer = self.state.sealer(self.app)
+        return sealer
+
+    @property
     def trusted(self) -> bool:
-        """Whether only this app can have written the session data: a signed
-        cookie, or a store entry. Tagged types are restored from such data
+        """Whether only this app (or one holding its keys) can have written
+        the session data: a signed or encrypted cookie (AES-GCM authenticates
+        it), or a store entry. Tagged types are restored from such data
         only."""
-        return self.options.signed or self.store is not None
+        options = self.options
+        return options.signed or options.encrypt or self.store is not None
 
     def new_id(self) -> str:
         """A new store id: ``genid(request)``, or ``prefix`` and a UUID4.

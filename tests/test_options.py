@@ -83,6 +83,8 @@ OPTION_TABLE: list[tuple[str, str, t.Any, t.Any, dict[str, t.Any]]] = [
     ("partitioned", "partitioned", True, True, {}),
     ("encode", "encode", _encode, _encode, {}),
     ("decode", "decode", _decode, _decode, {}),
+    ("encrypt", "encrypt", True, True, {}),
+    ("compress", "compress", True, True, {}),
     ("store", "store", _STORE, _STORE, {}),
     ("store_factory", "ContextStore", _factory, _factory, {}),
     ("external_key", "externalKey", _HEADER_KEY, _HEADER_KEY, {"store": _STORE}),
@@ -192,6 +194,8 @@ def test_defaults_match_the_api_table() -> None:
     assert options.domain is None
     assert options.path == "/"
     assert options.partitioned is False
+    assert options.encrypt is False
+    assert options.compress is False
     assert options.store is None
     assert options.store_factory is None
     assert options.external_key is None
@@ -483,6 +487,8 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
     ("domain", {"domain": "a;b"}, ValueError, ["domain", "'a;b'", "no spaces"]),
     ("prefix", {"prefix": 7}, TypeError, ["prefix", "7", "string"]),
     ("flash-key", {"flash_key": ""}, TypeError, ["flash_key", "''", "string"]),
+    ("encrypt", {"encrypt": "yes"}, TypeError, ["encrypt", "'yes'", "True or False"]),
+    ("compress", {"compress": 1}, TypeError, ["compress", "1", "True or False"]),
 ]
 
 
