@@ -56,6 +56,10 @@ CONFIG: dict[str, t.Any] = {
     "sameSite": "Lax",
 }
 
+#: The seed's key (``app.keys = ['your-session-secret']``): the default, so
+#: that the seed's Koa app shares these sessions, and public, so a warning.
+PUBLIC_KEY = "your-session-secret"
+
 #: Only our own stylesheet; no scripts at all, so an injected one cannot run.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self';"
@@ -81,7 +85,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     """
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=os.environ.get("SECRET_KEY", "your-session-secret"),
+        SECRET_KEY=os.environ.get("SECRET_KEY", PUBLIC_KEY),
         KOA_SESSION=CONFIG,
         KOA_SESSION_STORE=os.environ.get("KOA_SESSION_STORE", ""),
     )
@@ -109,10 +113,18 @@ def create_app_or_exit() -> Flask:
     """:func:`create_app`, or a one-line message and exit status 2 when
     ``KOA_SESSION_STORE`` is wrong (``scripts/run-example`` uses it)."""
     try:
-        return create_app()
+        app = create_app()
     except StoreURLError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    if app.secret_key == PUBLIC_KEY:
+        print(
+            f"warning: sessions are signed with the seed's public key {PUBLIC_KEY!r}:"
+            " anyone can forge them. Set SECRET_KEY (the same key as app.keys[0]"
+            " of a Koa app that shares these sessions) before serving anyone.",
+            file=sys.stderr,
+        )
+    return app
 
 
 def _layout_context() -> dict[str, t.Any]:

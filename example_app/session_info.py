@@ -74,11 +74,7 @@ def session_info(cookie_name: str, store: SessionStore | None) -> SessionInfo:
         is_new=is_new,
         data=dict(session),
         max_age=session.max_age,
-        expires=(
-            datetime.fromtimestamp(expire_ms / 1000, UTC)
-            if isinstance(expire_ms, int | float)
-            else None
-        ),
+        expires=_datetime(expire_ms),
         store_id=store_id,
         previous_id=login.get("previous_id") if isinstance(login, dict) else None,
         cookies={
@@ -97,3 +93,14 @@ def _cookie_payload(value: str) -> dict[str, t.Any]:
     except (binascii.Error, ValueError):
         return {}
     return payload if isinstance(payload, dict) else {}
+
+
+def _datetime(epoch_ms: object) -> datetime | None:
+    """An ``_expire`` as a date; ``None`` when it is none (not a number, or
+    beyond what a date can hold: the extension accepts any number)."""
+    if not isinstance(epoch_ms, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

@@ -121,8 +121,14 @@ def _check_sqlite_path(url: str, database: str) -> None:
     if database in ("", ":memory:") or database.startswith("file:"):
         return
     path = Path(database)
-    if path.parent.is_dir():
-        return
+    try:
+        if path.parent.is_dir():
+            return
+    except OSError as error:  # a name too long, say
+        raise StoreURLError(
+            f"KOA_SESSION_STORE={url!r}: cannot use this path for the SQLite"
+            f" file ({error.strerror})."
+        ) from error
     if path.is_absolute():
         hint = f"Create the directory {str(path.parent)!r} first."
     else:

@@ -58,7 +58,9 @@ def user_id_from_form() -> str:
 
 @bp.get("/")
 def views() -> t.Any:
-    n = session.get("views", 0) + 1
+    views = session.get("views", 0)
+    # A number, unless another app sharing the key wrote something else.
+    n = views + 1 if isinstance(views, int | float) else 1
     session["views"] = n
     if wants_html():
         return render_template("views.html", views=n)

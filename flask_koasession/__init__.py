@@ -1,4 +1,20 @@
-"""koa-session's session model for Flask, wire-compatible with Koa."""
+"""koa-session's session model for Flask, wire-compatible with Koa.
+
+A map of the modules, in the order a request meets them:
+
+- ``extension``, ``options``, ``state``: set-up; each option declared once.
+- ``interface``: Flask's session interface; ``commit()`` runs the steps below.
+- ``scope``: the request's app, options, store and signer.
+- ``loading``: read the cookie or store entry, check it, record what came in.
+- ``session_dict``: the session a view sees, and what the view asked of it.
+- ``decide``: the pure save decision (koa's named reasons).
+- ``saving``: save or remove, to the cookie or the store.
+- Cookie value layers, outermost first: ``cookies`` (Set-Cookie headers and
+  signatures, with ``signing``), ``cookie_value`` (payload to cookie text),
+  ``payload`` (data plus koa's bookkeeping fields), ``codec`` (koa's
+  base64 JSON, with Flask's tagged values).
+- ``stores``: server-side stores; ``signals``, ``flash``, ``cli``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +23,7 @@ import typing as t
 import flask
 
 from .exceptions import (
+    KoaSessionConfigWarning,
     KoaSessionError,
     SessionContentionError,
     SessionStoreError,
@@ -36,6 +53,7 @@ session = t.cast(KoaSessionDict, flask.session)
 
 __all__ = [
     "KoaSession",
+    "KoaSessionConfigWarning",
     "KoaSessionDict",
     "KoaSessionError",
     "KoaSessionInterface",

@@ -33,6 +33,24 @@ _COOKIE_OCTETS = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
 _NOT_COOKIE_OCTET = re.compile(r"[^\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]")
 
 
+#: What a cookie value may hold, in words, for error messages.
+COOKIE_OCTETS_IN_WORDS = (
+    "ASCII letters, digits and !#$%&'()*+-./:<=>?@[]^_`{|}~, no spaces, double"
+    " quotes, commas, semicolons, backslashes, controls or non-ASCII characters"
+)
+
+
+def not_cookie_octets(value: str) -> str | None:
+    """Why ``value`` is no cookie value that every parser reads back, in a
+    few words, or ``None`` when it is one."""
+    if _COOKIE_OCTETS.fullmatch(value):
+        return None
+    bad = _NOT_COOKIE_OCTET.search(value)
+    if bad is None:
+        return "an empty value, which deletes the cookie"
+    return f"character {bad.group()!r} at position {bad.start()} of {value!r:.60}"
+
+
 def check_encoded(value: object) -> str:
     """Return what the ``encode`` option made, if a cookie can carry it.
 
@@ -49,21 +67,15 @@ def check_encoded(value: object) -> str:
             f"KoaSession option encode returned {type(value).__name__}"
             f" {value!r:.60}: expected encode(dict) -> str."
         )
-    if _COOKIE_OCTETS.fullmatch(value):
+    problem = not_cookie_octets(value)
+    if problem is None:
         return value
-    bad = _NOT_COOKIE_OCTET.search(value)
-    problem = (
-        f"character {bad.group()!r} at position {bad.start()} of {value!r:.60}"
-        if bad is not None
-        else "an empty value, which deletes the cookie"
-    )
     raise ValueError(
         f"KoaSession option encode returned what a cookie value cannot carry:"
-        f" {problem}. A cookie value may hold only RFC 6265 cookie-octets: ASCII"
-        " letters, digits and !#$%&'()*+-./:<=>?@[]^_`{|}~, no spaces, double"
-        " quotes, commas, semicolons, backslashes, controls or non-ASCII"
-        " characters. Encode the text, with base64 as koa's default codec does"
-        " or with urllib.parse.quote (encodeURIComponent in a Koa app)."
+        f" {problem}. A cookie value may hold only RFC 6265 cookie-octets:"
+        f" {COOKIE_OCTETS_IN_WORDS}. Encode the text, with base64 as koa's"
+        " default codec does or with urllib.parse.quote (encodeURIComponent in"
+        " a Koa app)."
     )
 
 
@@ -198,7 +210,9 @@ class CookieWriter:
                 " genid option."
             )
         options = self.options
-        parts = [f"{name}={value}", f"path={options.path}"]
+        parts = [f"{name}={value}"]
+        if options.path:  # koa's cookies module: path=null sends no attribute
+            parts.append(f"path={options.path}")
         if expires is not None:
             parts.append(f"expires={http_date(expires)}")
         if options.domain:

@@ -18,7 +18,7 @@ if t.TYPE_CHECKING:
 
 #: Why a session is saved: ``"force"`` (the view asked: ``save()``,
 #: ``regenerate()``, a new ``max_age``, ``modified = True``; or the cookie was
-#: signed with an older key), ``"changed"`` (the data changed), ``"rolling"``
+#: signed or sealed with an older key), ``"changed"`` (the data changed), ``"rolling"``
 #: or ``"renew"`` (an unchanged session re-sent to push its expiry), or
 #: ``None``: not saved.
 Reason = t.Literal["force", "changed", "rolling", "renew"] | None

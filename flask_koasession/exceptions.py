@@ -1,10 +1,39 @@
-"""Errors raised by flask-koasession.
+"""Errors and warnings of flask-koasession.
 
-Configuration mistakes raise :class:`ValueError` or :class:`TypeError` at set-up;
-the classes here cover what can go wrong while serving a request.
+Configuration mistakes raise :class:`ValueError` or :class:`TypeError` at set-up,
+and a configuration that is valid but most likely not what was meant warns
+with :class:`KoaSessionConfigWarning`; the error classes here cover what can go
+wrong while serving a request.
 """
 
 from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+
+class KoaSessionConfigWarning(UserWarning):
+    """A setting that is valid but most likely not what was meant: a
+    ``max_age`` under a minute (milliseconds taken for seconds), or one of
+    Flask's session settings changed after the extension read it.
+
+    Its own class, so that an app that means it can filter it::
+
+        warnings.filterwarnings("ignore", category=KoaSessionConfigWarning)
+    """
+
+
+def warn_config(message: str) -> None:
+    """Warn with :class:`KoaSessionConfigWarning`, attributed to the first
+    caller outside this package (the line that set the extension up)."""
+    package = os.path.dirname(__file__) + os.sep
+    frame = sys._getframe(1)
+    level = 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, KoaSessionConfigWarning, stacklevel=level)
 
 
 class KoaSessionError(Exception):

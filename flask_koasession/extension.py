@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typing as t
 
+from . import flask_settings
 from .flash import flash_template_context
 from .interface import KoaSessionInterface
-from .options import check_options, parse_options
+from .options import check_options, given_options, parse_options
 from .state import KoaSessionState
 
 if t.TYPE_CHECKING:
@@ -37,7 +38,10 @@ class KoaSession:
     Options come from ``app.config["KOA_SESSION"]`` (a dict), then from the
     keyword arguments given here, then from those given to :meth:`init_app`;
     later sources win. Each option is accepted under its Python name and under
-    koa-session's name (``max_age`` or ``maxAge``). See :doc:`/options`.
+    koa-session's name (``max_age`` or ``maxAge``). An option given in none
+    of them takes its default from Flask's matching setting when the app
+    changed it (``SESSION_COOKIE_SECURE``, ``SESSION_COOKIE_SAMESITE``...),
+    else koa's default. See :doc:`/options`.
 
     :param app: the app to set up now, or ``None`` to call :meth:`init_app` later.
     :param options: options shared by every app this object sets up.
@@ -70,12 +74,17 @@ class KoaSession:
                 " once per app: give every option to that one KoaSession(...) or"
                 " init_app(...) call, or in app.config['KOA_SESSION']."
             )
-        validated = parse_options(
+        sources = (
             (app.config.get(CONFIG_KEY) or {}, f'app.config["{CONFIG_KEY}"]'),
             (self.shared_options, "KoaSession(...)"),
             (options, "init_app(...)"),
         )
-        app.extensions["koasession"] = KoaSessionState(validated)
+        # Flask's SESSION_COOKIE_* and lifetime settings: the lowest source.
+        from_flask = flask_settings.read(app.config, given_options(*sources))
+        validated = parse_options((from_flask.options, "Flask's settings"), *sources)
+        app.extensions["koasession"] = KoaSessionState(
+            validated, flask_settings=from_flask
+        )
         app.session_interface = KoaSessionInterface()
         # Not add_template_global, which makes app.jinja_env now: settings made
         # later would be ignored, and the env's link back keeps the app alive.

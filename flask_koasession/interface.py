@@ -47,7 +47,11 @@ class KoaSessionInterface(SessionInterface):
         """
         state = app.extensions["koasession"]
         options = state.options
-        if options.signed and options.keys is None and not app.secret_key:
+        if (
+            (options.signed or options.encrypt)
+            and options.keys is None
+            and not app.secret_key
+        ):
             return None  # Flask then opens null_session_class
         session = KoaSessionDict(RequestScope(app, request, state))
         environ = request.environ

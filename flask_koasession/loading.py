@@ -14,6 +14,7 @@ import typing as t
 from . import codec, cookies, payload, signals
 from .cookies import SignatureState
 from .max_age import MaxAge
+from .sealing import SealError
 from .stores.base import is_conditional
 
 if t.TYPE_CHECKING:
@@ -46,7 +47,8 @@ class Loaded(t.NamedTuple):
     data_json: str | None = None
     #: When the session expires (its ``_expire``, epoch ms), if it says.
     expire: float | None = None
-    #: What the cookie's signature said (see :data:`.cookies.SignatureState`).
+    #: What the cookie's signature said (see :data:`.cookies.SignatureState`);
+    #: also ``"rotated"`` when its value was sealed under an older key.
     signature: SignatureState = "ok"
     #: Store mode with merged saves: the version of the entry, as the store's
     #: :meth:`~flask_koasession.stores.ConditionalStore.get_entry` gave it (for
@@ -72,6 +74,8 @@ def load(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
     :raise SessionStoreError: when the store fails.
     :raise RuntimeError: when signing is on and no secret key is set.
     """
+    if scope.state.unchecked_flask_settings is not None:
+        scope.state.check_flask_settings(scope.app)
     if scope.store is not None:
         return _from_store(scope)
     return _from_cookie(scope)
@@ -90,11 +94,16 @@ def _from_cookie(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
         _invalid(scope, None, None, "too_large")
         return fresh, {}
     try:
-        decoded = scope.state.cookie_codec.loads(raw)
+        decoded, stale_key = scope.state.cookie_codec.loads(raw, scope.sealer)
+    except SealError as error:  # a sealed value that does not open
+        _invalid(scope, None, None, error.reason)
+        return fresh, {}
     except Exception:  # any failure of a codec on hostile input is a bad cookie
         _invalid(scope, None, None, "decode")
         return fresh, {}
-    return _accept(scope, decoded, None, cookie.signature) or (fresh, {})
+    # Sealed under an older key: rewritten as a .sig made by one is.
+    signature = "rotated" if stale_key else cookie.signature
+    return _accept(scope, decoded, None, signature) or (fresh, {})
 
 
 def _from_store(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:

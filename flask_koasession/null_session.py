@@ -1,4 +1,4 @@
-"""The session of an app that has no key to sign it with.
+"""The session of an app that has no key to sign (or encrypt) it with.
 
 As with Flask's own session, such an app still serves every request that only
 reads the session (Flask-Login reads it after each one): it reads as empty,
@@ -14,6 +14,7 @@ from flask.sessions import NullSession
 
 if t.TYPE_CHECKING:
     from .max_age import MaxAge
+    from .options import Options
 
 #: The error of a signed session that has no key.
 MISSING_KEY = (
@@ -25,10 +26,25 @@ MISSING_KEY = (
 )
 
 
+#: The error of an encrypted, unsigned session that has no key.
+MISSING_ENCRYPTION_KEY = (
+    "The session is unavailable because no secret key was set. Set"
+    " app.secret_key (or pass keys=[...] to KoaSession): encrypt=True"
+    " encrypts the cookie under keys derived from it."
+)
+
+
+def missing_key(options: Options) -> str:
+    """The error of a session that needs a key (to sign or to encrypt) and
+    has none."""
+    return MISSING_KEY if options.signed else MISSING_ENCRYPTION_KEY
+
+
 class NullKoaSession(NullSession):
-    """:data:`flask.session` when signing is on and no key is set: an empty,
-    new session whose writes, ``save()``, ``regenerate()``, ``destroy()`` and
-    ``manually_commit()`` raise :class:`RuntimeError`. Flask never saves it.
+    """:data:`flask.session` when signing or encryption is on and no key is
+    set: an empty, new session whose writes, ``save()``, ``regenerate()``,
+    ``destroy()`` and ``manually_commit()`` raise :class:`RuntimeError`. Flask
+    never saves it.
     """
 
     is_new = new = True
@@ -36,7 +52,7 @@ class NullKoaSession(NullSession):
     populated = False
 
     def _fail(self, *args: t.Any, **kwargs: t.Any) -> t.NoReturn:
-        raise RuntimeError(MISSING_KEY)
+        raise RuntimeError(missing_key(current_app.extensions["koasession"].options))
 
     # Flask's NullSession binds its own _fail (and message) to these names.
     __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail

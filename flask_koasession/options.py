@@ -21,7 +21,10 @@ import re
 import typing as t
 
 from . import codec
+from .cookies import COOKIE_OCTETS_IN_WORDS, not_cookie_octets
+from .exceptions import warn_config
 from .max_age import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
+from .sealing import require_cryptography
 from .signing import check_digest
 from .stores.base import is_conditional
 
@@ -35,13 +38,19 @@ if t.TYPE_CHECKING:
 #: printable ASCII without spaces, quotes, commas, semicolons or backslashes
 #: (what a cookie value can carry unquoted), at most 255 characters.
 ANY_ID = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,255}")
+#: The longest store id: what :data:`ANY_ID` allows, and what a SQL store's
+#: id column holds.
+MAX_ID_LENGTH = 255
+#: The longest ``prefix``: with a 36-character UUID4 it makes the longest id.
+MAX_PREFIX_LENGTH = MAX_ID_LENGTH - 36
 _UUID4 = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
-# RFC 6265 token: what a cookie name may hold.
-_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z:]+$")
+# RFC 6265 token: what a cookie name may hold. (Matched with fullmatch: "$"
+# would let a final newline through, and every write would fail.)
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z:]+")
 # What a path or domain attribute may hold (no separators, no controls).
-_ATTRIBUTE = re.compile(r"^[\x21-\x3a\x3c-\x7e]+$")
+_ATTRIBUTE = re.compile(r"[\x21-\x3a\x3c-\x7e]+")
 
 
 class ExternalKey(t.Protocol):
@@ -110,11 +119,15 @@ def _boolean(name: str, value: object) -> bool:
 
 
 def _boolean_or_none(name: str, value: object) -> bool | None:
-    return None if value is None else _boolean(name, value)
+    if value is not None and not isinstance(value, bool):
+        invalid(
+            name, value, "expected True, False or None (None: when HTTPS)", TypeError
+        )
+    return value
 
 
 def _cookie_name(name: str, value: object) -> str:
-    if not isinstance(value, str) or not _COOKIE_NAME.match(value):
+    if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
         invalid(
             name,
             value,
@@ -125,17 +138,26 @@ def _cookie_name(name: str, value: object) -> str:
 
 def _attribute(name: str, value: object) -> object:
     if value is not None and (
-        not isinstance(value, str) or not _ATTRIBUTE.match(value)
+        not isinstance(value, str) or not _ATTRIBUTE.fullmatch(value)
     ):
         invalid(name, value, "expected a cookie attribute (no spaces or ';')")
     return value
 
 
 def _same_site(name: str, value: object) -> str | None:
-    if value is None:
+    # koa's cookies module: true means "strict", false no attribute.
+    if value is None or value is False:
         return None
-    if isinstance(value, bool) or not isinstance(value, str):
-        invalid(name, value, "expected 'Lax', 'Strict', 'None' or None", TypeError)
+    if value is True:
+        return "Strict"
+    if not isinstance(value, str):
+        invalid(
+            name,
+            value,
+            "expected 'Lax', 'Strict', 'None', None, or True ('Strict') or False"
+            " (None) as in koa",
+            TypeError,
+        )
     canonical = _SAME_SITE.get(value.lower())
     if canonical is None:
         invalid(name, value, "expected 'Lax', 'Strict' or 'None' (any case)")
@@ -151,6 +173,27 @@ def _string(*, optional: bool) -> Check:
         return value
 
     return check
+
+
+def _prefix(name: str, value: object) -> str | None:
+    # Every id the default genid makes is this and a UUID4: it must be a
+    # cookie value and a store key, or every session is lost or a 500.
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        invalid(name, value, "expected a non-empty string", TypeError)
+    problem = not_cookie_octets(value)
+    if problem is None and len(value) > MAX_PREFIX_LENGTH:
+        problem = f"{len(value)} characters"
+    if problem is not None:
+        invalid(
+            name,
+            value,
+            f"{problem}. The ids made from it travel in a cookie: at most"
+            f" {MAX_PREFIX_LENGTH} characters (a UUID4 follows),"
+            f" {COOKIE_OCTETS_IN_WORDS}",
+        )
+    return value
 
 
 def _function(signature: str, default: t.Any = None) -> Check:
@@ -170,6 +213,14 @@ def _methods(*methods: str) -> Check:
     """An object with these methods, or ``None``."""
 
     def check(name: str, value: object) -> object:
+        if isinstance(value, type):
+            # A class has the methods too, but they are not bound to an object.
+            invalid(
+                name,
+                value,
+                f"expected an instance, not the class: {value.__name__}()",
+                TypeError,
+            )
         missing = [m for m in methods if not callable(getattr(value, m, None))]
         if value is not None and missing:
             invalid(
@@ -305,8 +356,9 @@ class Options:
     same_site: str | None = option(
         None,
         _same_site,
-        '``"Lax"``, ``"Strict"`` or ``"None"`` (any case); ``None`` sends no'
-        " ``SameSite`` attribute",
+        '``"Lax"``, ``"Strict"`` or ``"None"`` (any case; ``True`` is'
+        ' ``"Strict"``, as in koa); ``None`` or ``False`` sends no ``SameSite``'
+        " attribute",
         koa="sameSite",
     )
     domain: str | None = option(None, _attribute, "``Domain`` attribute")
@@ -323,6 +375,19 @@ class Options:
         _function("decode(str) -> dict", codec.decode),
         "``decode(str) -> dict``: the session of a cookie value",
         shown_default="koa's base64 JSON",
+    )
+    encrypt: bool = option(
+        False,
+        _boolean,
+        "encrypt and authenticate the cookie value with AES-256-GCM under keys"
+        " derived from the signing keys; needs ``flask-koasession[encrypt]``;"
+        " cookie sessions only (see :doc:`sealed`)",
+    )
+    compress: bool = option(
+        False,
+        _boolean,
+        "deflate the cookie value when that makes it shorter; cookie sessions"
+        " only (see :doc:`sealed`)",
     )
     store: SessionStore | None = option(
         None,
@@ -358,7 +423,7 @@ class Options:
     )
     prefix: str | None = option(
         None,
-        _string(optional=True),
+        _prefix,
         "prepended to generated store ids (ignored with a custom ``genid``)",
     )
     valid: t.Callable[[Request, dict[str, t.Any]], bool] | None = option(
@@ -487,12 +552,26 @@ def check_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> dict[str, t.An
     :raise ValueError: for an unknown option or a value out of range.
     :raise TypeError: for a value of the wrong type.
     """
+    return {name: _CHECKS[name](name, value) for name, value in _merge(sources).items()}
+
+
+def given_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> frozenset[str]:
+    """The Python names of the options given in ``sources`` (as for
+    :func:`check_options`), whatever their values, ``None`` included.
+
+    :raise ValueError: for an unknown option.
+    :raise TypeError: for a source that is not a mapping.
+    """
+    return frozenset(_merge(sources))
+
+
+def _merge(sources: t.Iterable[tuple[t.Mapping[str, t.Any], str]]) -> dict[str, t.Any]:
     merged: dict[str, t.Any] = {}
     for mapping, where in sources:
         if not isinstance(mapping, t.Mapping):
             raise TypeError(f"{where} must be a dict of options, got {mapping!r}.")
         merged.update(_canonical(mapping, where))
-    return {name: _CHECKS[name](name, value) for name, value in merged.items()}
+    return merged
 
 
 def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
@@ -503,9 +582,42 @@ def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
         that exclude or need each other.
     :raise TypeError: for a value of the wrong type.
     """
-    options = Options(**check_options(*sources))
+    given = _merge(sources)
+    options = Options(**{name: _CHECKS[name](name, v) for name, v in given.items()})
     _check_together(options)
+    _warn_unlikely(given)
     return options
+
+
+def _check_sealing(options: Options) -> None:
+    """``encrypt`` and ``compress`` seal koa's own cookie value: they need
+    cookie mode and the default codec, and ``encrypt`` the ``[encrypt]`` extra."""
+    given = " and ".join(
+        f"{name}=True" for name in ("encrypt", "compress") if getattr(options, name)
+    )
+    if not given:
+        return
+    if options.store is not None or options.store_factory is not None:
+        raise ValueError(
+            f"KoaSession option {given} applies to cookie sessions only: with a"
+            " store (store or store_factory) the cookie holds nothing but a random"
+            " session id, and the data stays on the server. Remove"
+            f" {given}, or remove the store to keep the data in a sealed cookie."
+        )
+    custom = " and ".join(
+        name
+        for name, default in (("encode", codec.encode), ("decode", codec.decode))
+        if getattr(options, name) is not default
+    )
+    if custom:
+        raise ValueError(
+            f"KoaSession options {given} and a custom {custom} exclude each other:"
+            f" {given} seals koa's own cookie value, which a custom {custom}"
+            f" replaces. Remove {custom}, or remove {given} and seal the value"
+            f" in your own encode and decode."
+        )
+    if options.encrypt:
+        require_cryptography()
 
 
 def _check_together(options: Options) -> None:
@@ -520,10 +632,33 @@ def _check_together(options: Options) -> None:
             is_conditional(options.store)
         except TypeError as error:
             invalid("store", options.store, str(error), TypeError)
+    _check_sealing(options)
     if options.external_key is not None and (
         options.store is None and options.store_factory is None
     ):
         raise ValueError(
             "KoaSession option external_key needs a store: the external key is a"
             " store id. Add store=... (or store_factory=...)."
+        )
+
+
+#: A number ``max_age`` under this (a minute, in ms) was most likely meant in
+#: seconds.
+_SHORTEST_LIKELY_MAX_AGE = 60_000
+
+
+def _warn_unlikely(given: t.Mapping[str, t.Any]) -> None:
+    """Warn about options that are valid but most likely not what was meant."""
+    max_age = given.get("max_age")
+    if (
+        isinstance(max_age, (int, float))
+        and not isinstance(max_age, bool)
+        and max_age < _SHORTEST_LIKELY_MAX_AGE
+    ):
+        warn_config(
+            f"KoaSession option max_age={max_age!r} is {max_age / 1000:g} seconds:"
+            " max_age is in milliseconds, as in koa. For an hour give"
+            " max_age=3_600_000 or max_age=datetime.timedelta(hours=1). A max age"
+            " under a minute (60_000) is most likely meant in seconds; if it is"
+            " not, give a datetime.timedelta or filter KoaSessionConfigWarning."
         )

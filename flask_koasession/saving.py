@@ -90,10 +90,8 @@ def save(
     store = scope.store
     if store is None:
         extra = bookkeeping(max_age, now)
-        writer.set(
-            scope.state.cookie_codec.dumps(data, data_json, extra),
-            extra.get("_expire"),
-        )
+        value = scope.state.cookie_codec.dumps(data, data_json, extra, scope.sealer)
+        writer.set(value, extra.get("_expire"))
         return None
     assert store_id is not None
     options = scope.options

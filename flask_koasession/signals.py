@@ -31,7 +31,8 @@ session_destroyed = _signals.signal("session-destroyed")
 session_expired = _signals.signal("session-expired")
 #: A session was rejected. Kwargs: ``key``, ``value`` (the decoded data, or
 #: ``None``), ``reason``: ``"unsigned"``, ``"signature"``, ``"too_large"``,
-#: ``"decode"``, ``"bookkeeping"``, ``"valid"`` or ``"malformed_id"``.
+#: ``"decode"``, ``"bookkeeping"``, ``"valid"`` or ``"malformed_id"``; for a
+#: sealed cookie also :class:`~flask_koasession.sealing.SealError`'s reasons.
 session_invalid = _signals.signal("session-invalid")
 #: A store id that the store does not know. Kwargs: ``key``.
 session_missed = _signals.signal("session-missed")

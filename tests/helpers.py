@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import typing as t
 from http.cookies import SimpleCookie
 
 import flask
+import pytest
 from werkzeug.test import TestResponse
 
 from flask_koasession import KoaSession
 from flask_koasession.signing import Keygrip
 
 SECRET = "your-session-secret"
+
+#: For a test that gives a max age under a minute on purpose (koa's own tests
+#: use 100 ms; expiry tests move a clock by seconds): the set-up warning about
+#: milliseconds taken for seconds is expected there, and only that warning.
+short_max_age = pytest.mark.filterwarnings(
+    "ignore:KoaSession option max_age=:flask_koasession.KoaSessionConfigWarning"
+)
 #: The date of an expired cookie, as koa's ``cookies`` module writes it.
 EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 
@@ -312,3 +321,22 @@ def signed_cookie_header(
     """A ``Cookie`` header carrying ``name=value`` and its keygrip signature."""
     signature = Keygrip(list(keys), digest).sign(f"{name}={value}")
     return f"{name}={value}; {name}.sig={signature}"
+
+
+def cart_json(items: int, *, expire: int = 4_102_444_800_000) -> str:
+    """The JSON text of a session holding a cart of ``items`` repetitive
+    entries (what Flask's zlib-compressed cookie holds 1140 of), with koa's
+    bookkeeping, as ``JSON.stringify`` writes it.
+    """
+    cart = [
+        {
+            "sku": f"SKU-{i:05d}",
+            "name": "Organic cotton T-shirt",
+            "size": "M",
+            "qty": 1 + i % 3,
+            "price": 19.99,
+        }
+        for i in range(items)
+    ]
+    payload = {"cart": cart, "_expire": expire, "_maxAge": 86_400_000}
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

@@ -17,6 +17,7 @@ from tests.helpers import (
     route,
     set_cookie_headers,
     set_cookies,
+    short_max_age,
     sign,
 )
 
@@ -219,6 +220,18 @@ def test_destroy_sends_removal_cookies_and_forgets_the_data() -> None:
     assert client.get("/").text == "1 views"
 
 
+def test_path_none_sends_no_path_attribute() -> None:
+    # koa's cookies module writes "; path=..." only when a path is set. This
+    # wrote "path=None", a path browsers ignore for the request's directory:
+    # one session per directory, lost on every other page.
+    client = make_app(path=None).test_client()
+    for response in (client.get("/"), client.get("/destroy")):
+        headers = set_cookie_headers(response)
+        assert len(headers) == 2
+        for header in headers:
+            assert "path=" not in header.lower(), header
+
+
 def test_destroy_a_session_that_did_not_exist_still_removes_cookies() -> None:
     # koa test "when session is null should expire the session"
     response = make_app().test_client().get("/destroy")
@@ -296,6 +309,7 @@ def test_manually_commit_before_writing_keeps_the_later_writes() -> None:
 # -- rolling, renew, expiry ----------------------------------------------------
 
 
+@short_max_age
 def test_rolling_resends_an_unchanged_session(clock: list[int]) -> None:
     client = make_app(rolling=True, max_age=10_000).test_client()
     client.get("/")
@@ -317,6 +331,7 @@ def test_rolling_does_not_create_a_session(clock: list[int]) -> None:
     assert set_cookie_headers(client.get("/nothing")) == []
 
 
+@short_max_age
 def test_rolling_keeps_a_session_alive_past_its_first_max_age(
     clock: list[int],
 ) -> None:
@@ -327,6 +342,7 @@ def test_rolling_keeps_a_session_alive_past_its_first_max_age(
         assert client.get("/touch").text == "1"
 
 
+@short_max_age
 def test_without_rolling_a_session_expires(clock: list[int]) -> None:
     client = make_app(max_age=10_000).test_client()
     client.get("/")
@@ -336,6 +352,7 @@ def test_without_rolling_a_session_expires(clock: list[int]) -> None:
     assert client.get("/touch").text == "None"
 
 
+@short_max_age
 def test_expiry_boundary(clock: list[int]) -> None:
     # koa: expired when ``_expire < Date.now()``; at ``_expire`` it is still valid.
     client = make_app(max_age=10_000).test_client()
@@ -347,6 +364,7 @@ def test_expiry_boundary(clock: list[int]) -> None:
     assert client.get("/touch").text == "None"
 
 
+@short_max_age
 def test_renew_only_in_the_second_half(clock: list[int]) -> None:
     # koa tests "when renew set to true" (maxAge 2000; 500 ms, then 1200 ms)
     client = make_app(renew=True, max_age=2000).test_client()

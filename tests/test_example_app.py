@@ -7,6 +7,7 @@ does; ``HTML`` headers make the client a browser.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import typing as t
@@ -17,7 +18,7 @@ import redis
 from flask.testing import FlaskClient
 
 from example_app import StoreURLError, create_app, create_app_or_exit
-from tests.helpers import cookie_value, set_cookies
+from tests.helpers import cookie_value, set_cookies, signed_cookie_header
 from tests.servers import RedisServer, free_port
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -243,6 +244,28 @@ def test_session_page_shows_the_expiry_that_came_in(client: FlaskClient) -> None
     assert set(info["cookies"]) == {"koa:sess", "koa:sess.sig"}
 
 
+@pytest.mark.parametrize(
+    ("payload", "path", "expected"),
+    [
+        ({"views": "many"}, "/", "1 views"),
+        ({"views": [1]}, "/", "1 views"),
+        ({"_expire": 10**20, "_maxAge": 1000}, "/session", '"expires": null'),
+    ],
+    ids=["views-str", "views-list", "expire-beyond-year-9999"],
+)
+def test_session_data_of_an_unexpected_shape_is_no_500(
+    payload: dict[str, t.Any], path: str, expected: str
+) -> None:
+    # Data another app signed with the same key: a Koa app sharing the
+    # session, or anyone, since the example's default key is the seed's.
+    app = create_app()
+    value = base64.b64encode(json.dumps(payload).encode()).decode()
+    header = signed_cookie_header(value, name="koa:sess", keys=[app.secret_key])
+    response = app.test_client(use_cookies=False).get(path, headers={"Cookie": header})
+    assert response.status_code == 200
+    assert expected in response.text
+
+
 def test_session_page_shows_the_id_change_of_a_login(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -349,6 +372,8 @@ def test_a_three_slash_sqlite_path_that_meant_absolute_fails_at_start_up(
         ("nosuchdb://host/x", "knows no database"),
         ("postgresql+nosuchdriver://u@h/db", "knows no database"),
         ("sqlite:////nonexistent-dir-koa/s.db", "Create the directory"),
+        # The directory check itself failed: OSError "File name too long".
+        ("sqlite:///" + "d" * 300 + "/s.db", "cannot use this path"),
     ],
 )
 def test_a_bad_store_url_fails_at_start_up_naming_it(url: str, expected: str) -> None:
@@ -382,3 +407,16 @@ def test_run_example_gets_a_message_and_status_2_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("error: KOA_SESSION_STORE='ftp://example'")
     assert "four slashes" in err
+
+
+def test_run_example_warns_about_the_public_default_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("KOA_SESSION_STORE", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    create_app_or_exit()
+    assert "anyone can forge them. Set SECRET_KEY" in capsys.readouterr().err
+
+    monkeypatch.setenv("SECRET_KEY", "a key of our own")
+    create_app_or_exit()
+    assert capsys.readouterr().err == ""

@@ -14,6 +14,7 @@ import base64
 import json
 import random
 import typing as t
+import zlib
 
 import flask
 import pytest
@@ -25,8 +26,15 @@ from flask_koasession import (
     session_invalid,
     session_missed,
 )
+from flask_koasession.sealing import (
+    FORMAT_AES_GCM_DEFLATE,
+    NONCE_SIZE,
+    Sealer,
+    derive,
+)
 from tests.helpers import (
     SECRET,
+    cart_json,
     cookie_attributes,
     decode_cookie,
     koa_cookie,
@@ -129,6 +137,194 @@ def nested_list(depth: int) -> str:
 
 EXPIRED_TEXT = '{"user":"alice","_expire":1000,"_maxAge":86400000}'
 HUGE = '{"a":"' + "x" * 100_000 + '"}'  # far beyond any browser's 4 KiB
+
+
+# -- sealed cookies (encrypt / compress) ---------------------------------------
+
+ENCRYPT = {"encrypt": True}
+COMPRESS = {"compress": True}
+BOTH = {"encrypt": True, "compress": True}
+GOOD_TEXT = '{"user":"alice","_expire":4102444800000,"_maxAge":86400000}'
+
+
+def sealer_for(options: dict[str, t.Any], **kw: t.Any) -> Sealer:
+    """The sealer of an app with these options (keys: the secret key)."""
+    return Sealer(
+        kw.get("keys", [SECRET]),
+        kw.get("name", "koa.sess"),
+        encrypt=options.get("encrypt", False),
+        compress=options.get("compress", False),
+    )
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64url(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def deflated(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+def flip(value: str, at: int) -> str:
+    """A sealed value with one bit of its byte ``at`` changed."""
+    data = bytearray(unb64url(value))
+    data[at] ^= 0x01
+    return b64url(bytes(data))
+
+
+def sealed_case(
+    value: str, options: dict[str, t.Any], expected: list[t.Any], case_id: str
+) -> t.Any:
+    """A case whose cookie is ``value``, correctly signed unless unsigned."""
+    cookie = (
+        f"koa.sess={value}"
+        if options.get("signed") is False
+        else signed_cookie_header(value)
+    )
+    return pytest.param(cookie, options, expected, id=case_id)
+
+
+def sealed_reason(
+    value: str, options: dict[str, t.Any], reason: str, case_id: str
+) -> t.Any:
+    return sealed_case(value, options, invalid(reason), case_id)
+
+
+def encrypted_deflate(body: bytes) -> str:
+    """A value of format 03 whose deflate data is ``body``, sealed as the app
+    seals (its key, its cookie name)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aes_key, key_id = derive(SECRET)
+    header = bytes((FORMAT_AES_GCM_DEFLATE,)) + key_id
+    nonce = bytes(NONCE_SIZE)
+    return b64url(
+        header + nonce + AESGCM(aes_key).encrypt(nonce, body, header + b"koa.sess")
+    )
+
+
+GOOD_SEALED = sealer_for(BOTH).seal(GOOD_TEXT)
+#: Inflates to 4 MiB of spaces (16 times the limit) from 4 KiB.
+BOMB = deflated(b"{" + b" " * (4 << 20) + b"}")
+
+SEALED_CASES = [
+    # Encrypted: any change, cut or foreign key.
+    sealed_reason(flip(GOOD_SEALED, 30), BOTH, "tampered", "sealed-tampered-body"),
+    sealed_reason(flip(GOOD_SEALED, 2), BOTH, "wrong_key", "sealed-tampered-key-id"),
+    sealed_reason(flip(GOOD_SEALED, 0), BOTH, "tampered", "sealed-format-02-for-03"),
+    sealed_reason(flip(GOOD_SEALED, -1), BOTH, "tampered", "sealed-tampered-tag"),
+    sealed_reason(GOOD_SEALED[:40], BOTH, "truncated", "sealed-truncated"),
+    sealed_reason(GOOD_SEALED[:-3], BOTH, "tampered", "sealed-cut-tag"),
+    sealed_reason("A", BOTH, "junk", "sealed-one-character"),
+    sealed_reason(
+        sealer_for(BOTH, keys=["another-key"]).seal(GOOD_TEXT),
+        BOTH,
+        "wrong_key",
+        "sealed-wrong-key",
+    ),
+    sealed_reason(
+        sealer_for(ENCRYPT, name="other.sess").seal(GOOD_TEXT),
+        ENCRYPT,
+        "tampered",
+        "sealed-wrong-cookie-name",
+    ),
+    sealed_reason("A~~~~.~~~", ENCRYPT, "junk", "sealed-junk"),
+    sealed_reason(b64url(b"\x00" * 40), ENCRYPT, "junk", "sealed-format-00"),
+    sealed_reason(b64url(b"\x00" * 40), COMPRESS, "junk", "sealed-format-00-compress"),
+    # Not a sealed form: read as koa-session's own, which it is not either.
+    sealed_reason(b64url(b"\x07" + b"x" * 40), COMPRESS, "decode", "sealed-format-07"),
+    sealed_reason("A" * 9000, ENCRYPT, "too_large", "sealed-oversized"),
+    sealed_reason(GOOD, ENCRYPT, "unencrypted", "sealed-plain-when-encrypting"),
+    sealed_reason(
+        sealer_for(COMPRESS).seal(GOOD_TEXT * 2),
+        ENCRYPT,
+        "unencrypted",
+        "sealed-compressed-when-encrypting",
+    ),
+    sealed_reason(
+        GOOD_SEALED, COMPRESS, "encrypted", "sealed-encrypted-when-compressing"
+    ),
+    # Compressed: broken or unbounded deflate data.
+    sealed_reason(b64url(b"\x01" + BOMB), COMPRESS, "zip_bomb", "sealed-zip-bomb"),
+    sealed_reason(
+        encrypted_deflate(BOMB),  # an encrypted bomb needs the key
+        BOTH,
+        "zip_bomb",
+        "sealed-encrypted-zip-bomb",
+    ),
+    sealed_reason(
+        b64url(b"\x01" + deflated(GOOD_TEXT.encode())[:-4]),
+        COMPRESS,
+        "truncated",
+        "sealed-truncated-deflate",
+    ),
+    sealed_reason(
+        b64url(b"\x01" + deflated(GOOD_TEXT.encode()) + b"x"),
+        COMPRESS,
+        "junk",
+        "sealed-bytes-after-deflate",
+    ),
+    sealed_reason(
+        b64url(b"\x01" + deflated(b"\xff\xfe{}")), COMPRESS, "junk", "sealed-not-utf8"
+    ),
+    # Opens, but holds no session.
+    sealed_reason(
+        sealer_for(ENCRYPT).seal("hello"), ENCRYPT, "decode", "sealed-not-json"
+    ),
+    sealed_reason(sealer_for(BOTH).seal("[1,2]"), BOTH, "decode", "sealed-json-array"),
+    sealed_case(
+        sealer_for(ENCRYPT).seal('{"user":"alice","_maxAge":-1}'),
+        ENCRYPT,
+        invalid("bookkeeping", {"user": "alice", "_maxAge": -1}),
+        "sealed-bad-bookkeeping",
+    ),
+    sealed_case(
+        sealer_for(BOTH).seal(EXPIRED_TEXT),
+        BOTH,
+        [("expired", {"key": None, "value": json.loads(EXPIRED_TEXT)})],
+        "sealed-expired",
+    ),
+    # Signed: the signature is checked first.
+    pytest.param(
+        f"koa.sess={flip(GOOD_SEALED, 30)}; koa.sess.sig={sign(GOOD_SEALED)}",
+        BOTH,
+        invalid("signature"),
+        id="sealed-changed-under-its-signature",
+    ),
+    pytest.param(
+        f"koa.sess={GOOD_SEALED}", BOTH, invalid("unsigned"), id="sealed-unsigned"
+    ),
+    # Unsigned but encrypted: AES-GCM is the only check, and it holds.
+    sealed_reason(
+        flip(GOOD_SEALED, 30),
+        {**BOTH, "signed": False},
+        "tampered",
+        "sealed-unsigned-tampered",
+    ),
+    sealed_reason(
+        sealer_for(ENCRYPT, keys=["another-key"]).seal(GOOD_TEXT),
+        {**ENCRYPT, "signed": False},
+        "wrong_key",
+        "sealed-unsigned-wrong-key",
+    ),
+    sealed_reason(
+        b64(json.dumps({"user": "admin", "_expire": FUTURE})),
+        {**ENCRYPT, "signed": False},
+        "unencrypted",
+        "sealed-unsigned-forged-plain",
+    ),
+    sealed_reason(
+        "A" * 9000,
+        {**COMPRESS, "signed": False},
+        "too_large",
+        "sealed-unsigned-oversized",
+    ),
+]
 
 CASES = [
     # -- signature ----------------------------------------------------------
@@ -283,7 +479,16 @@ CASES = [
         [("expired", {"key": None, "value": json.loads(EXPIRED_TEXT)})],
         id="unsigned-expired",
     ),
+    *SEALED_CASES,
 ]
+
+
+def read_cookie(value: str, options: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The payload of a cookie value the app with ``options`` wrote."""
+    if options.get("encrypt") or options.get("compress"):
+        payload: dict[str, t.Any] = json.loads(sealer_for(options).unseal(value)[0])
+        return payload
+    return decode_cookie(value)
 
 
 @pytest.mark.parametrize(("cookie", "options", "expected"), CASES)
@@ -312,7 +517,7 @@ def test_hostile_cookie_gives_fresh_session(
     assert write.status_code == 200
     written = cookie_attributes(write)
     value = written["koa.sess"][0]
-    payload = decode_cookie(value)
+    payload = read_cookie(value, options)
     assert payload["k"] == "v"
     assert list(payload) == ["k", "_expire", "_maxAge"]
     if signed_mode:
@@ -525,6 +730,87 @@ def test_fuzz_never_a_500() -> None:
         write = raw_client(app).get("/set?k=v", headers={"Cookie": cookie})
         assert write.status_code == 200, cookie
         assert decode_cookie(cookie_attributes(write)["koa.sess"][0])["k"] == "v"
+
+
+#: What a sealed cookie may be refused for (session_invalid's reason).
+SEALED_REASONS = {
+    "tampered",
+    "wrong_key",
+    "junk",
+    "truncated",
+    "zip_bomb",
+    "too_large",
+    "unencrypted",
+    "encrypted",
+    "decode",
+    "bookkeeping",
+    "signature",
+}
+
+
+def damaged(rng: random.Random, seeds: list[str]) -> str:
+    """A sealed value damaged at random, or sealed-looking junk."""
+    value = rng.choice(seeds)
+    data = bytearray(unb64url(value)) if value.startswith("A") else bytearray()
+    action = rng.randrange(8)
+    if action < 4 and data:
+        at = rng.randrange(len(data))
+        if action == 0:
+            data[at] ^= 1 << rng.randrange(8)
+        elif action == 1:
+            del data[at:]
+        elif action == 2:
+            data[at:at] = rng.randbytes(rng.randrange(1, 5))
+        else:
+            del data[at : at + rng.randrange(1, 5)]
+        return b64url(bytes(data))
+    if action == 4:
+        return value[: rng.randrange(len(value))]
+    if action == 5:
+        at = rng.randrange(len(value))
+        return value[:at] + rng.choice("A-_+/=.e~!") + value[at + 1 :]
+    if action == 6:  # a format byte, then random bytes
+        return b64url(bytes((rng.randrange(5),)) + rng.randbytes(rng.randrange(60)))
+    return "A" + "".join(rng.choice("AZaz09-_") for _ in range(rng.randrange(80)))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [ENCRYPT, COMPRESS, BOTH, {**BOTH, "signed": False}, {**COMPRESS, "signed": False}],
+    ids=["encrypt", "compress", "both", "both-unsigned", "compress-unsigned"],
+)
+def test_fuzz_sealed_never_a_500(options: dict[str, t.Any]) -> None:
+    """Sealed values damaged at random (bits, bytes, characters, cuts), each
+    correctly signed when the app signs so that unsealing is reached: a
+    fresh session or the session, one signal with a known reason, never a
+    500; and the next write replaces the cookie with one that opens."""
+    rng = random.Random(f"sealed-{sorted(options.items())}")
+    app = make_app(testing=False, **options)
+    writer = sealer_for(options)
+    texts = [GOOD_TEXT, EXPIRED_TEXT, cart_json(80), "{}", '{"a":[1,{"b":null}]}']
+    seeds = [writer.seal(text) for text in texts]
+    seeds += [s for s in (flip(GOOD_SEALED, 0), GOOD) if s not in seeds]
+    reasons: set[str] = set()
+    for _ in range(150):
+        value = damaged(rng, seeds)
+        cookie = (
+            f"koa.sess={value}"
+            if options.get("signed") is False
+            else signed_cookie_header(value)
+        )
+        with Signals() as signals:
+            probe = raw_client(app).get("/probe", headers={"Cookie": cookie})
+        assert probe.status_code == 200, value
+        assert len(signals.sent) <= 1, (value, signals.sent)
+        for name, sent in signals.sent:
+            if name == "invalid":
+                assert sent["reason"] in SEALED_REASONS, (value, sent)
+                reasons.add(sent["reason"])
+        write = raw_client(app).get("/set?k=v", headers={"Cookie": cookie})
+        assert write.status_code == 200, value
+        assert read_cookie(cookie_attributes(write)["koa.sess"][0], options)["k"] == "v"
+    assert {"junk", "truncated"} <= reasons
+    assert ("tampered" in reasons) == bool(options.get("encrypt"))
 
 
 @pytest.mark.parametrize(

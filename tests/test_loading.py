@@ -28,8 +28,8 @@ def load_with(
 
 
 def test_no_cookie_is_a_new_session() -> None:
-    loaded, data = load_with(make_app(max_age=5000))
-    assert loaded == Loaded(is_new=True, max_age=5000)
+    loaded, data = load_with(make_app(max_age=500_000))
+    assert loaded == Loaded(is_new=True, max_age=500_000)
     assert data == {}
 
 

@@ -8,12 +8,13 @@ import importlib.util
 import re
 import time
 import typing as t
+import warnings
 from pathlib import Path
 
 import flask
 import pytest
 
-from flask_koasession import KoaSession, codec
+from flask_koasession import KoaSession, KoaSessionConfigWarning, codec
 from flask_koasession.options import OPTIONS
 from flask_koasession.signing import Keygrip
 from flask_koasession.stores import MemoryStore
@@ -68,7 +69,7 @@ def _factory(request: flask.Request) -> MemoryStore:
 # (Python name, koa name, value given, value in Options, other options it needs)
 OPTION_TABLE: list[tuple[str, str, t.Any, t.Any, dict[str, t.Any]]] = [
     ("key", "key", "my.sess", "my.sess", {}),
-    ("max_age", "maxAge", 1000, 1000, {}),
+    ("max_age", "maxAge", 100_000, 100_000, {}),
     ("auto_commit", "autoCommit", False, False, {}),
     ("overwrite", "overwrite", False, False, {}),
     ("http_only", "httpOnly", False, False, {}),
@@ -82,6 +83,8 @@ OPTION_TABLE: list[tuple[str, str, t.Any, t.Any, dict[str, t.Any]]] = [
     ("partitioned", "partitioned", True, True, {}),
     ("encode", "encode", _encode, _encode, {}),
     ("decode", "decode", _decode, _decode, {}),
+    ("encrypt", "encrypt", True, True, {}),
+    ("compress", "compress", True, True, {}),
     ("store", "store", _STORE, _STORE, {}),
     ("store_factory", "ContextStore", _factory, _factory, {}),
     ("external_key", "externalKey", _HEADER_KEY, _HEADER_KEY, {"store": _STORE}),
@@ -204,6 +207,8 @@ def test_defaults_match_the_api_table() -> None:
     assert options.domain is None
     assert options.path == "/"
     assert options.partitioned is False
+    assert options.encrypt is False
+    assert options.compress is False
     assert options.store is None
     assert options.store_factory is None
     assert options.external_key is None
@@ -287,26 +292,34 @@ def test_same_option_twice_in_one_source_is_an_error() -> None:
 
 
 def test_options_from_app_config() -> None:
-    app = _app(KOA_SESSION={"maxAge": 5000, "rolling": True, "key": "cfg.sess"})
+    app = _app(KOA_SESSION={"maxAge": 500_000, "rolling": True, "key": "cfg.sess"})
     KoaSession(app)
     options = _options(app)
-    assert (options.max_age, options.rolling, options.key) == (5000, True, "cfg.sess")
+    assert (options.max_age, options.rolling, options.key) == (
+        500_000,
+        True,
+        "cfg.sess",
+    )
 
 
 def test_keyword_arguments_win_over_app_config() -> None:
     # Across names too: the config's koa name loses to the keyword's Python name.
-    app = _app(KOA_SESSION={"maxAge": 5000, "rolling": True, "key": "cfg.sess"})
-    KoaSession(app, max_age=7000, key="kw.sess")
+    app = _app(KOA_SESSION={"maxAge": 500_000, "rolling": True, "key": "cfg.sess"})
+    KoaSession(app, max_age=700_000, key="kw.sess")
     options = _options(app)
-    assert (options.max_age, options.rolling, options.key) == (7000, True, "kw.sess")
+    assert (options.max_age, options.rolling, options.key) == (
+        700_000,
+        True,
+        "kw.sess",
+    )
 
 
 def test_init_app_arguments_win_over_constructor_arguments() -> None:
-    koa = KoaSession(max_age=1000, rolling=True)
-    app = _app(KOA_SESSION={"renew": True, "max_age": 3000})
-    koa.init_app(app, maxAge=2000)
+    koa = KoaSession(max_age=100_000, rolling=True)
+    app = _app(KOA_SESSION={"renew": True, "max_age": 300_000})
+    koa.init_app(app, maxAge=200_000)
     options = _options(app)
-    assert (options.max_age, options.rolling, options.renew) == (2000, True, True)
+    assert (options.max_age, options.rolling, options.renew) == (200_000, True, True)
 
 
 def test_one_extension_object_serves_two_apps_with_different_options() -> None:
@@ -379,7 +392,12 @@ class _StoreWithHalfOfConditionalWrites(MemoryStore):
 MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
     ("wrong-bool", {"httpOnly": "yes"}, TypeError, ["http_only", "'yes'", "True"]),
     ("wrong-bool-2", {"rolling": 1}, TypeError, ["rolling", "1", "True or False"]),
-    ("secure-str", {"secure": "auto"}, TypeError, ["secure", "'auto'", "True"]),
+    (
+        "secure-str",
+        {"secure": "auto"},
+        TypeError,
+        ["secure", "'auto'", "True, False or None", "HTTPS"],
+    ),
     ("max-age-zero", {"max_age": 0}, ValueError, ["max_age=0", "milliseconds"]),
     (
         "max-age-huge",
@@ -407,7 +425,7 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
         ValueError,
         ["same_site", "'sideways'", "'Lax', 'Strict' or 'None'"],
     ),
-    ("same-site-bool", {"same_site": True}, TypeError, ["same_site", "True", "Lax"]),
+    ("same-site-int", {"same_site": 1}, TypeError, ["same_site", "1", "Lax", "True"]),
     (
         "store-object",
         {"store": _no_methods()},
@@ -419,6 +437,20 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
         {"store": _StoreWithoutDestroy()},
         TypeError,
         ["store", "_StoreWithoutDestroy", "missing: destroy"],
+    ),
+    # A class has the methods too, but every save was then a 500 (TypeError:
+    # missing argument), not an error at set-up.
+    (
+        "store-class",
+        {"store": MemoryStore},
+        TypeError,
+        ["store", "MemoryStore", "instance", "MemoryStore()"],
+    ),
+    (
+        "external-key-class",
+        {"store": MemoryStore(), "external_key": _HeaderKey},
+        TypeError,
+        ["external_key", "_HeaderKey", "instance", "_HeaderKey()"],
     ),
     (
         "store-half-conditional",
@@ -467,10 +499,22 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
         TypeError,
         ["before_save", "True", "function"],
     ),
+    # re's "$" also matches before a final newline: once let through, every
+    # write was a 500 ("Header values must not contain newline characters").
+    ("key-newline", {"key": "koa.sess\n"}, ValueError, ["key", "\\n", "letters"]),
     ("path", {"path": "/a b"}, ValueError, ["path", "'/a b'", "no spaces"]),
+    ("path-newline", {"path": "/\n"}, ValueError, ["path", "'/\\n'", "no spaces"]),
+    (
+        "domain-newline",
+        {"domain": "example.com\n"},
+        ValueError,
+        ["domain", "\\n", "no spaces"],
+    ),
     ("domain", {"domain": "a;b"}, ValueError, ["domain", "'a;b'", "no spaces"]),
     ("prefix", {"prefix": 7}, TypeError, ["prefix", "7", "string"]),
     ("flash-key", {"flash_key": ""}, TypeError, ["flash_key", "''", "string"]),
+    ("encrypt", {"encrypt": "yes"}, TypeError, ["encrypt", "'yes'", "True or False"]),
+    ("compress", {"compress": 1}, TypeError, ["compress", "1", "True or False"]),
 ]
 
 
@@ -531,6 +575,66 @@ def test_a_mistake_leaves_the_app_unconfigured() -> None:
 
 
 # -- max_age -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        pytest.param({"max_age": 3600}, id="int"),
+        pytest.param({"maxAge": 59_999}, id="koa-name"),
+        pytest.param({"max_age": 3600.0}, id="float"),
+    ],
+)
+def test_max_age_under_a_minute_warns_at_set_up(given: dict[str, t.Any]) -> None:
+    # A Flask user thinking in seconds: max_age=3600 is 3.6 seconds.
+    app = _app()
+    with pytest.warns(KoaSessionConfigWarning) as caught:
+        KoaSession(app, **given)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    value = next(iter(given.values()))
+    for text in (f"max_age={value!r}", "milliseconds", "timedelta", "60_000"):
+        assert text in message, (text, message)
+    # Attributed to the line that set the extension up.
+    assert caught[0].filename == __file__
+    assert _options(app).max_age == int(value)  # a warning, not a refusal
+
+
+@pytest.mark.parametrize("where", ["init_app", "config"])
+def test_max_age_under_a_minute_warns_once_from_any_source(where: str) -> None:
+    koa = KoaSession(max_age=500) if where == "init_app" else KoaSession()
+    app = _app(KOA_SESSION={"maxAge": 500} if where == "config" else {})
+    with pytest.warns(KoaSessionConfigWarning, match="max_age=500") as caught:
+        koa.init_app(app)
+    assert len(caught) == 1
+    assert caught[0].filename == __file__
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        60_000,
+        86_400_000,
+        datetime.timedelta(seconds=30),
+        datetime.timedelta(milliseconds=100),
+        "session",
+    ],
+    ids=["a-minute", "a-day", "timedelta-30s", "timedelta-100ms", "session"],
+)
+def test_max_age_of_a_minute_or_a_timedelta_is_silent(given: t.Any) -> None:
+    app = _app()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KoaSession(app, max_age=given)
+
+
+def test_the_config_warning_can_be_filtered() -> None:
+    # For the tests of an app that means milliseconds.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=KoaSessionConfigWarning)
+        KoaSession(_app(), max_age=100)
+    assert issubclass(KoaSessionConfigWarning, UserWarning)
 
 
 @pytest.mark.parametrize(

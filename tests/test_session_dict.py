@@ -16,6 +16,7 @@ from tests.helpers import (
     route,
     set_cookie_headers,
     set_cookies,
+    short_max_age,
 )
 
 # -- laziness ------------------------------------------------------------------
@@ -183,6 +184,7 @@ def test_external_key_is_none_in_cookie_mode() -> None:
     assert client.get("/external-key").text == "None"
 
 
+@short_max_age
 def test_max_age_default_and_from_the_option() -> None:
     app = make_app(max_age=100)
 

@@ -19,6 +19,7 @@ from tests.helpers import (
     koa_cookie,
     listen_to,
     make_app,
+    short_max_age,
     sign,
 )
 
@@ -128,6 +129,7 @@ def test_renewed_by_rolling(recorders: Recorders) -> None:
     assert recorders.sent() == {}
 
 
+@short_max_age
 def test_renewed_by_renew(recorders: Recorders, clock: list[int]) -> None:
     app = make_app(renew=True, max_age=2000)
     client = app.test_client()
@@ -341,6 +343,7 @@ def test_no_signal_for_an_unchanged_store_session(recorders: Recorders) -> None:
     assert recorders.sent() == {}
 
 
+@short_max_age
 def test_renew_does_not_fire_while_the_session_is_fresh(
     recorders: Recorders, clock: list[int]
 ) -> None:

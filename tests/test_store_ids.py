@@ -19,6 +19,7 @@ from tests.helpers import (
     listen_to,
     raw_client,
     set_cookies,
+    short_max_age,
     sign,
 )
 from tests.koa_app import EPOCH, KEYS, UNKNOWN, HeaderKey, build_app, count_view
@@ -182,6 +183,7 @@ def test_missed_id_gives_a_fresh_session_and_a_fresh_id() -> None:
     assert store.keys_asked() == [UNKNOWN, new]
 
 
+@short_max_age
 def test_expired_entry_gives_a_fresh_id(clock: list[int]) -> None:
     # koa: an expired (or invalid) session is replaced by create(), which
     # draws a new id; the old id is not written again.
@@ -286,3 +288,90 @@ def test_default_genid_looks_up_only_the_ids_it_makes(key: str) -> None:
     invalid.assert_sent_once(app, key=None, value=None, reason="malformed_id")
     raw_client(app).get("/", headers={"Cookie": f"koa.sess=sess:{UNKNOWN}"})
     assert f"sess:{UNKNOWN}" in store.keys_asked()
+
+
+# -- ids this app makes: prefix checked at set-up, genid on every call ---------
+
+
+@pytest.mark.parametrize(
+    ("prefix", "mentions"),
+    [
+        pytest.param("shop sess:", "' '", id="space"),
+        pytest.param('a"b:', "'\"'", id="quote"),
+        pytest.param("a;b:", "';'", id="semicolon"),
+        pytest.param("a,b:", "','", id="comma"),
+        pytest.param("caf\u00e9:", "'\u00e9'", id="non-ascii"),
+        # 220 + a 36-character UUID is 256: one more than an id may hold.
+        pytest.param("p" * 220, "219", id="too-long"),
+    ],
+)
+def test_a_prefix_no_cookie_can_carry_raises_at_set_up(
+    prefix: str, mentions: str
+) -> None:
+    with pytest.raises(ValueError, match="cookie") as info:
+        build_app(count_view, store=MemoryStore(), prefix=prefix)
+    message = str(info.value)
+    assert f"prefix={prefix!r}" in message
+    assert mentions in message
+
+
+def test_the_longest_prefix_still_makes_valid_ids() -> None:
+    store = RecordingStore()
+    prefix = "p" * 219
+    client = build_app(count_view, store=store, prefix=prefix).test_client()
+    key = cookie_value(client.get("/"))
+    assert key is not None
+    assert len(key) == 255
+    assert key.startswith(prefix)
+    assert client.get("/").text == "2"
+
+
+BAD_GENIDS = [
+    pytest.param("", ValueError, "empty", id="empty"),
+    pytest.param(" ", ValueError, "' '", id="space"),
+    pytest.param(",", ValueError, "','", id="comma"),
+    pytest.param("a;b", ValueError, "';'", id="semicolon"),
+    pytest.param("x" * 300, ValueError, "300 characters", id="300-chars"),
+    pytest.param(5, TypeError, "int", id="int"),
+]
+
+
+@pytest.mark.parametrize("external", [False, True], ids=["cookie", "external-key"])
+@pytest.mark.parametrize(("made", "error", "mentions"), BAD_GENIDS)
+def test_a_genid_result_no_cookie_can_carry_raises_before_any_write(
+    made: t.Any, error: type[Exception], mentions: str, external: bool
+) -> None:
+    # Before: accepted, written to the store, then the session lost on every
+    # request (or a 500 after the write), one orphan entry per request.
+    store = RecordingStore()
+    extra: dict[str, t.Any] = {"external_key": HeaderKey()} if external else {}
+    app = build_app(count_view, store=store, genid=lambda request: made, **extra)
+    with pytest.raises(error) as info:
+        app.test_client().get("/")
+    message = str(info.value)
+    assert "genid" in message
+    assert mentions in message
+    # Nothing reached the store: no entry is left behind.
+    assert store.calls == []
+
+
+def test_a_genid_result_is_checked_on_regenerate_before_any_write() -> None:
+    store = RecordingStore()
+    made = iter(["first-id", "bad id"])
+
+    def view() -> str:
+        if flask.request.path == "/regenerate":
+            flask.session.regenerate()
+        else:
+            flask.session["user"] = "ann"
+        return "ok"
+
+    app = build_app(view, store=store, genid=lambda request: next(made))
+    client = app.test_client()
+    assert cookie_value(client.get("/")) == "first-id"
+    store.calls.clear()
+    with pytest.raises(ValueError, match=r"genid returned 'bad id'"):
+        client.get("/regenerate")
+    # Nothing was written or deleted: the session is still where it was.
+    assert store.methods() == ["get"]
+    assert (store.peek("first-id") or {}).get("user") == "ann"

@@ -362,6 +362,23 @@ def test_same_site(option: str, written: str) -> None:
         assert attributes["samesite"] == written
 
 
+@pytest.mark.parametrize(
+    ("option", "written"),
+    # koa's cookies module: sameSite true writes "samesite=strict", false none.
+    [(True, "strict"), (False, None)],
+    ids=["true", "false"],
+)
+def test_same_site_true_and_false_as_in_koa(option: bool, written: str | None) -> None:
+    app = make_app(same_site=option)
+    assert app.extensions["koasession"].options.same_site == (
+        "Strict" if option else None
+    )
+
+    response = post_json(app, {"a": 1})
+    for _, attributes in cookie_attributes(response).values():
+        assert attributes.get("samesite") == written
+
+
 def test_domain_path_partitioned_on_both_cookies() -> None:
     app = make_app(domain="example.com", path="/app", partitioned=True, http_only=False)
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import typing as t
+import uuid
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.browser.conftest import PAGE_TIMEOUT, LiveServer
@@ -44,19 +44,40 @@ def session_cookies(browser: WebDriver) -> dict[str, dict[str, t.Any]]:
 
 
 def click(browser: WebDriver, by: str, what: str) -> None:
-    """Click a link or button and wait until the next page has loaded."""
-    page = browser.find_element(By.TAG_NAME, "html")
+    """Click a link or button and wait until the next page has loaded.
+
+    The page before the click is told apart from the next one by a mark set
+    on its window (a new document has none), not by an element of it going
+    stale: under load ChromeDriver may answer a question about an element of
+    a page being replaced with "Node ... does not belong to the document".
+    """
+    mark = uuid.uuid4().hex
+    browser.execute_script("window.koaTestMark = arguments[0]", mark)
+    element = browser.find_element(by, what)
     try:
-        browser.find_element(by, what).click()
+        element.click()
     except WebDriverException:
-        # Under load ChromeDriver may report "Node ... does not belong to the
-        # document" when the click's own navigation replaced the page before
-        # it finished: the click happened. Anything else is an error.
-        if not expected_conditions.staleness_of(page)(browser):
+        # The click's own navigation may replace the page before ChromeDriver
+        # has finished with it: the click happened. Anything else is an error.
+        if _page_mark(browser) == mark:
             raise
-    wait = WebDriverWait(browser, PAGE_TIMEOUT)
-    wait.until(expected_conditions.staleness_of(page))
-    wait.until(lambda b: b.execute_script("return document.readyState") == "complete")
+    wait = WebDriverWait(browser, PAGE_TIMEOUT, ignored_exceptions=[WebDriverException])
+    wait.until(
+        lambda b: (
+            _page_mark(b) not in (mark, "")
+            and b.execute_script("return document.readyState") == "complete"
+        )
+    )
+
+
+def _page_mark(browser: WebDriver) -> str | None:
+    """The mark of the page shown (``None`` for a new page), or ``""`` while
+    none can be asked (the page is being replaced)."""
+    try:
+        mark: str | None = browser.execute_script("return window.koaTestMark || null")
+    except WebDriverException:
+        return ""
+    return mark
 
 
 def submit(browser: WebDriver, site: LiveServer, path: str, **fields: str) -> None:

@@ -2,7 +2,7 @@
 
 :func:`create_app` takes the environment that configures ``server.js`` (``KEYS``,
 ``DIGEST``, ``KEY``, ``MAX_AGE``, ``ROLLING``, ``RENEW``, ``SIGNED``,
-``SAME_SITE``, ``PREFIX``, ``REDIS_URL``) and builds the same app on
+``SAME_SITE``, ``PREFIX``, ``REDIS_URL``, ``SEAL``) and builds the same app on
 flask-koasession, so one configuration drives both sides of a test. One extra
 variable is Flask's own: ``FLASK_KEYS_FROM_CONFIG=1`` gives the keys as
 ``SECRET_KEY`` (the first) and ``SECRET_KEY_FALLBACKS`` (the rest) instead of
@@ -69,6 +69,14 @@ def options_from_env(env: t.Mapping[str, str]) -> dict[str, t.Any]:
         options["same_site"] = env["SAME_SITE"]
     if env.get("PREFIX"):
         options["prefix"] = env["PREFIX"]
+    if env.get("SEAL"):
+        # server.js gives these to koa-sealed.cjs's sealedCodec; here they
+        # are the options of the same names.
+        seal = json.loads(env["SEAL"])
+        unknown = set(seal) - {"encrypt", "compress"}
+        if unknown:
+            raise ValueError(f"SEAL: only encrypt and compress apply, got {unknown}")
+        options.update(seal)
     return options
 
 
@@ -155,6 +163,22 @@ def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
         views = session.get("views", 0) + 1
         session["views"] = views
         return {"views": views}
+
+    @app.get("/cart")
+    def cart() -> t.Any:
+        """A cart of ``n`` repetitive items, as server.js makes it."""
+        n = int(request.args.get("n", "0"))
+        session["cart"] = [
+            {
+                "sku": f"SKU-{i:05d}",
+                "name": "Organic cotton T-shirt",
+                "size": "M",
+                "qty": 1 + i % 3,
+                "price": 19.99,
+            }
+            for i in range(n)
+        ]
+        return {"items": n}
 
     @app.get("/destroy")
     def destroy() -> t.Any:

@@ -18,6 +18,9 @@
 //   PREFIX     koa-session's prefix option for generated store ids (store mode)
 //   REDIS_URL  when set, sessions live in Redis through koa-redis (its defaults:
 //              the id is the Redis key, no prefix of its own)
+//   SEAL       JSON options for flask-koasession's sealedCodec (e.g.
+//              {"encrypt":true,"compress":true}): koa-session's encode/decode
+//              come from flask_koasession/js/koa-sealed.cjs, with KEYS and KEY
 //
 // Routes (every response is JSON):
 //   GET /session, GET /touch   the session as it is: {session, isNew, maxAge,
@@ -26,6 +29,8 @@
 //   GET /set?k=v&json={...}    set each query parameter as a string, and merge the
 //                              JSON object in `json`; answers like /session
 //   GET /incr                  the seed's counter: {views: n}
+//   GET /cart?n=N              session.cart = N repetitive items (the same as the
+//                              Flask twin's and tests/helpers.py's): {items: N}
 //   GET /destroy               ctx.session = null: {destroyed: true}
 //   GET /regenerate            await ctx.session.regenerate(); answers like /session
 //   GET /flash?msg=...         the seed's flash: sets ctx.session.flash, redirects to
@@ -38,6 +43,7 @@
 // Stops cleanly on SIGTERM or SIGINT.
 
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import Koa from 'koa';
 import Keygrip from 'keygrip';
 import session from 'koa-session';
@@ -75,6 +81,13 @@ for (const [env, opt] of [['ROLLING', 'rolling'], ['RENEW', 'renew'], ['SIGNED',
 }
 if (process.env.SAME_SITE) config.sameSite = process.env.SAME_SITE;
 if (process.env.PREFIX) config.prefix = process.env.PREFIX;
+if (process.env.SEAL) {
+  const require = createRequire(import.meta.url);
+  const { sealedCodec } = require('../../flask_koasession/js/koa-sealed.cjs');
+  const codec = sealedCodec({ ...JSON.parse(process.env.SEAL), keys, key: config.key });
+  config.encode = codec.encode;
+  config.decode = codec.decode;
+}
 
 let store;
 if (process.env.REDIS_URL) {
@@ -138,6 +151,18 @@ router.get('/incr', (ctx) => {
   let n = ctx.session.views || 0;
   ctx.session.views = ++n;
   ctx.body = { views: n };
+});
+
+router.get('/cart', (ctx) => {
+  const n = Number(ctx.query.n ?? 0);
+  ctx.session.cart = Array.from({ length: n }, (_, i) => ({
+    sku: `SKU-${String(i).padStart(5, '0')}`,
+    name: 'Organic cotton T-shirt',
+    size: 'M',
+    qty: 1 + (i % 3),
+    price: 19.99,
+  }));
+  ctx.body = { items: n };
 });
 
 router.get('/destroy', (ctx) => {

@@ -2,9 +2,12 @@
 
 Every scenario runs in both directions (``koa-first``: Koa writes the session
 and Flask reads or changes it next; ``flask-first``: the other way round) and in
-both modes (``cookie`` sessions, and ``store`` sessions in one real Redis:
-koa-redis on the Koa side, ``RedisStore`` on ours). One ``requests`` cookie jar
-visits both servers, as a browser visits two services of one site.
+every mode: ``cookie`` sessions; sealed cookie sessions (``sealed-encrypt``,
+``sealed-compress``, ``sealed-both``: the options ``encrypt`` and ``compress``
+on the Flask side, ``flask_koasession/js/koa-sealed.cjs`` as koa-session's
+``encode``/``decode`` on the Koa side); and ``store`` sessions in one real
+Redis (koa-redis on the Koa side, ``RedisStore`` on ours). One ``requests``
+cookie jar visits both servers, as a browser visits two services of one site.
 
 The last scenarios race the two: Flask's ``/set-around`` loads the session,
 lets a request of either side save or destroy it, then saves its own change,
@@ -16,6 +19,7 @@ headers) and the Koa server's stderr.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -26,11 +30,12 @@ from dataclasses import dataclass
 import flask
 import pytest
 
+from flask_koasession.sealing import Sealer
+from tests.helpers import cart_json
 from tests.interop import harness
 from tests.interop.harness import (
     Browser,
     keygrip_sign,
-    koa_decode,
     koa_decode_text,
     set_cookies,
     strip_bookkeeping,
@@ -43,6 +48,14 @@ if t.TYPE_CHECKING:
 
 KEY = "interop-secret"
 BASE = {"KEYS": json.dumps([KEY]), "MAX_AGE": "3600000"}
+#: The sealed cookie modes: the SEAL configuration of both sides.
+SEALS = {
+    "sealed-encrypt": {"encrypt": True, "compress": False},
+    "sealed-compress": {"encrypt": False, "compress": True},
+    "sealed-both": {"encrypt": True, "compress": True},
+}
+COOKIE_MODES = ["cookie", *SEALS]
+ENCRYPTING = ["sealed-encrypt", "sealed-both"]
 EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 UUID4 = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -70,6 +83,8 @@ class Pair:
     cookie_name: str = "koa.sess"
     digest: str = "sha1"
     prefix: str = ""
+    #: Opens the cookie values of a sealed mode (every key of both sides).
+    sealer: Sealer | None = None
 
     @property
     def koa(self) -> harness.Server:
@@ -97,8 +112,21 @@ class Pair:
         if not value:
             return None
         if self.mode == "cookie":
-            return koa_decode_text(value)
+            return self.open(value)
         return self.redis.get(value)
+
+    def open(self, value: str) -> str:
+        """The JSON text of a cookie value, sealed or koa's base64."""
+        if self.sealer is None:
+            return koa_decode_text(value)
+        return self.sealer.unseal(value).json_text
+
+    def make_value(self, payload: dict[str, t.Any]) -> str:
+        """A cookie value for ``payload``, as this mode writes it."""
+        if self.sealer is None:
+            return harness.koa_encode(payload)
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        return self.sealer.seal(text)
 
     def stored(self, value: str | None = None) -> t.Any:
         text = self.stored_text(value)
@@ -108,7 +136,7 @@ class Pair:
         return self.browser.json(server, "/events")
 
 
-@pytest.fixture(params=["cookie", "store"])
+@pytest.fixture(params=[*COOKIE_MODES, "store"])
 def mode(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -129,7 +157,8 @@ def make_pair(
     """``make_pair(**env)``: the Koa and Flask servers for one configuration.
 
     ``first_env``/``second_env`` give the two sides different settings (key
-    rotation). In store mode both use the interop Redis database.
+    rotation). In store mode both use the interop Redis database; in a
+    sealed mode both seal (``SEAL``), and ``pair.mode`` is ``"cookie"``.
     """
 
     def make(
@@ -139,8 +168,11 @@ def make_pair(
     ) -> Pair:
         redis = None
         envs = []
+        seal = SEALS.get(mode)
         for extra in (first_env, second_env):
             full = {**BASE, **env, **(extra or {})}
+            if seal is not None:
+                full["SEAL"] = json.dumps(seal)
             if mode == "store":
                 full["REDIS_URL"] = request.getfixturevalue("interop_redis_url")
                 redis = request.getfixturevalue("interop_redis")
@@ -149,15 +181,21 @@ def make_pair(
             first, second = server_pool.koa(envs[0]), server_pool.flask(envs[1])
         else:
             first, second = server_pool.flask(envs[0]), server_pool.koa(envs[1])
+        sealer = None
+        if seal is not None:
+            keys = [k for e in envs for k in json.loads(e["KEYS"])]
+            name = envs[0].get("KEY", "koa.sess")
+            sealer = Sealer(list(dict.fromkeys(keys)), name, **seal)
         pair = Pair(
             first,
             second,
-            mode,
+            "store" if mode == "store" else "cookie",
             browser,
             redis,
             cookie_name=envs[0].get("KEY", "koa.sess"),
             digest=envs[0].get("DIGEST", "sha1"),
             prefix=envs[0].get("PREFIX", ""),
+            sealer=sealer,
         )
         for server in (first, second):
             pair.events(server)  # start from an empty event list
@@ -264,7 +302,7 @@ def strip_underscored(data: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
-@pytest.mark.parametrize("mode", ["cookie"])  # store mode: the next test
+@pytest.mark.parametrize("mode", COOKIE_MODES)  # store mode: the next test
 def test_max_age_session(make_pair: t.Callable[..., Pair]) -> None:
     pair = make_pair(MAX_AGE="session")
     b = pair.browser
@@ -391,6 +429,11 @@ def test_key_rotation(make_pair: t.Callable[..., Pair]) -> None:
         "the re-issued .sig is not signed with new-key",
     )
     pair.check(pair.stored(sent)["user"] == "alice")
+    if pair.sealer is not None and pair.sealer.encrypt:
+        # Sealed under old-key: the whole value is re-sealed under new-key.
+        pair.check(name in cookies, "the value was not re-sealed")
+        current = Sealer(["new-key"], name, encrypt=True, compress=pair.sealer.compress)
+        pair.check(current.unseal(sent).key_index == 0, "not sealed under new-key")
     # Healed: the next request has nothing to re-issue.
     response = b.get(pair.second, "/session")
     pair.check(not harness.set_cookie_lines(response), "re-issued twice")
@@ -425,8 +468,8 @@ def test_tampered_value_or_signature_rejected(make_pair: t.Callable[..., Pair]) 
     b.get(pair.first, "/incr")
     value, signature = b.cookies()[name], b.cookies()[f"{name}.sig"]
     if pair.mode == "cookie":
-        payload = koa_decode(value)
-        other = harness.koa_encode({**payload, "views": 1000})
+        payload = json.loads(pair.open(value))
+        other = pair.make_value({**payload, "views": 1000})
     else:
         other = str(uuid.uuid4())
     flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
@@ -668,6 +711,71 @@ def test_koa_rewrite_drops_underscore_keys(make_pair: t.Callable[..., Pair]) -> 
     b.get(pair.koa, "/incr")  # a save on the Koa side
     state = b.json(pair.flask, "/session")
     pair.check(state["session"] == {"name": "x", "views": 1}, state)
+
+
+# -- sealed cookies ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["sealed-compress", "sealed-both"])
+def test_a_500_item_cart_fits_in_one_cookie(make_pair: t.Callable[..., Pair]) -> None:
+    """Written by one side, read and rewritten by the other: each time one
+    cookie of at most 4093 bytes, as browsers keep (plain, it takes 57 KB)."""
+    pair = make_pair()
+    b = pair.browser
+    cart = json.loads(cart_json(500))["cart"]
+    response = b.get(pair.first, "/cart", params={"n": "500"})
+    for side, path in ((pair.first, None), (pair.second, "/incr")):
+        if path is not None:
+            response = b.get(side, path)
+        expect_saved(pair, response)
+        (line,) = [
+            line
+            for line in harness.set_cookie_lines(response)
+            if line.startswith(f"{pair.cookie_name}=")
+        ]
+        pair.check(len(line) <= 4093, f"{side.name}: a {len(line)}-byte cookie")
+        pair.check(pair.stored()["cart"] == cart, f"{side.name}: not the cart")
+    state = b.json(pair.first, "/session")
+    pair.check(state["session"]["cart"] == cart and state["session"]["views"] == 1)
+
+
+@pytest.mark.parametrize("mode", ENCRYPTING)
+def test_an_encrypted_cookie_reveals_nothing(make_pair: t.Callable[..., Pair]) -> None:
+    pair = make_pair()
+    b = pair.browser
+    for side in (pair.first, pair.second):
+        data = {**NESTED, "side": side.name}  # a change on each side
+        response = b.get(side, "/set", params={"json": json.dumps(data)})
+        value = expect_saved(pair, response)[pair.cookie_name][0]
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        for shown in ("Ångström", "admin", "deeper", '"user"'):
+            pair.check(shown.encode() not in raw, f"{side.name} shows {shown}")
+        pair.check(json.loads(pair.open(value))["user"] == NESTED["user"])
+
+
+@pytest.mark.parametrize("mode", ENCRYPTING)
+def test_an_unsigned_encrypted_cookie_cannot_be_forged(
+    make_pair: t.Callable[..., Pair],
+) -> None:
+    """With signed=False, AES-GCM is the only check on both sides: a changed
+    value, or a plain one, gives a fresh session (and no 500 on Koa)."""
+    pair = make_pair(SIGNED="0")
+    b = pair.browser
+    name = pair.cookie_name
+    b.get(pair.first, "/incr")
+    value = pair.value()
+    assert value is not None
+    data = bytearray(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    data[25] ^= 0x01  # in the ciphertext
+    changed = base64.urlsafe_b64encode(bytes(data)).rstrip(b"=").decode()
+    plain = harness.koa_encode({"views": 1000, "_expire": 2**42, "_maxAge": 1000})
+    for side in (pair.first, pair.second):
+        for header in (f"{name}={changed}", f"{name}={plain}"):
+            state = b.json(side, "/session", cookie=header)
+            pair.check(state["isNew"] and state["session"] == {}, f"{side.name}")
+    reasons = [event["reason"] for event in pair.events(pair.flask)]
+    pair.check(reasons == ["tampered", "unencrypted"], f"Flask's reasons {reasons}")
+    pair.check(b.json(pair.second, "/incr") == {"views": 2})
 
 
 # -- concurrent requests of one session (store mode, merged saves) ---------------

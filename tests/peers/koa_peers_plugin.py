@@ -28,10 +28,11 @@ import pytest
 
 from flask_koasession import KoaSession
 
-#: The options closest to Flask's built-in session: its cookie name, a
-#: browser-session cookie unless ``session.permanent`` is set, and plain HTTP
-#: allowed (the test clients speak HTTP).
-OPTIONS: dict[str, t.Any] = {"key": "session", "max_age": "session", "secure": False}
+#: The options closest to Flask's built-in session: its cookie name, and a
+#: browser-session cookie unless ``session.permanent`` is set. Nothing else is
+#: given, so Flask's ``SESSION_COOKIE_*`` settings are read (``secure=False``
+#: would override ``SESSION_COOKIE_SECURE``).
+OPTIONS: dict[str, t.Any] = {"key": "session", "max_age": "session"}
 
 _installed = 0
 _outcomes: dict[str, str] = {}
