@@ -146,7 +146,7 @@ def _setup_koa_cookie(
     return _koa_regenerate
 
 
-def _koa_redis(**client_options: t.Any) -> Setup:
+def _koa_redis(*, merge: bool = True, **client_options: t.Any) -> Setup:
     def setup(
         app: Flask, backends: Backends, cleanup: contextlib.ExitStack
     ) -> Regenerate:
@@ -154,13 +154,19 @@ def _koa_redis(**client_options: t.Any) -> Setup:
 
         client = redis_client(backends.redis_url, **client_options)
         cleanup.callback(client.close)
-        KoaSession(app, store=RedisStore(client))
+        KoaSession(app, store=RedisStore(client), **_merge_option(merge))
         return _koa_regenerate
 
     return setup
 
 
-def _koa_sql(attribute: str) -> Setup:
+def _merge_option(merge: bool) -> dict[str, bool]:
+    # Not given when True: the default, and a checkout from before the option
+    # (issue 9) runs the same variants.
+    return {} if merge else {"merge": False}
+
+
+def _koa_sql(attribute: str, *, merge: bool = True) -> Setup:
     def setup(
         app: Flask, backends: Backends, cleanup: contextlib.ExitStack
     ) -> Regenerate:
@@ -172,7 +178,7 @@ def _koa_sql(attribute: str) -> Setup:
         create_table = getattr(store, "create_table", None)
         if callable(create_table):  # if table creation becomes explicit
             create_table()
-        KoaSession(app, store=store)
+        KoaSession(app, store=store, **_merge_option(merge))
         return _koa_regenerate
 
     return setup
@@ -246,6 +252,29 @@ VARIANTS: dict[str, Variant] = {
         "koa-redis",
         "redis_url",
         _koa_redis_cached,
+    ),
+    # koa's whole-entry, last-writer-wins saves (merge=False) beside the
+    # default merged ones: the price of merging when nothing contends.
+    "koa-redis-whole": Variant(
+        "ours, Redis, merge=False",
+        "Redis whole",
+        "koa-redis",
+        "redis_url",
+        lambda: _koa_redis(merge=False),
+    ),
+    "koa-sqlite-whole": Variant(
+        "ours, SQLite, merge=False",
+        "SQLite whole",
+        "koa-sqlite",
+        "sqlite_path",
+        lambda: _koa_sql("sqlite_path", merge=False),
+    ),
+    "koa-postgresql-whole": Variant(
+        "ours, PostgreSQL, merge=False",
+        "PG whole",
+        "koa-postgresql",
+        "postgres_url",
+        lambda: _koa_sql("postgres_url", merge=False),
     ),
 }
 

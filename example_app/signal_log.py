@@ -38,6 +38,7 @@ SIGNALS: tuple[NamedSignal, ...] = (
     signals.session_expired,
     signals.session_invalid,
     signals.session_missed,
+    signals.session_dropped,
 )
 
 

@@ -25,6 +25,7 @@ import flask
 from .exceptions import (
     KoaSessionConfigWarning,
     KoaSessionError,
+    SessionContentionError,
     SessionStoreError,
     SessionTooLargeError,
 )
@@ -36,6 +37,7 @@ from .session_dict import KoaSessionDict
 from .signals import (
     session_created,
     session_destroyed,
+    session_dropped,
     session_expired,
     session_invalid,
     session_missed,
@@ -57,12 +59,14 @@ __all__ = [
     "KoaSessionInterface",
     "KoaSessionState",
     "Options",
+    "SessionContentionError",
     "SessionStoreError",
     "SessionTooLargeError",
     "pop_flash",
     "session",
     "session_created",
     "session_destroyed",
+    "session_dropped",
     "session_expired",
     "session_invalid",
     "session_missed",

@@ -57,8 +57,9 @@ class SessionStoreError(KoaSessionError):
     :ref:`store-outages`.
 
     :param store: a short name of the store, e.g. ``"RedisStore"``.
-    :param operation: ``"get"``, ``"set"``, ``"destroy"``, ``"cleanup"`` or
-        ``"create_table"``.
+    :param operation: ``"get"``, ``"set"``, ``"destroy"``, ``"cleanup"``,
+        ``"create_table"``, or one of the conditional writes: ``"create"``,
+        ``"compare_and_set"``, ``"compare_and_delete"``.
     :param key: the session id concerned, when there is one.
     """
 
@@ -72,6 +73,32 @@ class SessionStoreError(KoaSessionError):
         cause = self.__cause__
         detail = f": {type(cause).__name__}: {cause}" if cause is not None else ""
         return f"{self.store} could not {self.operation} a session{detail}"
+
+
+class SessionContentionError(SessionStoreError):
+    """A merged save gave up: the session's store entry changed between each
+    read and write, ``attempts`` times in a row.
+
+    Each attempt fails only because another request of the same session
+    saved in between, so this takes a burst of concurrent requests of one
+    session far beyond what a browser sends (see :doc:`/concurrency`). As a
+    :class:`SessionStoreError` it reaches the same handlers.
+
+    :param store: a short name of the store.
+    :param key: the session id.
+    :param attempts: how many conditional writes were tried.
+    """
+
+    def __init__(self, store: str, key: str, attempts: int) -> None:
+        self.attempts = attempts
+        super().__init__(store, "save", key)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.store} could not save a session: its entry changed under each"
+            f" of {self.attempts} attempts (too many concurrent requests of one"
+            " session)"
+        )
 
 
 class SessionTooLargeError(KoaSessionError):

@@ -75,7 +75,8 @@ def commit(session: KoaSessionDict, response: Response) -> None:
     In order: nothing when the session was never read; ``Vary: Cookie`` when
     it was; nothing more when loading failed, or when ``auto_commit`` is off
     and the view did not call ``manually_commit()``. Then the removal asked by
-    ``destroy()``, the save decision, and the save.
+    ``destroy()``, the save decision, and the save, which a merged save in
+    store mode may drop (:data:`~flask_koasession.signals.session_dropped`).
     """
     if not session.accessed:
         return
@@ -107,8 +108,9 @@ def commit(session: KoaSessionDict, response: Response) -> None:
     old_id = None if loaded.is_new else loaded.store_id
     store_id = loaded.store_id
     if requested.regenerate:
-        writer.remove()
-        if scope.store is not None:
+        if scope.store is None:
+            writer.remove()
+        else:
             store_id = scope.new_id()
 
     now = payload.now_ms()
@@ -121,7 +123,7 @@ def commit(session: KoaSessionDict, response: Response) -> None:
         options.before_save(scope.request, session)
         data = payload.data_of(session)
         data_json = payload.dumps_data(data, trusted=scope.trusted)
-    saving.save(
+    dropped = saving.save(
         scope,
         writer,
         response,
@@ -130,13 +132,22 @@ def commit(session: KoaSessionDict, response: Response) -> None:
         data=data,
         data_json=data_json,
         max_age=loaded.max_age if requested.max_age is None else requested.max_age,
+        max_age_assigned=requested.max_age is not None,
         now=now,
         changed=reason == "changed",
+        regenerate=requested.regenerate,
     )
-    if requested.regenerate and old_id is not None:
-        # Only once the data is safe under its new id: a store that fails
-        # to save must not have lost the old entry already.
-        saving.remove_entry(scope, old_id)
+    if dropped is not None:
+        # Another request destroyed or moved the session since this one
+        # loaded it (or a new id is taken): nothing saved, no cookie sent.
+        signals.send(
+            signals.session_dropped,
+            scope.app,
+            session=session,
+            key=store_id if dropped == "taken" else loaded.store_id,
+            reason=dropped,
+        )
+        return
     if store_id != loaded.store_id:
         session._moved(store_id)
 

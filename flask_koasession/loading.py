@@ -15,6 +15,7 @@ from . import codec, cookies, payload, signals
 from .cookies import SignatureState
 from .max_age import MaxAge
 from .sealing import SealError
+from .stores.base import is_conditional
 
 if t.TYPE_CHECKING:
     from .scope import RequestScope
@@ -49,6 +50,11 @@ class Loaded(t.NamedTuple):
     #: What the cookie's signature said (see :data:`.cookies.SignatureState`);
     #: also ``"rotated"`` when its value was sealed under an older key.
     signature: SignatureState = "ok"
+    #: Store mode with merged saves: the version of the entry, as the store's
+    #: :meth:`~flask_koasession.stores.ConditionalStore.get_entry` gave it (for
+    #: the built-in stores, its text as stored). The save writes only onto
+    #: that version, or merges onto what replaced it. ``None`` otherwise.
+    version: t.Any = None
 
     def restarted(self, store_id: str | None) -> Loaded:
         """The record of a new session started in place of this one
@@ -57,7 +63,7 @@ class Loaded(t.NamedTuple):
         :param store_id: the new session's store id (``None`` in cookie mode).
         """
         return self._replace(
-            is_new=True, store_id=store_id, data_json=None, expire=None
+            is_new=True, store_id=store_id, data_json=None, expire=None, version=None
         )
 
 
@@ -114,11 +120,16 @@ def _from_store(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
     if key:
         store = scope.store
         assert store is not None
-        stored = store.get(key, options.max_age, rolling=options.rolling)
+        version = None
+        if options.merge and is_conditional(store):
+            entry = store.get_entry(key, options.max_age, rolling=options.rolling)
+            stored, version = (None, None) if entry is None else entry
+        else:
+            stored = store.get(key, options.max_age, rolling=options.rolling)
         if stored is None:
             signals.send(signals.session_missed, scope.app, key=key)
         else:
-            accepted = _accept(scope, stored, key, signature)
+            accepted = _accept(scope, stored, key, signature, version)
             if accepted is not None:
                 return accepted
     # koa's create(): a new session draws a new id at once.
@@ -144,8 +155,12 @@ def _accept(
     decoded: t.Any,
     key: str | None,
     signature: SignatureState,
+    version: t.Any = None,
 ) -> tuple[Loaded, dict[str, t.Any]] | None:
-    """Check a decoded payload; ``None`` (and a signal) when it is no session."""
+    """Check a decoded payload; ``None`` (and a signal) when it is no session.
+
+    :param version: the store entry's version (merged saves).
+    """
     if not isinstance(decoded, dict):
         _invalid(scope, key, None, "decode")
         return None
@@ -177,6 +192,7 @@ def _accept(
         data_json=data_json,
         expire=expire,
         signature=signature,
+        version=version,
     )
     return loaded, data
 

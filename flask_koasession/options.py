@@ -26,6 +26,7 @@ from .exceptions import warn_config
 from .max_age import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
 from .sealing import require_cryptography
 from .signing import check_digest
+from .stores.base import is_conditional
 
 if t.TYPE_CHECKING:
     from flask import Request, Response
@@ -399,6 +400,14 @@ class Options:
         "``store_factory(request) -> store``, called once per request",
         koa="ContextStore",
     )
+    merge: bool = option(
+        True,
+        _boolean,
+        "store mode: a save applies only this request's changes onto the entry"
+        " as it is now, and never recreates one that is gone; ``False``: koa's"
+        " whole-entry, last-writer-wins saves (see :doc:`concurrency`)",
+        koa=None,
+    )
     external_key: ExternalKey | None = option(
         None,
         _methods("get", "set"),
@@ -618,6 +627,11 @@ def _check_together(options: Options) -> None:
             "KoaSession options store and store_factory (ContextStore) exclude each"
             " other: give one."
         )
+    if options.merge and options.store is not None:
+        try:
+            is_conditional(options.store)
+        except TypeError as error:
+            invalid("store", options.store, str(error), TypeError)
     _check_sealing(options)
     if options.external_key is not None and (
         options.store is None and options.store_factory is None

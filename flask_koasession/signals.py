@@ -36,6 +36,12 @@ session_expired = _signals.signal("session-expired")
 session_invalid = _signals.signal("session-invalid")
 #: A store id that the store does not know. Kwargs: ``key``.
 session_missed = _signals.signal("session-missed")
+#: Store mode, merged saves: a save was dropped and the response sets no
+#: session cookie. Kwargs: ``session``, ``reason`` and ``key``: ``"gone"``
+#: when the entry ``key`` was destroyed, regenerated away, expired or cleaned
+#: up since the request loaded it; ``"taken"`` when the id ``key`` of a new
+#: session already has an entry.
+session_dropped = _signals.signal("session-dropped")
 
 
 def send(signal: NamedSignal, app: Flask, **kwargs: t.Any) -> None:

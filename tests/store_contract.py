@@ -1,7 +1,8 @@
 """The contract every session store keeps, as tests that each backend's test
-file reruns: subclass :class:`StoreContract` (or :class:`SQLContract` for
-SQLAlchemyStore), give the ``make_store`` and ``write_raw`` fixtures, and add
-the backend's own tests. Stores with an injectable clock move time with a
+file reruns: subclass :class:`StoreContract`, or :class:`ConditionalContract`
+for a store with conditional writes (every built-in one; :class:`SQLContract`
+for SQLAlchemyStore), give the ``make_store`` and ``write_raw`` fixtures, and
+add the backend's own tests. Stores with an injectable clock move time with a
 fake clock; Redis expires keys itself, so its tests sleep.
 
 Not collected itself: no ``test_`` prefix, and the classes have no ``Test``
@@ -19,7 +20,14 @@ import sqlalchemy as sa
 
 from flask_koasession.codec import dumps_json
 from flask_koasession.exceptions import SessionStoreError
-from flask_koasession.stores import SessionStore, SQLAlchemyStore
+from flask_koasession.stores import (
+    ConditionalStore,
+    Entry,
+    SessionStore,
+    SQLAlchemyStore,
+    is_conditional,
+)
+from flask_koasession.stores.base import Swapped
 
 #: A payload as the interface hands it over: data, then koa's bookkeeping.
 PAYLOAD: dict[str, t.Any] = {
@@ -105,6 +113,31 @@ def put(
 
 def fetch(store: SessionStore, key: str) -> dict[str, t.Any] | None:
     return store.get(key, 3_600_000, rolling=False)
+
+
+def read_entry(store: t.Any, key: str) -> Entry | None:
+    entry: Entry | None = store.get_entry(key, 3_600_000, rolling=False)
+    return entry
+
+
+def swap(
+    store: t.Any,
+    key: str,
+    version: t.Any,
+    data: dict[str, t.Any],
+    max_age: int | t.Literal["session"] = HOUR,
+) -> Swapped:
+    """``compare_and_set`` as a save does it."""
+    outcome: Swapped = store.compare_and_set(
+        key, version, data, max_age, rolling=False, changed=True
+    )
+    return outcome
+
+
+def entry_of(store: t.Any, key: str) -> Entry:
+    entry = read_entry(store, key)
+    assert entry is not None, f"no entry for {key!r}"
+    return entry
 
 
 class StoreContract:
@@ -330,10 +363,142 @@ class StoreContract:
         assert shared["round"] == 24
 
 
+# -- conditional writes ---------------------------------------------------------
+
+
+class ConditionalContract(StoreContract):
+    """What a store with conditional writes (ConditionalStore) does besides:
+    every built-in store. Not collected itself."""
+
+    def test_conditional_expiry(
+        self, store: t.Any, advance: t.Callable[[float], None]
+    ) -> None:
+        # Conditional writes set times to live as set() does; one wait.
+        assert store.create("created", PAYLOAD, 1000)
+        put(store, "swapped", PAYLOAD, 1000)
+        put(store, "stale", PAYLOAD, 1000)
+        stale = entry_of(store, "stale")
+        advance(0.5)
+        assert swap(store, "swapped", entry_of(store, "swapped").version, PAYLOAD, 1000)
+        advance(0.6)
+        assert fetch(store, "created") is None
+        assert fetch(store, "swapped") == PAYLOAD
+        # An expired entry is gone for a conditional write: never recreated...
+        assert swap(store, "stale", stale.version, PAYLOAD, 1000) is None
+        assert store.compare_and_delete("stale", stale.version) is None
+        assert fetch(store, "stale") is None
+        # ...and its id can be created again.
+        assert store.create("created", {"again": True}, 1000)
+        assert fetch(store, "created") == {"again": True}
+
+    def test_is_conditional(self, store: SessionStore) -> None:
+        assert is_conditional(store)
+        assert isinstance(store, ConditionalStore)
+
+    def test_get_entry(
+        self, store: t.Any, write_raw: t.Callable[[str, bytes], None]
+    ) -> None:
+        put(store, "key", PAYLOAD)
+        entry = entry_of(store, "key")
+        assert entry.payload == PAYLOAD
+        assert entry.payload is not entry_of(store, "key").payload
+        assert read_entry(store, "never-stored") is None
+        write_raw("damaged", b"not json")
+        assert read_entry(store, "damaged") is None
+
+    def test_create_only_where_there_is_none(self, store: t.Any) -> None:
+        assert store.create("new", PAYLOAD, HOUR) is True
+        assert fetch(store, "new") == PAYLOAD
+        assert store.create("new", {"other": 1}, HOUR) is False
+        assert fetch(store, "new") == PAYLOAD
+        assert store.create("browser", SESSION_PAYLOAD, "session") is True
+        assert fetch(store, "browser") == SESSION_PAYLOAD
+
+    def test_compare_and_set_unchanged_entry(self, store: t.Any) -> None:
+        put(store, "key", PAYLOAD)
+        loaded = entry_of(store, "key")
+        assert swap(store, "key", loaded.version, {"views": 2, "_maxAge": 5}) is True
+        assert fetch(store, "key") == {"views": 2, "_maxAge": 5}
+        # The version loaded is stale now: the write returns the entry as it is.
+        now = swap(store, "key", loaded.version, {"views": 3})
+        assert isinstance(now, Entry)
+        assert now.payload == {"views": 2, "_maxAge": 5}
+        assert fetch(store, "key") == {"views": 2, "_maxAge": 5}
+        # Its version is the one to write against next.
+        assert swap(store, "key", now.version, {"views": 3}, "session") is True
+        assert fetch(store, "key") == {"views": 3}
+
+    def test_compare_and_set_returns_another_request_s_write(
+        self, store: t.Any
+    ) -> None:
+        put(store, "key", PAYLOAD)
+        loaded = entry_of(store, "key")
+        put(store, "key", {**PAYLOAD, "cart": [1]})  # another request saved
+        now = swap(store, "key", loaded.version, {"views": 9})
+        assert isinstance(now, Entry)
+        assert now.payload == {**PAYLOAD, "cart": [1]}
+        assert fetch(store, "key") == {**PAYLOAD, "cart": [1]}
+
+    def test_compare_and_set_never_recreates(self, store: t.Any) -> None:
+        put(store, "key", PAYLOAD)
+        loaded = entry_of(store, "key")
+        store.destroy("key")  # a logout
+        assert swap(store, "key", loaded.version, PAYLOAD) is None
+        assert fetch(store, "key") is None
+        assert swap(store, "never-stored", loaded.version, PAYLOAD) is None
+        assert fetch(store, "never-stored") is None
+
+    def test_compare_and_set_onto_damage_is_gone(
+        self, store: t.Any, write_raw: t.Callable[[str, bytes], None]
+    ) -> None:
+        put(store, "key", PAYLOAD)
+        loaded = entry_of(store, "key")
+        write_raw("key", b"not json")
+        assert swap(store, "key", loaded.version, PAYLOAD) is None
+        assert fetch(store, "key") is None
+
+    def test_compare_and_delete(self, store: t.Any) -> None:
+        put(store, "a", PAYLOAD)
+        assert store.compare_and_delete("a", entry_of(store, "a").version) is True
+        assert fetch(store, "a") is None
+        put(store, "b", PAYLOAD)
+        loaded = entry_of(store, "b")
+        put(store, "b", {"views": 2})
+        now = store.compare_and_delete("b", loaded.version)
+        assert isinstance(now, Entry)
+        assert now.payload == {"views": 2}
+        assert fetch(store, "b") == {"views": 2}
+        assert store.compare_and_delete("b", now.version) is True
+        assert fetch(store, "b") is None
+        assert store.compare_and_delete("b", now.version) is None
+
+    def test_concurrent_compare_and_set_loses_nothing(self, store: t.Any) -> None:
+        # What merged saves do: read, add a key, write if unchanged, else
+        # add it to the entry as it is now and try again.
+        put(store, "shared", {"seed": 0})
+
+        def work(worker: int) -> None:
+            for round_ in range(8):
+                entry = entry_of(store, "shared")
+                for _ in range(1000):
+                    data = {**entry.payload, f"w{worker}r{round_}": round_}
+                    now = swap(store, "shared", entry.version, data)
+                    if now is True:
+                        break
+                    assert isinstance(now, Entry)
+                    entry = now
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            for future in [pool.submit(work, worker) for worker in range(8)]:
+                future.result(timeout=60)
+        expected = {f"w{w}r{r}": r for w in range(8) for r in range(8)}
+        assert fetch(store, "shared") == {"seed": 0, **expected}
+
+
 # -- SQLAlchemyStore -------------------------------------------------------------
 
 
-class SQLContract(StoreContract):
+class SQLContract(ConditionalContract):
     """SQLAlchemyStore on some database; subclasses give ``database_url``."""
 
     @pytest.fixture
@@ -491,6 +656,31 @@ class SQLContract(StoreContract):
         put(store, "key", SESSION_PAYLOAD, "session")
         assert fetch(store, "key") == SESSION_PAYLOAD
         assert len(self.rows(store)) == 1
+
+    def test_portable_create(
+        self, store: SQLAlchemyStore, advance: t.Callable[[float], None]
+    ) -> None:
+        store.native_upsert_dialects = frozenset()  # type: ignore[misc]
+        assert store.create("key", PAYLOAD, 1000)
+        assert not store.create("key", SESSION_PAYLOAD, "session")
+        assert fetch(store, "key") == PAYLOAD
+        advance(2)
+        assert store.create("key", SESSION_PAYLOAD, "session")  # over an expired row
+        assert fetch(store, "key") == SESSION_PAYLOAD
+        assert len(self.rows(store)) == 1
+
+    def test_conditional_row_layout(
+        self, store: SQLAlchemyStore, clock: FakeClock
+    ) -> None:
+        assert store.create("key", PAYLOAD, 3_610_000)
+        assert self.rows(store) == [
+            ("key", dumps_json(PAYLOAD), pytest.approx(clock.now + 3610))
+        ]
+        clock.advance(60)
+        assert swap(
+            store, "key", entry_of(store, "key").version, SESSION_PAYLOAD, "session"
+        )
+        assert self.rows(store) == [("key", dumps_json(SESSION_PAYLOAD), None)]
 
     def test_key_with_nul_is_never_found(self, store: SQLAlchemyStore) -> None:
         assert fetch(store, "bad\x00key") is None

@@ -85,9 +85,19 @@ def test_store_mode_session_keeps_its_id() -> None:
         signature = app.extensions["koasession"].keygrip(app).sign("koa.sess=an-id")
     loaded, data = load_with(app, {"koa.sess": "an-id", "koa.sess.sig": signature})
     assert loaded == Loaded(
-        is_new=False, max_age="session", store_id="an-id", data_json='{"views":2}'
+        is_new=False,
+        max_age="session",
+        store_id="an-id",
+        data_json='{"views":2}',
+        # The entry's text as stored: what a merged save writes onto.
+        version='{"views":2,"_session":true}',
     )
     assert data == {"views": 2}
+    # With koa's whole-entry saves the store's get() is used: no version.
+    app = make_app(store=store, genid=lambda r: "new-id", merge=False)
+    loaded, _ = load_with(app, {"koa.sess": "an-id", "koa.sess.sig": signature})
+    assert loaded.version is None
+    assert loaded.data_json == '{"views":2}'
 
 
 def test_the_record_is_immutable() -> None:
@@ -97,9 +107,11 @@ def test_the_record_is_immutable() -> None:
 
 
 def test_restarted_is_a_new_session_with_the_same_max_age_and_signature() -> None:
-    saved = Loaded(False, 5000, "an-id", '{"a":1}', 123.0, "bad")
+    saved = Loaded(
+        False, 5000, "an-id", '{"a":1}', 123.0, "bad", '{"a":1,"_maxAge":5000}'
+    )
     assert saved.restarted("other-id") == Loaded(
-        True, 5000, "other-id", None, None, "bad"
+        True, 5000, "other-id", None, None, "bad", None
     )
 
 

@@ -142,7 +142,10 @@ def test_every_declared_option_is_in_the_table_above() -> None:
     # Adding an option to Options is one declaration, plus its row here.
     with_koa_name = {info.name: info.koa for info in OPTIONS if info.koa is not None}
     assert with_koa_name == {row[0]: row[1] for row in OPTION_TABLE}
-    assert [info.name for info in OPTIONS if info.koa is None] == ["flash_key"]
+    assert [info.name for info in OPTIONS if info.koa is None] == [
+        "merge",
+        "flash_key",
+    ]
 
 
 def _docs_options_table() -> t.Any:
@@ -169,6 +172,16 @@ def test_docs_list_every_option() -> None:
         assert meaning.strip() == info.doc
     assert '``"koa.sess"``' in rows[0]
     assert "``86_400_000``" in rows[1]
+
+
+def test_merge_option() -> None:
+    # No koa name: koa-session only has whole-entry, last-writer-wins saves.
+    app = _app()
+    KoaSession(app, store=MemoryStore(), merge=False)
+    assert _options(app).merge is False
+    app = _app(KOA_SESSION={"merge": False})
+    KoaSession(app)
+    assert _options(app).merge is False
 
 
 def test_flash_key_option() -> None:
@@ -202,6 +215,7 @@ def test_defaults_match_the_api_table() -> None:
     assert options.keys is None
     assert options.digest == "sha1"
     assert options.flash_key == "flash"
+    assert options.merge is True
 
 
 def test_seed_koa_config_dict_ports_as_is() -> None:
@@ -369,6 +383,11 @@ class _StoreWithoutDestroy:
         pass
 
 
+class _StoreWithHalfOfConditionalWrites(MemoryStore):
+    compare_and_set = None  # type: ignore[assignment]
+    compare_and_delete = None  # type: ignore[assignment]
+
+
 # (options, exception, text the message must hold: option, value, what is accepted)
 MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
     ("wrong-bool", {"httpOnly": "yes"}, TypeError, ["http_only", "'yes'", "True"]),
@@ -433,6 +452,13 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
         TypeError,
         ["external_key", "_HeaderKey", "instance", "_HeaderKey()"],
     ),
+    (
+        "store-half-conditional",
+        {"store": _StoreWithHalfOfConditionalWrites()},
+        TypeError,
+        ["store=", "_StoreWithHalfOfConditionalWrites", "compare_and_set", "none"],
+    ),
+    ("merge", {"merge": "yes"}, TypeError, ["merge", "'yes'", "True or False"]),
     (
         "external-key-methods",
         {"store": MemoryStore(), "externalKey": {}},

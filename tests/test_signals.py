@@ -31,6 +31,7 @@ NAMES = (
     "expired",
     "invalid",
     "missed",
+    "dropped",
 )
 
 
@@ -274,6 +275,32 @@ def test_missed_in_store_mode(recorders: Recorders) -> None:
     assert client.get("/touch").text == "None"
     recorders["missed"].assert_sent_once(app, key=unknown)
     assert recorders.sent() == {"missed": 1}
+
+
+def test_dropped_in_store_mode(recorders: Recorders) -> None:
+    # Another request logs out while this one runs: its save is dropped.
+    store = MemoryStore()
+    app = make_app(store=store)
+
+    @app.get("/logged-out-meanwhile")
+    def logged_out_meanwhile() -> str:
+        session = t.cast(KoaSessionDict, flask.session)
+        key = session.external_key
+        assert key is not None
+        store.destroy(key)
+        session["theme"] = "dark"
+        return "written"
+
+    client = app.test_client()
+    client.get("/")
+    key = cookie_value(client.get("/"))
+    recorders.clear()
+    response = client.get("/logged-out-meanwhile")
+    assert response.headers.getlist("Set-Cookie") == []
+    kwargs = recorders["dropped"].assert_sent_once(app, key=key, reason="gone")
+    assert isinstance(kwargs["session"], KoaSessionDict)
+    assert recorders.sent() == {"dropped": 1}
+    assert client.get("/get").json == {}
 
 
 # -- nothing happened, nothing sent --------------------------------------------

@@ -1,24 +1,33 @@
-"""What store writers build on: TextStore (a store of the docs' shape, run
-against the store contract), decode_payload, and the optional dependencies
-imported only with their store."""
+"""What store writers build on: TextStore and ConditionalTextStore (stores of
+the docs' shape, run against the store contract), the detection of
+conditional writes, decode_payload, and the optional dependencies imported
+only with their store."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+import threading
 import typing as t
 
 import pytest
 
 from flask_koasession import codec
 from flask_koasession.codec import dumps_json
-from flask_koasession.stores import SessionStore, TextStore
+from flask_koasession.stores import (
+    ConditionalTextStore,
+    MemoryStore,
+    SessionStore,
+    TextStore,
+    is_conditional,
+)
 from tests.store_contract import (
     FORGED_MARKERS,
     NOT_SESSIONS,
     PAYLOAD,
     SESSION_PAYLOAD,
+    ConditionalContract,
     FakeClock,
     StoreContract,
     put,
@@ -83,6 +92,129 @@ class TestTextStore(StoreContract):
 
         with pytest.raises(TypeError, match="write_text"):
             Incomplete()  # type: ignore[abstract]
+
+
+class LockedDictStore(ConditionalTextStore):
+    """The docs' store with conditional writes (``docs/stores.rst``): the
+    three text methods more, each under one lock."""
+
+    def __init__(
+        self, *, session_ttl: int | None = None, clock: t.Callable[[], float]
+    ) -> None:
+        super().__init__(session_ttl=session_ttl)
+        self.clock = clock
+        self.entries: dict[str, tuple[str, float | None]] = {}
+        self.lock = threading.Lock()
+
+    def read_text(self, key: str) -> str | None:
+        text, deadline = self.entries.get(key, (None, None))
+        if deadline is not None and deadline <= self.clock():
+            return None
+        return text
+
+    def write_text(self, key: str, text: str, ttl: float | None) -> None:
+        deadline = None if ttl is None else self.clock() + ttl
+        with self.lock:
+            self.entries[key] = (text, deadline)
+
+    def destroy(self, key: str) -> None:
+        with self.lock:
+            self.entries.pop(key, None)
+
+    def create_text(self, key: str, text: str, ttl: float | None) -> bool:
+        with self.lock:
+            if self.read_text(key) is not None:
+                return False
+            deadline = None if ttl is None else self.clock() + ttl
+            self.entries[key] = (text, deadline)
+            return True
+
+    def replace_text(
+        self, key: str, expected: str | bytes, text: str, ttl: float | None
+    ) -> t.Literal[True] | str | None:
+        with self.lock:
+            current = self.read_text(key)
+            if current != expected:
+                return current  # another request saved, or None: gone
+            deadline = None if ttl is None else self.clock() + ttl
+            self.entries[key] = (text, deadline)
+            return True
+
+    def delete_text(
+        self, key: str, expected: str | bytes
+    ) -> t.Literal[True] | str | None:
+        with self.lock:
+            current = self.read_text(key)
+            if current != expected:
+                return current
+            del self.entries[key]
+            return True
+
+
+class TestConditionalTextStore(ConditionalContract):
+    """A ConditionalTextStore subclass keeps the whole contract, conditional
+    writes included."""
+
+    @pytest.fixture
+    def make_store(self, clock: FakeClock) -> t.Callable[..., SessionStore]:
+        return lambda **kwargs: LockedDictStore(clock=clock, **kwargs)
+
+    @pytest.fixture
+    def write_raw(self, store: LockedDictStore) -> t.Callable[[str, bytes], None]:
+        def write(key: str, raw: bytes) -> None:
+            store.entries[key] = (raw.decode("utf-8", "replace"), None)
+
+        return write
+
+    def test_a_subclass_must_write_the_text_methods(self) -> None:
+        class Incomplete(ConditionalTextStore):
+            def read_text(self, key: str) -> str | None:
+                return None
+
+            def write_text(self, key: str, text: str, ttl: float | None) -> None:
+                pass
+
+            def destroy(self, key: str) -> None:
+                pass
+
+        with pytest.raises(TypeError, match="create_text"):
+            Incomplete()  # type: ignore[abstract]
+
+
+# -- detecting conditional writes --------------------------------------------------
+
+
+def test_conditional_writes_are_detected_from_the_class() -> None:
+    assert is_conditional(MemoryStore())
+    assert is_conditional(LockedDictStore(clock=FakeClock()))
+    assert not is_conditional(DictStore(clock=FakeClock()))
+
+    class Plain:
+        def get(self, key: str, max_age: t.Any, *, rolling: bool) -> None:
+            return None
+
+        def set(self, *args: t.Any, **kwargs: t.Any) -> None:
+            pass
+
+        def destroy(self, key: str) -> None:
+            pass
+
+    assert not is_conditional(Plain())
+
+
+def test_half_a_capability_is_refused() -> None:
+    class Half(DictStore):
+        def get_entry(self, key: str, max_age: t.Any, *, rolling: bool) -> None:
+            return None
+
+        def create(self, key: str, data: t.Any, max_age: t.Any) -> bool:
+            return False
+
+    with pytest.raises(TypeError) as caught:
+        is_conditional(Half(clock=FakeClock()))
+    message = str(caught.value)
+    assert "Half has get_entry, create but not compare_and_set" in message
+    assert "compare_and_delete" in message
 
 
 # -- decoding --------------------------------------------------------------------------

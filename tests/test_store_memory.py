@@ -12,14 +12,14 @@ from flask_koasession.stores import MemoryStore, SessionStore
 from tests.store_contract import (
     PAYLOAD,
     SESSION_PAYLOAD,
+    ConditionalContract,
     FakeClock,
-    StoreContract,
     fetch,
     put,
 )
 
 
-class TestMemoryStore(StoreContract):
+class TestMemoryStore(ConditionalContract):
     @pytest.fixture
     def make_store(self, clock: FakeClock) -> t.Callable[..., SessionStore]:
         return lambda **kwargs: MemoryStore(clock=clock, **kwargs)

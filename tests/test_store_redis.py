@@ -18,15 +18,18 @@ from redis.sentinel import Sentinel
 from flask_koasession import KoaSession
 from flask_koasession.codec import dumps_json
 from flask_koasession.exceptions import SessionStoreError
-from flask_koasession.stores import RedisStore, SessionStore
+from flask_koasession.stores import Entry, RedisStore, SessionStore
 from tests.servers import RedisServer
 from tests.store_contract import (
+    HOUR,
     PAYLOAD,
     PAYLOAD_JSON,
     SESSION_PAYLOAD,
-    StoreContract,
+    ConditionalContract,
+    entry_of,
     fetch,
     put,
+    swap,
 )
 
 
@@ -69,7 +72,7 @@ def foreign_key_state(client: t.Any, key: str) -> tuple[t.Any, ...]:
     return kind, size, client.ttl(key)
 
 
-class RedisContract(StoreContract):
+class RedisContract(ConditionalContract):
     """Redis expires keys on its own clock: time passes by sleeping.
 
     Subclasses give ``raw_client``, a client of the same database as the
@@ -136,6 +139,32 @@ class RedisContract(StoreContract):
         assert [fetch(store, key) for key in keys] == [None] * 30
         assert sum(raw_client.exists("foreign-" + key) for key in keys) == 30
 
+    def test_conditional_writes_on_keys_of_every_slot(
+        self, store: RedisStore, raw_client: t.Any
+    ) -> None:
+        # One key per script: on a cluster each runs on the node of its key.
+        keys = [str(uuid.UUID(int=index)) for index in range(30)]
+        for key in keys:
+            assert store.create(key, PAYLOAD, HOUR)
+            assert swap(store, key, entry_of(store, key).version, {"n": key}) is True
+        assert [fetch(store, key) for key in keys] == [{"n": key} for key in keys]
+        for key in keys:
+            assert store.compare_and_delete(key, entry_of(store, key).version)
+        assert sum(raw_client.exists(key) for key in keys) == 0
+
+    def test_conditional_write_onto_another_type_is_gone(
+        self, store: RedisStore, raw_client: t.Any
+    ) -> None:
+        put(store, "key", PAYLOAD)
+        loaded = entry_of(store, "key")
+        raw_client.delete("key")
+        FOREIGN_TYPES["list"](raw_client, "key")
+        before = foreign_key_state(raw_client, "key")
+        assert swap(store, "key", loaded.version, PAYLOAD) is None
+        assert store.compare_and_delete("key", loaded.version) is None
+        assert not store.create("key", PAYLOAD, HOUR)
+        assert foreign_key_state(raw_client, "key") == before
+
 
 class TestRedisStore(RedisContract):
     @pytest.fixture
@@ -145,6 +174,69 @@ class TestRedisStore(RedisContract):
     @pytest.fixture
     def raw_client(self, redis_client: redis.Redis) -> redis.Redis:
         return redis_client
+
+    def test_conditional_writes_are_koa_redis_entries(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        key = "e640facf-751f-4c23-8b7d-8d6806f3fa29"
+        payload = {"views": 1, "_expire": 1795679564692, "_maxAge": 3600000}
+        assert store.create(key, payload, 3_610_000)
+        assert redis_client.keys("*") == [key.encode()]
+        assert redis_client.get(key) == dumps_json(payload).encode()
+        assert redis_client.ttl(key) == 3610
+        assert swap(store, key, entry_of(store, key).version, PAYLOAD, 1001) is True
+        assert redis_client.get(key) == dumps_json(PAYLOAD).encode()
+        assert redis_client.ttl(key) == 2  # rounded up, as koa-redis does
+        version = entry_of(store, key).version
+        assert swap(store, key, version, SESSION_PAYLOAD, "session") is True
+        assert redis_client.ttl(key) == -1  # a plain SET, as in set()
+        assert store.create("browser", SESSION_PAYLOAD, "session")
+        assert redis_client.ttl("browser") == -1
+
+    def test_conditional_writes_are_one_command_each(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        put(store, "warm", PAYLOAD)
+        swap(store, "warm", entry_of(store, "warm").version, PAYLOAD)  # loads it
+        store.compare_and_delete("warm", entry_of(store, "warm").version)
+        put(store, "key", PAYLOAD)
+        loaded = entry_of(store, "key")
+        redis_client.config_resetstat()
+        assert store.create("new", PAYLOAD, HOUR)
+        assert swap(store, "key", loaded.version, {"views": 2}) is True
+        assert isinstance(swap(store, "key", loaded.version, {"views": 3}), Entry)
+        assert store.compare_and_delete("new", entry_of(store, "new").version)
+        stats = redis_client.info("commandstats")
+        assert stats["cmdstat_set"]["calls"] == 2  # SET NX, and one in a script
+        assert stats["cmdstat_evalsha"]["calls"] == 3
+        assert stats["cmdstat_get"]["calls"] == 4  # 3 in scripts, entry_of
+        assert "cmdstat_script|load" not in stats
+
+    def test_conditional_writes_with_decode_responses(
+        self, redis_server: RedisServer
+    ) -> None:
+        client = redis_client_for(redis_server, decode_responses=True)
+        try:
+            store = RedisStore(client)
+            assert store.create("decoded", PAYLOAD, HOUR)
+            loaded = entry_of(store, "decoded")
+            assert loaded.payload == PAYLOAD
+            assert swap(store, "decoded", loaded.version, {"views": 2}) is True
+            now = swap(store, "decoded", loaded.version, {"views": 3})
+            assert isinstance(now, Entry)
+            assert now.payload == {"views": 2}
+            assert store.compare_and_delete("decoded", now.version) is True
+            assert fetch(store, "decoded") is None
+        finally:
+            client.close()
+
+    def test_conditional_writes_use_the_prefix(self, redis_client: redis.Redis) -> None:
+        store = RedisStore(redis_client, prefix="koa:sess:")
+        assert store.create("abc", PAYLOAD, HOUR)
+        assert swap(store, "abc", entry_of(store, "abc").version, {"v": 1}) is True
+        assert redis_client.keys("*") == [b"koa:sess:abc"]
+        assert store.compare_and_delete("abc", entry_of(store, "abc").version)
+        assert redis_client.keys("*") == []
 
     def test_koa_redis_key_value_and_ttl(
         self, store: RedisStore, redis_client: redis.Redis
@@ -337,6 +429,32 @@ class TestRedisStore(RedisContract):
         assert "can't run this command" in str(cause)
         assert redis_client.exists("key") == 1
 
+    def test_conditional_write_errors_are_store_errors(
+        self,
+        redis_client: redis.Redis,
+        limited_client: t.Callable[..., redis.Redis],
+    ) -> None:
+        # SET refused: as SET NX, and inside the scripts (EVALSHA allowed).
+        put(RedisStore(redis_client), "key", PAYLOAD)
+        store = RedisStore(limited_client("-set", "-del"))
+        loaded = entry_of(store, "key")
+        for operation, call in {
+            "create": lambda: store.create("new", PAYLOAD, HOUR),
+            "compare_and_set": lambda: swap(store, "key", loaded.version, {}),
+            "compare_and_delete": lambda: store.compare_and_delete(
+                "key", loaded.version
+            ),
+        }.items():
+            with pytest.raises(SessionStoreError) as caught:
+                call()
+            assert (caught.value.operation, caught.value.key) == (
+                operation,
+                "new" if operation == "create" else "key",
+            )
+            assert isinstance(caught.value.__cause__, redis.ResponseError)
+        assert redis_client.get("key") == dumps_json(PAYLOAD).encode()
+        assert redis_client.exists("new") == 0
+
     def test_destroy_is_one_atomic_script(
         self, store: RedisStore, redis_client: redis.Redis
     ) -> None:
@@ -370,6 +488,9 @@ class TestRedisStore(RedisContract):
                     "get": lambda: fetch(store, "k"),
                     "set": lambda: put(store, "k", PAYLOAD),
                     "destroy": lambda: store.destroy("k"),
+                    "create": lambda: store.create("k", PAYLOAD, HOUR),
+                    "compare_and_set": lambda: swap(store, "k", b"{}", PAYLOAD),
+                    "compare_and_delete": lambda: store.compare_and_delete("k", b"{}"),
                 }
                 for operation, call in calls.items():
                     with pytest.raises(SessionStoreError) as caught:

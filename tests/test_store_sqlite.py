@@ -4,6 +4,8 @@ contract, and the forms of its ``engine_or_url`` argument."""
 from __future__ import annotations
 
 import pathlib
+import sqlite3
+import time
 import typing as t
 
 import pytest
@@ -11,7 +13,15 @@ import sqlalchemy as sa
 
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import SQLAlchemyStore
-from tests.store_contract import PAYLOAD, PAYLOAD_JSON, SQLContract, fetch, put
+from tests.store_contract import (
+    HOUR,
+    PAYLOAD,
+    PAYLOAD_JSON,
+    SESSION_PAYLOAD,
+    SQLContract,
+    fetch,
+    put,
+)
 
 
 class TestSQLiteFileStore(SQLContract):
@@ -61,6 +71,72 @@ class TestSQLiteFileStore(SQLContract):
         first, second = make_store(), make_store()  # two engines, one file
         put(first, "key", PAYLOAD)
         assert fetch(second, "key") == PAYLOAD
+
+
+class TestSQLiteFileLocking:
+    """An SQLite file shared by threads and processes: write-ahead logging and
+    a busy timeout on the engine the store makes, so that a writer neither
+    waits for readers nor gives up while other writers commit."""
+
+    def pragma(self, store: SQLAlchemyStore, name: str) -> t.Any:
+        with store.engine.connect() as connection:
+            return connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+    def test_write_ahead_log_and_busy_timeout(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        store = closing(SQLAlchemyStore(tmp_path / "s.db"))
+        assert self.pragma(store, "journal_mode") == "wal"
+        assert self.pragma(store, "busy_timeout") == 15_000
+        # The mode stays with the file: every process opening it uses it.
+        with sqlite3.connect(tmp_path / "s.db") as other:
+            assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        other.close()
+
+    def test_timeout_in_the_url_wins(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        store = closing(SQLAlchemyStore(f"sqlite:///{tmp_path / 's.db'}?timeout=2"))
+        assert self.pragma(store, "busy_timeout") == 2000
+
+    def test_engine_passed_in_is_left_as_it_is(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+        try:
+            store = closing(SQLAlchemyStore(engine))
+            assert self.pragma(store, "journal_mode") == "delete"
+        finally:
+            engine.dispose()
+
+    def test_a_reader_never_holds_up_a_save(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        # Another process in the middle of a read transaction. With a
+        # rollback journal a writer cannot commit until it ends: the save
+        # waited out the busy timeout and failed with "database is locked".
+        store = closing(SQLAlchemyStore(tmp_path / "s.db"))
+        put(store, "key", PAYLOAD)
+        reader = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            assert reader.execute(f"SELECT count(*) FROM {store.table.name}").fetchone()
+            started = time.monotonic()
+            put(store, "key", SESSION_PAYLOAD, "session")
+            assert store.create("other", PAYLOAD, HOUR)
+            assert time.monotonic() - started < 2
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
+        assert fetch(store, "key") == SESSION_PAYLOAD
 
 
 class TestSQLiteMemoryStore(SQLContract):

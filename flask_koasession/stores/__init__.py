@@ -1,9 +1,10 @@
 """Server-side session stores.
 
-:class:`SessionStore` is the interface and :class:`TextStore` a base class
-for stores that keep JSON text; :class:`MemoryStore`, :class:`RedisStore` and
-:class:`SQLAlchemyStore` are built in. The last two
-need optional dependencies (``flask-koasession[redis]``,
+:class:`SessionStore` is the interface, :class:`ConditionalStore` its
+optional capability of conditional writes, and :class:`TextStore` and
+:class:`ConditionalTextStore` base classes for stores that keep JSON text;
+:class:`MemoryStore`, :class:`RedisStore` and :class:`SQLAlchemyStore` are
+built in. The last two need optional dependencies (``flask-koasession[redis]``,
 ``flask-koasession[sqlalchemy]``) and are imported only when first used, so
 this package imports without them.
 """
@@ -13,7 +14,14 @@ from __future__ import annotations
 import importlib
 import typing as t
 
-from .base import SessionStore, TextStore
+from .base import (
+    ConditionalStore,
+    ConditionalTextStore,
+    Entry,
+    SessionStore,
+    TextStore,
+    is_conditional,
+)
 from .memory import MemoryStore
 
 if t.TYPE_CHECKING:
@@ -21,11 +29,15 @@ if t.TYPE_CHECKING:
     from .sqlalchemy import SQLAlchemyStore
 
 __all__ = [
+    "ConditionalStore",
+    "ConditionalTextStore",
+    "Entry",
     "MemoryStore",
     "RedisStore",
     "SQLAlchemyStore",
     "SessionStore",
     "TextStore",
+    "is_conditional",
 ]
 
 _LAZY = {"RedisStore": ".redis", "SQLAlchemyStore": ".sqlalchemy"}

@@ -48,10 +48,16 @@ from ..codec import decode_payload, dumps_json
 from ..max_age import MaxAge
 
 __all__ = [
+    "CONDITIONAL_METHODS",
+    "ConditionalStore",
+    "ConditionalTextStore",
+    "Entry",
     "MaxAge",
     "SessionStore",
+    "Swapped",
     "TextStore",
     "check_session_ttl",
+    "is_conditional",
     "ttl_seconds",
 ]
 
@@ -97,12 +103,10 @@ class SessionStore(t.Protocol):
     - Stores are shared by every request of the app: methods may be called
       from several threads at once.
 
-    .. note::
-       A future release may add an optional capability beside these three
-       methods: applying one request's changes onto the entry as it is in the
-       store at save time, atomically, so that concurrent requests of one
-       session do not lose each other's writes. It will be detected with
-       ``hasattr``; stores that lack it keep working as they do now.
+    A store may also have the optional methods of :class:`ConditionalStore`
+    (conditional writes), with which concurrent requests of one session keep
+    each other's changes and never bring back an entry that is gone. Without
+    them a save replaces the whole entry, as in koa-session.
     """
 
     def get(
@@ -156,6 +160,136 @@ class SessionStore(t.Protocol):
         :param key: the session id.
         """
         ...
+
+
+class Entry(t.NamedTuple):
+    """A stored session, and the version by which a conditional write names
+    it."""
+
+    #: The payload, as :meth:`SessionStore.get` would return it.
+    payload: dict[str, t.Any]
+    #: Whatever tells the store that the entry is still the one it read
+    #: (anything but ``None``); opaque to the extension, which only hands it
+    #: back. The built-in stores use the entry's text as stored.
+    version: t.Any
+
+
+#: What a conditional write returns: ``True`` when it wrote (or deleted); the
+#: :class:`Entry` as it is now when the entry is no longer the version given;
+#: ``None`` when there is no entry any more (destroyed, expired, or its value
+#: no longer decodes).
+Swapped: t.TypeAlias = t.Literal[True] | Entry | None
+
+
+@t.runtime_checkable
+class ConditionalStore(SessionStore, t.Protocol):
+    """The optional capability of a store: conditional writes.
+
+    A store with these four methods lets the extension save only what a
+    request changed, onto the entry as it is at save time, and never
+    recreate an entry that is gone (see :doc:`/concurrency`). Each method is
+    atomic with respect to the others and to :meth:`~SessionStore.destroy`,
+    across every process sharing the store:
+
+    - :meth:`get_entry` reads an entry with its version;
+    - :meth:`create` writes a new entry only where there is none;
+    - :meth:`compare_and_set` replaces an entry only if it is still the
+      version read, and :meth:`compare_and_delete` deletes it on the same
+      condition. When it is not, they return the entry as it is now (the
+      extension applies the request's changes to it and tries again), or
+      ``None`` when it is gone (the extension then drops the save).
+
+    The extension detects the capability from the store's class when it is
+    set up (:func:`is_conditional`); a store with some of the methods but not
+    all is a set-up error. :class:`ConditionalTextStore` implements them for
+    stores that keep JSON text, as the built-in stores do.
+    """
+
+    def get_entry(self, key: str, max_age: MaxAge, *, rolling: bool) -> Entry | None:
+        """Return the entry of ``key`` with its version, or ``None`` as
+        :meth:`~SessionStore.get` would.
+
+        :param key: the session id.
+        :param max_age: as for :meth:`~SessionStore.get`.
+        :param rolling: as for :meth:`~SessionStore.get`.
+        """
+        ...
+
+    def create(self, key: str, data: dict[str, t.Any], max_age: MaxAge) -> bool:
+        """Store ``data`` under ``key`` only if ``key`` has no entry (an
+        expired one counts as none).
+
+        :param key: the new session's id.
+        :param data: the whole payload, as for :meth:`~SessionStore.set`.
+        :param max_age: the time to live, as for :meth:`~SessionStore.set`.
+        :return: whether it was stored; ``False`` when the id is taken.
+        """
+        ...
+
+    def compare_and_set(
+        self,
+        key: str,
+        version: t.Any,
+        data: dict[str, t.Any],
+        max_age: MaxAge,
+        *,
+        rolling: bool,
+        changed: bool,
+    ) -> Swapped:
+        """Replace the entry of ``key`` with ``data`` if it is still at
+        ``version``, with a new time to live.
+
+        :param version: the version that :meth:`get_entry` (or an earlier
+            :class:`Swapped` entry) gave.
+        :param data: the whole payload, as for :meth:`~SessionStore.set`.
+        :param max_age: the time to live, as for :meth:`~SessionStore.set`.
+        :param rolling: as for :meth:`~SessionStore.set`.
+        :param changed: as for :meth:`~SessionStore.set`.
+        :return: ``True`` when replaced; else the entry as it is now, or
+            ``None`` when there is none. Never creates an entry.
+        """
+        ...
+
+    def compare_and_delete(self, key: str, version: t.Any) -> Swapped:
+        """Delete the entry of ``key`` if it is still at ``version``.
+
+        :return: ``True`` when deleted; else the entry as it is now, or
+            ``None`` when there is none.
+        """
+        ...
+
+
+#: The methods of :class:`ConditionalStore` beyond those of
+#: :class:`SessionStore`.
+CONDITIONAL_METHODS = ("get_entry", "create", "compare_and_set", "compare_and_delete")
+
+# Store class -> whether it has the capability (found once per class).
+_conditional: dict[type, bool] = {}
+
+
+def is_conditional(store: object) -> t.TypeGuard[ConditionalStore]:
+    """Whether ``store`` has the methods of :class:`ConditionalStore`.
+
+    Found from the store's class, once per class: the check costs a lookup
+    on every request that saves.
+
+    :raise TypeError: when the class has some of them but not all, which
+        would leave the capability half done.
+    """
+    kind = type(store)
+    found = _conditional.get(kind)
+    if found is None:
+        present = [m for m in CONDITIONAL_METHODS if callable(getattr(kind, m, None))]
+        if present and len(present) < len(CONDITIONAL_METHODS):
+            missing = [name for name in CONDITIONAL_METHODS if name not in present]
+            raise TypeError(
+                f"The store {kind.__name__} has {', '.join(present)} but not"
+                f" {', '.join(missing)}: a store with conditional writes needs all"
+                f" of {', '.join(CONDITIONAL_METHODS)} (see ConditionalStore), or"
+                " none of them for whole-entry saves."
+            )
+        found = _conditional[kind] = bool(present)
+    return found
 
 
 def check_session_ttl(session_ttl: object) -> int | None:
@@ -259,3 +393,88 @@ class TextStore(SessionStore):
 
         :param key: the session id.
         """
+
+
+class ConditionalTextStore(TextStore):
+    """Base class of a :class:`TextStore` with conditional writes
+    (:class:`ConditionalStore`).
+
+    The version of an entry is its text as stored: a conditional write
+    compares the stored text with the text read, byte for byte. Whatever
+    changes an entry changes its text (koa's bookkeeping field ``_expire``
+    moves on every save), so equal text means an unchanged entry. A
+    subclass implements, besides :class:`TextStore`'s three methods,
+    :meth:`create_text`, :meth:`replace_text` and :meth:`delete_text`, each
+    atomic on the backend (a lock, a script, a conditional statement).
+    """
+
+    def get_entry(self, key: str, max_age: MaxAge, *, rolling: bool) -> Entry | None:
+        text = self.read_text(key)
+        if text is None:
+            return None
+        payload = decode_payload(text)
+        return None if payload is None else Entry(payload, text)
+
+    def create(self, key: str, data: dict[str, t.Any], max_age: MaxAge) -> bool:
+        ttl = ttl_seconds(max_age, self.session_ttl)
+        return self.create_text(key, dumps_json(data), ttl)
+
+    def compare_and_set(
+        self,
+        key: str,
+        version: t.Any,
+        data: dict[str, t.Any],
+        max_age: MaxAge,
+        *,
+        rolling: bool,
+        changed: bool,
+    ) -> Swapped:
+        ttl = ttl_seconds(max_age, self.session_ttl)
+        outcome = self.replace_text(key, version, dumps_json(data), ttl)
+        return outcome if outcome is True else _current(outcome)
+
+    def compare_and_delete(self, key: str, version: t.Any) -> Swapped:
+        outcome = self.delete_text(key, version)
+        return outcome if outcome is True else _current(outcome)
+
+    @abc.abstractmethod
+    def create_text(self, key: str, text: str, ttl: float | None) -> bool:
+        """Store ``text`` under ``key`` only if there is no entry (or only an
+        expired one), atomically.
+
+        :param ttl: as for :meth:`~TextStore.write_text`.
+        :return: whether it was stored.
+        """
+
+    @abc.abstractmethod
+    def replace_text(
+        self, key: str, expected: str | bytes, text: str, ttl: float | None
+    ) -> t.Literal[True] | str | bytes | None:
+        """Replace the entry of ``key`` with ``text`` (and ``ttl``) if its
+        text is ``expected``, atomically; never create one.
+
+        :param expected: the text as :meth:`~TextStore.read_text` returned it.
+        :param ttl: as for :meth:`~TextStore.write_text`.
+        :return: ``True`` when replaced; else the text stored now, as
+            :meth:`~TextStore.read_text` would return it, or ``None`` when
+            there is no entry (or only an expired one).
+        """
+
+    @abc.abstractmethod
+    def delete_text(
+        self, key: str, expected: str | bytes
+    ) -> t.Literal[True] | str | bytes | None:
+        """Delete the entry of ``key`` if its text is ``expected``,
+        atomically.
+
+        :return: as for :meth:`replace_text`.
+        """
+
+
+def _current(text: str | bytes | None) -> Entry | None:
+    """The entry a conditional write found instead of the one expected; a
+    value that no longer decodes is no session: gone."""
+    if text is None:
+        return None
+    payload = decode_payload(text)
+    return None if payload is None else Entry(payload, text)

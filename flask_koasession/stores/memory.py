@@ -6,16 +6,20 @@ import threading
 import time
 import typing as t
 
-from .base import TextStore
+from .base import ConditionalTextStore
 
 
-class MemoryStore(TextStore):
+class MemoryStore(ConditionalTextStore):
     """Keep sessions in a dict of this process.
 
     Entries are kept as JSON text, as a real store would keep them: what
     :meth:`get` returns never shares objects with what :meth:`set` received,
     and a value that could not be stored elsewhere fails here too. Expired
     entries are never returned and are pruned from time to time.
+
+    Conditional writes (:class:`~flask_koasession.stores.ConditionalStore`)
+    hold the store's lock while they compare and write, so concurrent
+    requests of one session keep each other's changes.
 
     Sessions vanish when the process exits and are not shared between worker
     processes: use it for development and tests, and
@@ -48,21 +52,56 @@ class MemoryStore(TextStore):
 
     def read_text(self, key: str) -> str | None:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            text, deadline = entry
-            if deadline is not None and deadline <= self._clock():
-                del self._entries[key]
-                return None
-        return text
+            return self._live_text(key)
 
     def write_text(self, key: str, text: str, ttl: float | None) -> None:
         with self._lock:
-            now = self._clock()
-            self._entries[key] = (text, None if ttl is None else now + ttl)
-            if now >= self._next_prune:
-                self._prune(now)
+            self._write(key, text, ttl)
+
+    def create_text(self, key: str, text: str, ttl: float | None) -> bool:
+        with self._lock:
+            if self._live_text(key) is not None:
+                return False
+            self._write(key, text, ttl)
+        return True
+
+    def replace_text(
+        self, key: str, expected: str | bytes, text: str, ttl: float | None
+    ) -> t.Literal[True] | str | None:
+        with self._lock:
+            current = self._live_text(key)
+            if current is None or current != expected:
+                return current
+            self._write(key, text, ttl)
+        return True
+
+    def delete_text(
+        self, key: str, expected: str | bytes
+    ) -> t.Literal[True] | str | None:
+        with self._lock:
+            current = self._live_text(key)
+            if current is None or current != expected:
+                return current
+            del self._entries[key]
+        return True
+
+    def _live_text(self, key: str) -> str | None:
+        # Called with the lock held: the text of key unless missing or expired.
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        text, deadline = entry
+        if deadline is not None and deadline <= self._clock():
+            del self._entries[key]
+            return None
+        return text
+
+    def _write(self, key: str, text: str, ttl: float | None) -> None:
+        # Called with the lock held.
+        now = self._clock()
+        self._entries[key] = (text, None if ttl is None else now + ttl)
+        if now >= self._next_prune:
+            self._prune(now)
 
     def destroy(self, key: str) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from ..exceptions import SessionStoreError
-from .base import TextStore
+from .base import ConditionalTextStore
 
 # RedisClusterException (e.g. no node reachable) is not a RedisError.
 _ERRORS = (RedisError, RedisClusterException)
@@ -25,6 +25,34 @@ if redis.call('TYPE', KEYS[1]).ok == 'string' then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+"""
+
+
+#: ``SET`` the entry (``ARGV[2]``, with ``EX ARGV[3]`` unless that is empty)
+#: only if it still holds the text loaded (``ARGV[1]``); else return the
+#: text it holds now, or nil when it is gone. One key, as above.
+REPLACE_SCRIPT = """\
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then
+  return current
+end
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+return 1
+"""
+
+#: ``DEL`` the entry only if it still holds the text loaded (``ARGV[1]``);
+#: else return the text it holds now, or nil when it is gone.
+DELETE_SCRIPT = """\
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then
+  return current
+end
+redis.call('DEL', KEYS[1])
+return 1
 """
 
 
@@ -42,12 +70,14 @@ class RedisClient(t.Protocol):
 
     def get(self, name: str) -> t.Any: ...
 
-    def set(self, name: str, value: str, ex: int | None = None) -> t.Any: ...
+    def set(
+        self, name: str, value: str, ex: int | None = None, *, nx: bool = False
+    ) -> t.Any: ...
 
     def register_script(self, script: str) -> t.Callable[..., t.Any]: ...
 
 
-class RedisStore(TextStore):
+class RedisStore(ConditionalTextStore):
     """Keep sessions in Redis, exactly as koa-redis 4 does.
 
     Each session is one string key: the session id (after ``prefix``), holding
@@ -80,6 +110,14 @@ class RedisStore(TextStore):
 
     With Sentinel pass ``Sentinel(...).master_for("mymaster")``; with Redis
     Cluster a ``redis.cluster.RedisCluster``.
+
+    Saves are conditional (:class:`~flask_koasession.stores.ConditionalStore`),
+    each in one round trip: a new session is written with ``SET key json EX
+    seconds NX``; an existing one with the Lua script ``REPLACE_SCRIPT``,
+    which writes (the same ``SET``) only if the key still holds the text the
+    request loaded, and otherwise returns the text it holds now. Every
+    script touches one key, so it runs on a cluster too. The values and
+    times to live are koa-redis's either way.
 
     Any Redis error (connection refused, timeout, error reply) is raised as
     :class:`~flask_koasession.exceptions.SessionStoreError`, the original
@@ -115,6 +153,8 @@ class RedisStore(TextStore):
         # EVALSHA, loading the script on the server the first time it is
         # missing there (redis-py's Script).
         self._destroy_script = client.register_script(DESTROY_SCRIPT)
+        self._replace_script = client.register_script(REPLACE_SCRIPT)
+        self._delete_script = client.register_script(DELETE_SCRIPT)
 
     def read_text(self, key: str) -> str | bytes | None:
         """``GET`` the entry of ``key``; ``None`` when it is not a session.
@@ -152,6 +192,63 @@ class RedisStore(TextStore):
             self.client.set(self.prefix + key, text, ex=ex)
         except _ERRORS as error:
             raise SessionStoreError(type(self).__name__, "set", key) from error
+
+    def create_text(self, key: str, text: str, ttl: float | None) -> bool:
+        """``SET key text EX seconds NX``: write only where there is no key.
+
+        :raise SessionStoreError: when Redis fails.
+        """
+        ex = None if ttl is None else math.ceil(ttl)
+        try:
+            return bool(self.client.set(self.prefix + key, text, ex=ex, nx=True))
+        except _ERRORS as error:
+            raise SessionStoreError(type(self).__name__, "create", key) from error
+
+    def replace_text(
+        self, key: str, expected: str | bytes, text: str, ttl: float | None
+    ) -> t.Literal[True] | str | bytes | None:
+        """Run ``REPLACE_SCRIPT``: ``SET`` as :meth:`write_text` does if the
+        key still holds ``expected``.
+
+        :raise SessionStoreError: when Redis fails.
+        """
+        ex = "" if ttl is None else str(math.ceil(ttl))
+        return self._conditional(
+            self._replace_script, "compare_and_set", key, (expected, text, ex)
+        )
+
+    def delete_text(
+        self, key: str, expected: str | bytes
+    ) -> t.Literal[True] | str | bytes | None:
+        """Run ``DELETE_SCRIPT``: ``DEL`` the key if it still holds
+        ``expected``.
+
+        :raise SessionStoreError: when Redis fails.
+        """
+        return self._conditional(
+            self._delete_script, "compare_and_delete", key, (expected,)
+        )
+
+    def _conditional(
+        self,
+        script: t.Callable[..., t.Any],
+        operation: str,
+        key: str,
+        args: tuple[str | bytes, ...],
+    ) -> t.Literal[True] | str | bytes | None:
+        try:
+            outcome: int | str | bytes | None = script(
+                keys=[self.prefix + key], args=args
+            )
+        except UnicodeDecodeError:
+            return None  # decode_responses=True and the value is not UTF-8
+        except _ERRORS as error:
+            if _is_wrong_type(error):
+                return None  # the key now holds another type: no session
+            raise SessionStoreError(type(self).__name__, operation, key) from error
+        # The script returns the integer 1 once done, else the text (a bulk
+        # string, even one reading "1") or nil.
+        return True if isinstance(outcome, int) else outcome
 
     def destroy(self, key: str) -> None:
         """Delete the entry of ``key`` if it holds a string, as sessions do.

@@ -18,11 +18,13 @@ import json
 import typing as t
 import uuid
 
+import requests
 from flask import Flask, redirect, request, session
 
 from flask_koasession import (
     KoaSession,
     pop_flash,
+    session_dropped,
     session_expired,
     session_invalid,
     session_missed,
@@ -123,6 +125,7 @@ def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
         (session_missed, recorder("missed")),
         (session_expired, recorder("expired")),
         (session_invalid, recorder("invalid")),
+        (session_dropped, recorder("dropped")),
     ]
     for signal, receiver in receivers:
         signal.connect(receiver, app, weak=False)
@@ -219,6 +222,37 @@ def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
             }
         held = session.get("typed") or {}
         return {name: [type(v).__name__, repr(v)] for name, v in held.items()}
+
+    @app.get("/set-around")
+    def set_around() -> t.Any:
+        """Flask only: load the session, GET the URL ``around`` (a route of
+        either server) with this request's ``Cookie`` header, then set each
+        other query parameter as ``/set`` does. Answers like ``/set``, plus
+        ``around``: what the URL answered (``body``, ``setCookie`` lines).
+
+        What ``around`` saves or destroys falls between this request's load
+        and its save, every time: the race of concurrent requests, made
+        exact.
+        """
+        _ = session.is_new  # loads the session
+        answer = requests.get(
+            request.args["around"],
+            headers={
+                "Cookie": request.headers.get("Cookie", ""),
+                "Connection": "close",
+            },
+            allow_redirects=False,
+            timeout=10,
+        )
+        answer.raise_for_status()
+        for name, value in request.args.items(multi=True):
+            if name != "around":
+                session[name] = value
+        around = {
+            "body": answer.json(),
+            "setCookie": list(answer.raw.headers.getlist("Set-Cookie")),
+        }
+        return {**state(), "around": around}
 
     @app.get("/events")
     def show_events() -> t.Any:

@@ -9,6 +9,10 @@ on the Flask side, ``flask_koasession/js/koa-sealed.cjs`` as koa-session's
 Redis (koa-redis on the Koa side, ``RedisStore`` on ours). One ``requests``
 cookie jar visits both servers, as a browser visits two services of one site.
 
+The last scenarios race the two: Flask's ``/set-around`` loads the session,
+lets a request of either side save or destroy it, then saves its own change,
+so the other request falls between its load and its save every time.
+
 On failure, the message shows the last HTTP exchanges (Cookie and Set-Cookie
 headers) and the Koa server's stderr.
 """
@@ -772,3 +776,97 @@ def test_an_unsigned_encrypted_cookie_cannot_be_forged(
     reasons = [event["reason"] for event in pair.events(pair.flask)]
     pair.check(reasons == ["tampered", "unencrypted"], f"Flask's reasons {reasons}")
     pair.check(b.json(pair.second, "/incr") == {"views": 2})
+
+
+# -- concurrent requests of one session (store mode, merged saves) ---------------
+
+
+def set_around(pair: Pair, around: str, **values: str) -> requests.Response:
+    """Flask's ``/set-around``: load, let ``around`` (a URL) run, then set
+    ``values``, with the jar's cookies."""
+    return pair.browser.get(
+        pair.flask, "/set-around", params={"around": around, **values}
+    )
+
+
+@pytest.mark.parametrize("mode", ["store"])
+@pytest.mark.parametrize(
+    "around", ["koa", "flask"], ids=["koa-writes-between", "flask-writes-between"]
+)
+def test_a_write_in_between_is_merged(
+    make_pair: t.Callable[..., Pair], around: str
+) -> None:
+    """A request (Koa's or Flask's) saves while a Flask request runs: the
+    Flask save merges onto it, and Koa reads the merged entry as its own."""
+    pair = make_pair()
+    b = pair.browser
+    b.get(pair.first, "/set", params={"cart": "apple"})
+    key = pair.value()
+    between = pair.koa if around == "koa" else pair.flask
+    response = set_around(pair, between.url + "/set?theme=dark", lang="fr")
+    pair.check(set_cookies(response)[pair.cookie_name][0] == key, "the id changed")
+    payload = pair.stored(key)
+    pair.check(
+        list(payload) == ["cart", "theme", "lang", "_expire", "_maxAge"],
+        f"the entry is not the merge of both writes, in koa's layout: {payload}",
+    )
+    pair.check(payload["theme"] == "dark" and payload["lang"] == "fr", payload)
+    pair.check(pair.redis.ttl(key) in (3609, 3610), "not koa-redis's TTL")
+    state = b.json(pair.koa, "/session")
+    pair.check(
+        state["session"] == {"cart": "apple", "theme": "dark", "lang": "fr"}, state
+    )
+    b.get(pair.koa, "/set", params={"after": "1"})  # Koa writes onto it
+    pair.check(pair.stored(key)["lang"] == "fr", "Koa's rewrite lost a key")
+
+
+@pytest.mark.parametrize("mode", ["store"])
+@pytest.mark.parametrize("direction", ["koa-first"])
+def test_a_koa_logout_in_between_stays_a_logout(
+    make_pair: t.Callable[..., Pair],
+) -> None:
+    """Koa destroys the session (koa-redis ``DEL``) while a Flask request
+    runs: the Flask save is dropped and brings nothing back."""
+    pair = make_pair()
+    b = pair.browser
+    b.get(pair.koa, "/set", params={"user": "alice"})
+    key = pair.value()
+    header = b.cookie_header()
+    response = set_around(pair, pair.koa.url + "/destroy", theme="dark")
+    pair.check(set_cookies(response) == {}, "the dropped save sent a cookie")
+    pair.check(pair.redis.exists(key) == 0, "the entry came back")
+    events = pair.events(pair.flask)
+    pair.check(
+        [(e["event"], e["key"], e["reason"]) for e in events]
+        == [("dropped", key, "gone")],
+        events,
+    )
+    state = b.json(pair.koa, "/session", cookie=header)
+    pair.check(state["isNew"] and state["session"] == {}, state)
+
+
+@pytest.mark.parametrize("mode", ["store"])
+@pytest.mark.parametrize("direction", ["koa-first"])
+def test_a_koa_regenerate_in_between_keeps_the_old_id_gone(
+    make_pair: t.Callable[..., Pair],
+) -> None:
+    """Koa moves the session to a new id (a login) while a Flask request
+    runs on the old one: the old id stays gone, the new one is Koa's."""
+    pair = make_pair()
+    b = pair.browser
+    b.get(pair.koa, "/set", params={"cart": "apple"})
+    old = pair.value()
+    response = set_around(pair, pair.koa.url + "/regenerate", theme="dark")
+    pair.check(set_cookies(response) == {}, "the dropped save sent a cookie")
+    pair.check(pair.redis.exists(old) == 0, "the old id came back")
+    # The id Koa's /regenerate moved the session to, from its Set-Cookie.
+    lines = response.json()["around"]["setCookie"]
+    [new] = [
+        value
+        for name, value, _ in map(harness.parse_set_cookie, lines)
+        if name == pair.cookie_name and value
+    ]
+    pair.check(new != old, "Koa kept the id")
+    pair.check(strip_bookkeeping(pair.stored(new)) == {"cart": "apple"}, new)
+    events = pair.events(pair.flask)
+    pair.check([e["reason"] for e in events] == ["gone"], events)

@@ -1,0 +1,1 @@
+"""Store mode under concurrency, through real gunicorn."""
