@@ -50,7 +50,7 @@ SERVER_FIXTURES = frozenset(
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "needs_server: starts redis-server or PostgreSQL, or runs Node.js"
+        "needs_server: starts redis-server, PostgreSQL or gunicorn, or runs Node.js"
         " (set from the fixtures a test uses; by hand on a test that starts"
         " a server itself)",
     )

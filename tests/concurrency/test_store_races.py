@@ -52,7 +52,8 @@ from flask_koasession.stores import SQLAlchemyStore
 from tests.concurrency.harness import Call, GunicornServer, Reply, race, request
 from tests.servers import RedisServer
 
-pytestmark = pytest.mark.concurrency
+# needs_server: every test here serves the app with gunicorn.
+pytestmark = [pytest.mark.concurrency, pytest.mark.needs_server]
 
 STORES = ["memory", "redis", "sqlite", "postgresql"]
 #: Milliseconds between a racer's load and its save.
