@@ -8,7 +8,7 @@ import random
 import pytest
 from flask import Request
 
-from flask_koasession.cookies import request_cookie
+from flask_koasession.cookies import request_cookies
 
 HEADERS = [
     "koa.sess=abc; koa.sess.sig=xyz",
@@ -37,12 +37,21 @@ def _random_headers(count: int) -> list[str]:
     ]
 
 
+def test_several_names_at_once() -> None:
+    for header in HEADERS:
+        request = Request.from_values(environ_base={"HTTP_COOKIE": header})
+        names = ("koa.sess", "koa.sess.sig", "absent")
+        expected = [request.cookies.get(name) for name in names]
+        fresh = Request.from_values(environ_base={"HTTP_COOKIE": header})
+        assert request_cookies(fresh, *names) == expected, header
+
+
 @pytest.mark.parametrize("name", ["koa.sess", "koa.sess.sig"])
-def test_same_value_as_request_cookies(name: str) -> None:
+def test_same_value_as_request_cookiess(name: str) -> None:
     for header in HEADERS + _random_headers(3000):
         environ = {"HTTP_COOKIE": header}
         expected = Request.from_values(environ_base=environ).cookies.get(name)
-        found = request_cookie(Request.from_values(environ_base=environ), name)
+        [found] = request_cookies(Request.from_values(environ_base=environ), name)
         assert found == expected, header
 
 
@@ -53,4 +62,4 @@ def test_request_class_with_its_own_cookies_is_asked() -> None:
             return {"koa.sess": "from-the-subclass"}
 
     request = Custom.from_values(environ_base={"HTTP_COOKIE": "koa.sess=plain"})
-    assert request_cookie(request, "koa.sess") == "from-the-subclass"
+    assert request_cookies(request, "koa.sess") == ["from-the-subclass"]
