@@ -115,7 +115,7 @@ def commit(session: KoaSessionDict, response: Response) -> None:
 
     now = payload.now_ms()
     data = payload.data_of(session)
-    data_json = payload.dumps_data(data, trusted=scope.trusted)
+    data_json = session._data_json(data)
     reason = decide(loaded, requested, data_json, options, now)
     if reason is None:
         return

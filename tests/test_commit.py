@@ -24,6 +24,52 @@ from tests.helpers import (
 # -- change detection ----------------------------------------------------------
 
 
+def test_flat_data_unchanged_only_when_its_text_is() -> None:
+    # A session of immutable values is found unchanged by identity, without
+    # serializing it; anything that changes its text is still a change.
+    app = make_app()
+
+    @route(app, "/init")
+    def init() -> str:
+        flask.session.update(count=1, name="ann", flag=True)
+        return "ok"
+
+    changes: dict[str, t.Callable[[flask.sessions.SessionMixin], None]] = {
+        "same-object": lambda s: s.__setitem__("count", s["count"]),
+        "equal-value": lambda s: s.__setitem__("count", 1),
+        "int-to-float": lambda s: s.__setitem__("count", 1.0),
+        "int-to-bool": lambda s: s.__setitem__("count", True),
+        "reordered": lambda s: s.__setitem__("count", s.pop("count")),
+        "deleted": lambda s: s.pop("flag"),
+        "added": lambda s: s.__setitem__("extra", None),
+        "reserved-key": lambda s: s.__setitem__("_expire", 5),
+    }
+    saved = {}
+    for name, change in changes.items():
+
+        def view(change: t.Any = change) -> str:
+            change(flask.session)
+            return "ok"
+
+        app.add_url_rule(f"/{name}", name, view)
+    for name in changes:
+        client = app.test_client()
+        client.get("/init")
+        response = client.get(f"/{name}")
+        saved[name] = cookie_value(response) is not None
+        assert flask.json.loads(client.get("/get").data) is not None
+    assert saved == {
+        "same-object": False,
+        "equal-value": False,  # the same text: 1 is 1 in JSON
+        "int-to-float": True,  # 1.0
+        "int-to-bool": True,  # true
+        "reordered": True,  # koa compares the text: the order is in it
+        "deleted": True,
+        "added": True,
+        "reserved-key": False,  # bookkeeping keys are never data
+    }
+
+
 def test_nested_mutations_are_saved_without_modified() -> None:
     app = make_app()
 
