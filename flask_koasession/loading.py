@@ -89,7 +89,7 @@ def _from_cookie(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
     raw = cookie.value
     if raw is None:
         return fresh, {}
-    limit = cookies.incoming_limit(scope.app.config.get("MAX_COOKIE_SIZE", 4093))
+    limit = cookies.incoming_limit(cookies.max_cookie_size(scope.app))
     if limit is not None and len(raw) > limit:
         _invalid(scope, None, None, "too_large")
         return fresh, {}
