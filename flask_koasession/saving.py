@@ -2,8 +2,7 @@
 
 :func:`save` writes the payload (the data and koa's bookkeeping) to the cookie
 or to the store; every store write goes through :func:`save_to_store`.
-:func:`remove` deletes a store entry and expires the cookies;
-:func:`remove_entry` deletes an entry alone.
+:func:`remove` deletes a store entry and expires the cookies.
 
 In store mode, with the ``merge`` option (the default) and a store that has
 conditional writes (:class:`~flask_koasession.stores.ConditionalStore`), a
@@ -309,12 +308,6 @@ def _move(
 def remove(scope: RequestScope, writer: CookieWriter, store_id: str | None) -> None:
     """Delete the store entry ``store_id`` (when there is one) and expire the
     session cookies."""
-    if store_id is not None:
-        remove_entry(scope, store_id)
-    writer.remove()
-
-
-def remove_entry(scope: RequestScope, store_id: str) -> None:
-    """Delete the store entry ``store_id`` (store mode; else nothing)."""
-    if scope.store is not None:
+    if store_id is not None and scope.store is not None:
         scope.store.destroy(store_id)
+    writer.remove()
