@@ -90,13 +90,18 @@ def call(app: Flask, environ: dict[str, t.Any]) -> Reply:
         return len
 
     start = time.perf_counter()
-    iterable = app.wsgi_app(environ, start_response)
+    chunks = drain(app.wsgi_app(environ, start_response))
+    seconds = time.perf_counter() - start
+    status, headers = responses[-1]
+    return Reply(seconds, status, headers, b"".join(chunks))
+
+
+def drain(iterable: t.Iterable[bytes]) -> list[bytes]:
+    """Read a WSGI response to the end and close it, as a server does (the
+    session is saved before the body starts; closing ends the request)."""
     try:
-        chunks = list(iterable)
+        return list(iterable)
     finally:
         close = getattr(iterable, "close", None)
         if close is not None:
             close()
-    seconds = time.perf_counter() - start
-    status, headers = responses[-1]
-    return Reply(seconds, status, headers, b"".join(chunks))

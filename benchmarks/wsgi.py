@@ -14,6 +14,7 @@ import time
 import typing as t
 
 from .apps import Backends, build_app
+from .client import drain
 from .report import trimmed_mean
 
 if t.TYPE_CHECKING:
@@ -46,13 +47,7 @@ class ServerTiming:
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [body]
         start = time.perf_counter()
-        iterable = self.app(environ, start_response)
-        try:
-            chunks = list(iterable)
-        finally:
-            close = getattr(iterable, "close", None)
-            if close is not None:
-                close()
+        chunks = drain(self.app(environ, start_response))
         self.times.append(time.perf_counter() - start)
         return chunks
 
