@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import math
 import re
 import typing as t
 
@@ -82,6 +83,20 @@ def to_json_ready(value: t.Any) -> t.Any:
             return value
         return items
     return _tagger.tag(value)
+
+
+def all_scalars(data: dict[str, t.Any]) -> bool:
+    """Whether every value of ``data`` is a JSON scalar (``str``, ``int``,
+    ``float``, ``bool``, ``None``; not a subclass), which is written as it is,
+    untagged, and which no code can change in place."""
+    scalars = _SCALARS
+    return all(type(value) in scalars for value in data.values())
+
+
+def all_finite(data: dict[str, t.Any]) -> bool:
+    """Whether no float value of ``data`` is infinite or NaN, which JSON has
+    no form for."""
+    return all(math.isfinite(v) for v in data.values() if type(v) is float)
 
 
 def _dict_ready(value: dict[t.Any, t.Any]) -> dict[t.Any, t.Any]:

@@ -27,7 +27,7 @@ Reason = t.Literal["force", "changed", "rolling", "renew"] | None
 def decide(
     loaded: Loaded,
     requested: Requested,
-    data_json: str,
+    data_json: str | None,
     options: Options,
     now: int,
 ) -> Reason:
@@ -36,17 +36,20 @@ def decide(
     :param loaded: what came with the request.
     :param requested: what the view asked of the session.
     :param data_json: the session data at the end of the request, serialized
-        as :attr:`Loaded.data_json <flask_koasession.loading.Loaded.data_json>`
-        is.
+        as :meth:`Loaded.text <flask_koasession.loading.Loaded.text>` is, or
+        ``None`` when it is known to be the data as loaded.
     :param options: the app's options (``rolling`` and ``renew``).
     :param now: the time, in epoch milliseconds.
     """
     resign = loaded.signature == "rotated" and not loaded.is_new
     if requested.save or requested.regenerate or requested.modified or resign:
         return "force"
-    if loaded.data_json is None and data_json == "{}":
+    if loaded.is_new and data_json == "{}":
         return None  # new and not populated
-    if data_json != loaded.data_json:
+    if data_json is not None and (
+        loaded.flat is not None or data_json != loaded.data_json
+    ):
+        # Flat data as loaded was compared value by value: a text is a change.
         return "changed"
     if options.rolling:
         return "rolling"

@@ -122,6 +122,8 @@ def commit(session: KoaSessionDict, response: Response) -> None:
     if options.before_save is not None:
         options.before_save(scope.request, session)
         data = payload.data_of(session)
+        data_json = None
+    if data_json is None:  # unchanged, saved all the same: its text now
         data_json = payload.dumps_data(data, trusted=scope.trusted)
     dropped = saving.save(
         scope,

@@ -24,11 +24,13 @@ if t.TYPE_CHECKING:
 class Loaded(t.NamedTuple):
     """What came with the request, as loading found it.
 
-    ``data_json`` is the data as it was loaded, serialized: a change is found
-    by comparing it with the data's text at the end of the request (koa's
-    ``prevHash``). A per-key comparison can parse it again
-    (:func:`~flask_koasession.codec.loads_json`), so loading pays for no
-    second copy of the data.
+    The data as it was loaded is kept as :attr:`flat` when every value is a
+    scalar, which no request can change in place; otherwise as its text,
+    :attr:`data_json`, since a view may change nested values in place. A
+    change is found by comparing either with the data at the end of the
+    request (koa's ``prevHash``); :meth:`text` gives the text in both cases.
+    Flat data, the usual case, is not serialized at all by a request that
+    does not change it.
 
     (A named tuple: immutable, and the cheapest record to make on every
     request that reads its session.)
@@ -43,7 +45,8 @@ class Loaded(t.NamedTuple):
     #: for a new session, a new one (koa's ``externalKey``). Cookie mode:
     #: ``None``.
     store_id: str | None = None
-    #: The data as loaded, serialized; ``None`` for a new session.
+    #: The data as loaded, serialized, when it holds nested values; ``None``
+    #: for a new session or flat data.
     data_json: str | None = None
     #: When the session expires (its ``_expire``, epoch ms), if it says.
     expire: float | None = None
@@ -55,6 +58,18 @@ class Loaded(t.NamedTuple):
     #: the built-in stores, its text as stored). The save writes only onto
     #: that version, or merges onto what replaced it. ``None`` otherwise.
     version: t.Any = None
+    #: The data as loaded when every value is a ``str``, ``int``, ``float``,
+    #: ``bool`` or ``None``: a private copy, never changed. ``None`` for a new
+    #: session or nested data.
+    flat: dict[str, t.Any] | None = None
+
+    def text(self) -> str | None:
+        """The data as loaded, serialized as a save writes it (the same text
+        as :func:`~flask_koasession.codec.dumps_json`); ``None`` for a new
+        session."""
+        if self.flat is not None:
+            return codec.dumps_json(self.flat)
+        return self.data_json
 
     def restarted(self, store_id: str | None) -> Loaded:
         """The record of a new session started in place of this one
@@ -63,7 +78,12 @@ class Loaded(t.NamedTuple):
         :param store_id: the new session's store id (``None`` in cookie mode).
         """
         return self._replace(
-            is_new=True, store_id=store_id, data_json=None, expire=None, version=None
+            is_new=True,
+            store_id=store_id,
+            data_json=None,
+            expire=None,
+            version=None,
+            flat=None,
         )
 
 
@@ -178,13 +198,24 @@ def _accept(
         return None
     # A copy: a store may hand out an object it keeps.
     data = {k: v for k, v in decoded.items() if k not in payload.RESERVED_KEYS}
-    try:
-        data_json = codec.dumps_json(data, tag=scope.trusted)
-    except (RecursionError, ValueError, TypeError):
-        # Decodable but not writable again (nested too deeply, a number
-        # beyond a double such as 1e999): as bad as undecodable.
-        _invalid(scope, key, None, "decode")
-        return None
+    flat: dict[str, t.Any] | None = None
+    data_json: str | None = None
+    if codec.all_scalars(data):
+        # Kept as it is, not serialized: a read-only request never needs its
+        # text (measured -3 µs a request). A number beyond a double (1e999)
+        # is the one scalar that could not be written back.
+        if not codec.all_finite(data):
+            _invalid(scope, key, None, "decode")
+            return None
+        flat = data.copy()  # the caller's data is its own to change
+    else:
+        try:
+            data_json = codec.dumps_json(data, tag=scope.trusted)
+        except (RecursionError, ValueError, TypeError):
+            # Decodable but not writable again (nested too deeply, a number
+            # beyond a double such as 1e999): as bad as undecodable.
+            _invalid(scope, key, None, "decode")
+            return None
     loaded = Loaded(
         is_new=False,
         max_age=max_age,
@@ -193,6 +224,7 @@ def _accept(
         expire=expire,
         signature=signature,
         version=version,
+        flat=flat,
     )
     return loaded, data
 

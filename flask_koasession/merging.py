@@ -31,7 +31,7 @@ class ChangeSet(t.NamedTuple):
         """The changes from the data as loaded to ``data``.
 
         :param loaded_json: the data as loaded, serialized
-            (:attr:`Loaded.data_json <flask_koasession.loading.Loaded.data_json>`);
+            (:meth:`Loaded.text <flask_koasession.loading.Loaded.text>`);
             ``None`` for a new session.
         :param data: the data at the end of the request.
         """

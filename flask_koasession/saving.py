@@ -222,7 +222,7 @@ class _Merge:
         """The data and max age to write in place of ``entry``."""
         changes = self.changes
         if changes is None:
-            changes = self.changes = ChangeSet.between(self.loaded.data_json, self.data)
+            changes = self.changes = ChangeSet.between(self.loaded.text(), self.data)
         max_age = self.max_age
         if self.keep_max_age:
             max_age = stored_max_age(entry.payload, max_age) or max_age

@@ -25,8 +25,8 @@ if t.TYPE_CHECKING:
     from .scope import RequestScope
 
 _MISSING: t.Any = object()
-#: Values that no request can change in place: the same object, the same text.
-_IMMUTABLE = frozenset((str, int, float, bool, type(None)))
+#: Types written as they are, that no request can change in place.
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 _LOADING = loading.Loaded(is_new=True, max_age=DEFAULT_MAX_AGE)
 
 
@@ -76,9 +76,6 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         self._requested = Requested()
         #: Set by the commit, which happens once per request.
         self._committed = False
-        #: The data as loaded when all its values are immutable (see
-        #: :meth:`_data_json`), else ``None``.
-        self._flat_as_loaded: dict[str, t.Any] | None = None
 
     def _load(self) -> Loaded:
         loaded = self._loaded
@@ -97,38 +94,25 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
             self._load_failed = True
             raise
         dict.update(self, data)
-        if loaded.data_json is not None and all(
-            type(value) in _IMMUTABLE for value in data.values()
-        ):
-            self._flat_as_loaded = data
         self._loaded = loaded
         return loaded
 
-    def _data_json(self, data: dict[str, t.Any]) -> str:
-        """The text of ``data``, the data to save of this session now.
+    def _data_json(self, data: dict[str, t.Any]) -> str | None:
+        """The text of ``data``, the data to save of this session now, or
+        ``None`` when it is the data as loaded (flat, and unchanged).
 
-        When it holds the very key and value objects it was loaded with, in
-        the same order, and those values are immutable, its text is the one
-        loaded: a read-only request serializes nothing (measured -1 µs on a
-        two-key session, more on larger ones).
+        Flat data as loaded (:attr:`.Loaded.flat`) is compared value by value,
+        by type and value as JSON writes them (``1`` is not ``1.0``): an
+        unchanged session is never serialized, and a changed one only once,
+        to be saved.
 
         :raise TypeError: for a value that cannot be saved.
         :raise ValueError: for ``NaN`` or infinities.
         """
-        flat, loaded = self._flat_as_loaded, self._loaded
-        if (
-            flat is not None
-            and loaded is not None
-            and loaded.data_json is not None
-            and len(data) == len(flat)
-            and all(
-                key is flat_key and value is flat_value
-                for (key, value), (flat_key, flat_value) in zip(
-                    dict.items(data), flat.items(), strict=True
-                )
-            )
-        ):
-            return loaded.data_json
+        loaded = self._loaded
+        flat = None if loaded is None else loaded.flat
+        if flat is not None and _same_scalars(data, flat):
+            return None
         return payload.dumps_data(data, trusted=self._scope.trusted)
 
     def _moved(self, store_id: str | None) -> None:
@@ -386,3 +370,28 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         if self._loaded is None:
             self._load()
         dict.clear(self)
+
+
+def _same_scalars(data: dict[str, t.Any], flat: dict[str, t.Any]) -> bool:
+    """Whether ``data`` is written as the same text as ``flat``, data whose
+    values are all scalars: the same keys in the same order, each value the
+    same object (the usual read) or a scalar of the same type and value."""
+    if len(data) != len(flat):
+        return False
+    for (key, value), (flat_key, flat_value) in zip(
+        dict.items(data), flat.items(), strict=True
+    ):
+        if value is flat_value and key == flat_key:
+            continue
+        kind = type(value)
+        if (
+            key != flat_key
+            or kind is not type(flat_value)
+            or value != flat_value
+            # -0.0 == 0.0, but their texts differ; and a list (say) that
+            # equals another is not a scalar.
+            or (kind is float and repr(value) != repr(flat_value))
+            or kind not in _SCALARS
+        ):
+            return False
+    return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typing as t
 
 import flask
+import markupsafe
 
 from tests.helpers import (
     EPOCH,
@@ -31,7 +32,7 @@ def test_flat_data_unchanged_only_when_its_text_is() -> None:
 
     @route(app, "/init")
     def init() -> str:
-        flask.session.update(count=1, name="ann", flag=True)
+        flask.session.update(count=1, name="ann", flag=True, ratio=0.0)
         return "ok"
 
     changes: dict[str, t.Callable[[flask.sessions.SessionMixin], None]] = {
@@ -39,6 +40,10 @@ def test_flat_data_unchanged_only_when_its_text_is() -> None:
         "equal-value": lambda s: s.__setitem__("count", 1),
         "int-to-float": lambda s: s.__setitem__("count", 1.0),
         "int-to-bool": lambda s: s.__setitem__("count", True),
+        "equal-float": lambda s: s.__setitem__("ratio", float("0")),
+        "negative-zero": lambda s: s.__setitem__("ratio", -0.0),
+        "to-list": lambda s: s.__setitem__("count", [1]),
+        "str-to-markup": lambda s: s.__setitem__("name", markupsafe.Markup("ann")),
         "reordered": lambda s: s.__setitem__("count", s.pop("count")),
         "deleted": lambda s: s.pop("flag"),
         "added": lambda s: s.__setitem__("extra", None),
@@ -63,6 +68,10 @@ def test_flat_data_unchanged_only_when_its_text_is() -> None:
         "equal-value": False,  # the same text: 1 is 1 in JSON
         "int-to-float": True,  # 1.0
         "int-to-bool": True,  # true
+        "equal-float": False,
+        "negative-zero": True,  # -0.0 == 0.0, but the text differs
+        "to-list": True,
+        "str-to-markup": True,  # tagged
         "reordered": True,  # koa compares the text: the order is in it
         "deleted": True,
         "added": True,

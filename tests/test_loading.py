@@ -3,6 +3,7 @@ session, none), as :func:`flask_koasession.loading.load` makes it."""
 
 from __future__ import annotations
 
+import base64
 import typing as t
 
 import flask
@@ -39,10 +40,12 @@ def test_a_cookie_session() -> None:
     assert loaded == Loaded(
         is_new=False,
         max_age=86_400_000,
-        data_json='{"views":3,"user":"ann"}',
         expire=2**42,
         signature="ok",
+        # Scalars only: kept as loaded, not serialized.
+        flat={"views": 3, "user": "ann"},
     )
+    assert loaded.text() == '{"views":3,"user":"ann"}'
     assert data == {"views": 3, "user": "ann"}
 
 
@@ -88,7 +91,7 @@ def test_store_mode_session_keeps_its_id() -> None:
         is_new=False,
         max_age="session",
         store_id="an-id",
-        data_json='{"views":2}',
+        flat={"views": 2},
         # The entry's text as stored: what a merged save writes onto.
         version='{"views":2,"_session":true}',
     )
@@ -97,7 +100,7 @@ def test_store_mode_session_keeps_its_id() -> None:
     app = make_app(store=store, genid=lambda r: "new-id", merge=False)
     loaded, _ = load_with(app, {"koa.sess": "an-id", "koa.sess.sig": signature})
     assert loaded.version is None
-    assert loaded.data_json == '{"views":2}'
+    assert loaded.text() == '{"views":2}'
 
 
 def test_the_record_is_immutable() -> None:
@@ -121,3 +124,24 @@ def test_the_data_snapshot_is_not_the_sessions_data() -> None:
     loaded, data = load_with(make_app(), {"koa.sess": value, "koa.sess.sig": signature})
     data["cart"].append(3)
     assert loaded.data_json == '{"cart":[1,2]}'
+
+
+def test_flat_data_as_loaded_is_not_the_callers_data() -> None:
+    value, signature = koa_cookie({"views": 1})
+    loaded, data = load_with(make_app(), {"koa.sess": value, "koa.sess.sig": signature})
+    data["views"] = 2
+    assert loaded.flat == {"views": 1}
+    assert loaded.text() == '{"views":1}'
+
+
+def test_a_flat_float_beyond_a_double_is_a_bad_cookie() -> None:
+    # 1e999 parses as infinity, which JSON cannot write back: flat data is
+    # checked without serializing it.
+    app = make_app()
+    value = base64.b64encode(b'{"n":1e999,"_expire":4398046511104}').decode()
+    with app.test_request_context():
+        signature = app.extensions["koasession"].keygrip(app).sign(f"koa.sess={value}")
+    with listen_to(session_invalid) as invalid:
+        loaded, data = load_with(app, {"koa.sess": value, "koa.sess.sig": signature})
+    assert (loaded.is_new, data) == (True, {})
+    invalid.assert_sent_once(app, key=None, value=None, reason="decode")
