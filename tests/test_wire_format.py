@@ -12,6 +12,7 @@ import base64
 import contextlib
 import datetime
 import email.utils
+import hmac
 import json
 import pathlib
 import typing as t
@@ -248,6 +249,23 @@ def test_signature_is_keygrip_over_name_and_value() -> None:
     value = cookies["custom:name"][0]
     assert cookies["custom:name.sig"][0] == sign(value, name="custom:name")
     assert len(cookies["custom:name.sig"][0]) == 27  # SHA-1, unpadded base64
+
+
+@pytest.mark.parametrize(
+    "digest", ["sha1", "sha224", "sha256", "sha384", "sha512", "md5", "blake2b"]
+)
+def test_signatures_are_the_hmac_of_the_standard_library(digest: str) -> None:
+    # Keygrip builds HMAC from hashlib itself (RFC 2104): it must agree with
+    # hmac for keys shorter than, as long as and longer than a hash block,
+    # empty and non-ASCII data, and verify with every key.
+    for key_length in (0, 1, 20, 63, 64, 65, 127, 128, 129, 300):
+        key = (bytes(range(256)) * 2)[:key_length]
+        for data in ("", "koa.sess=", "koa.sess=eyJhIjoxfQ", "é€😀" * 40):
+            expected = hmac.digest(key, data.encode(), digest)
+            signature = Keygrip([key], digest).sign(data)
+            assert base64.urlsafe_b64decode(signature + "==") == expected
+            rotated = Keygrip([b"newer", key], digest)
+            assert rotated.index(data, signature) == 1
 
 
 def test_sha256_digest() -> None:
