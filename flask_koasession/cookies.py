@@ -214,8 +214,9 @@ def read(request: Request, name: str, keygrip: Keygrip | None) -> SignedCookie:
 class CookieWriter:
     """Writes the session cookie pair onto one response.
 
-    :param max_size: the largest ``Set-Cookie`` value allowed for the session
-        cookie (Flask's ``MAX_COOKIE_SIZE``); 0 disables the check.
+    :param app: the app, whose ``MAX_COOKIE_SIZE`` bounds the session
+        cookie's ``Set-Cookie`` value (0 disables the check); read only when
+        a cookie is written.
     """
 
     def __init__(
@@ -224,12 +225,12 @@ class CookieWriter:
         request: Request,
         options: Options,
         keygrip: Keygrip | None,
-        max_size: int,
+        app: Flask,
     ) -> None:
         self.response = response
         self.options = options
         self.keygrip = keygrip
-        self.max_size = max_size
+        self._app = app
         self._request = request
         # The attributes around ``expires``: the same for every cookie of the
         # response, joined once (measured -1.5 µs per write), and only when
@@ -241,8 +242,9 @@ class CookieWriter:
         expires = "" if expires_ms is None else _expires(expires_ms // 1000)
         name = self.options.key
         header = self._dump(name, value, expires)
-        if self.max_size and len(header) > self.max_size:
-            raise SessionTooLargeError(len(header), self.max_size)
+        max_size = max_cookie_size(self._app)
+        if max_size and len(header) > max_size:
+            raise SessionTooLargeError(len(header), max_size)
         if self.keygrip is None:
             self._push((name, header))
             return

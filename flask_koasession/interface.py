@@ -97,7 +97,7 @@ def commit(session: KoaSessionDict, response: Response) -> None:
         scope.request,
         options,
         scope.keygrip,
-        cookies.max_cookie_size(scope.app),
+        scope.app,
     )
     if loaded.signature == "bad":
         writer.remove_signature()

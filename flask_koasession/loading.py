@@ -103,27 +103,38 @@ def load(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
 
 def _from_cookie(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
     cookie = _read_cookie(scope)
+    if cookie.value is not None:
+        accepted = _from_cookie_value(scope, cookie.value, cookie.signature)
+        if accepted is not None:
+            return accepted
     fresh = Loaded(
         is_new=True, max_age=scope.options.max_age, signature=cookie.signature
     )
-    raw = cookie.value
-    if raw is None:
-        return fresh, {}
+    return fresh, {}
+
+
+def _from_cookie_value(
+    scope: RequestScope, raw: str, signature: SignatureState
+) -> tuple[Loaded, dict[str, t.Any]] | None:
+    """The session in a cookie's value; ``None`` (and a signal) when there
+    is none."""
     limit = cookies.incoming_limit(cookies.max_cookie_size(scope.app))
     if limit is not None and len(raw) > limit:
         _invalid(scope, None, None, "too_large")
-        return fresh, {}
+        return None
+    options = scope.options
+    # The sealer only when there is one: the property call costs on every read.
+    sealer = scope.sealer if options.encrypt or options.compress else None
     try:
-        decoded, stale_key = scope.state.cookie_codec.loads(raw, scope.sealer)
+        decoded, stale_key = scope.state.cookie_codec.loads(raw, sealer)
     except SealError as error:  # a sealed value that does not open
         _invalid(scope, None, None, error.reason)
-        return fresh, {}
+        return None
     except Exception:  # any failure of a codec on hostile input is a bad cookie
         _invalid(scope, None, None, "decode")
-        return fresh, {}
+        return None
     # Sealed under an older key: rewritten as a .sig made by one is.
-    signature = "rotated" if stale_key else cookie.signature
-    return _accept(scope, decoded, None, signature) or (fresh, {})
+    return _accept(scope, decoded, None, "rotated" if stale_key else signature)
 
 
 def _from_store(scope: RequestScope) -> tuple[Loaded, dict[str, t.Any]]:
