@@ -124,6 +124,31 @@ def test_vary_cookie_is_added_to_an_existing_vary() -> None:
     assert set(response.vary) == {"Accept-Encoding", "Cookie"}
 
 
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (["Accept", "Origin"], ["Accept, Origin, Cookie"]),  # none is dropped
+        (["Accept, cookie"], ["Accept, cookie"]),  # already there
+        (["Origin", " Cookie "], ["Origin", " Cookie "]),
+        (["Cookies"], ["Cookies, Cookie"]),  # another name
+    ],
+)
+def test_vary_cookie_keeps_every_vary_field(
+    fields: list[str], expected: list[str]
+) -> None:
+    app = make_app()
+
+    @route(app, "/fields")
+    def with_fields() -> flask.Response:
+        response = flask.make_response(str(flask.session.get("views")))
+        for field in fields:
+            response.headers.add("Vary", field)
+        return response
+
+    response = app.test_client().get("/fields")
+    assert response.headers.getlist("Vary") == expected
+
+
 # -- properties ----------------------------------------------------------------
 
 
