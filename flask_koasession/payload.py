@@ -28,7 +28,8 @@ def data_of(session: dict[str, t.Any]) -> dict[str, t.Any]:
 
     The session itself when it holds none of them (the usual case: no copy).
     """
-    if RESERVED_KEYS.isdisjoint(session.keys()):
+    # dict.keys: the session's own keys() is a Python method.
+    if RESERVED_KEYS.isdisjoint(dict.keys(session)):
         return session
     return {k: v for k, v in session.items() if k not in RESERVED_KEYS}
 
