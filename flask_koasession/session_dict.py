@@ -68,7 +68,7 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
     """
 
     def __init__(self, scope: RequestScope) -> None:
-        super().__init__()
+        # No dict.__init__: the dict is empty until it loads.
         self._scope = scope
         #: What came in; ``None`` until the first use loads it.
         self._loaded: Loaded | None = None
