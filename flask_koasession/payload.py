@@ -29,7 +29,8 @@ def data_of(session: dict[str, t.Any]) -> dict[str, t.Any]:
     The session itself when it holds none of them (the usual case: no copy).
     """
     # dict.keys: the session's own keys() is a Python method.
-    if RESERVED_KEYS.isdisjoint(dict.keys(session)):
+    keys = dict.keys(session)
+    if RESERVED_KEYS.isdisjoint(keys):
         return session
     return {k: v for k, v in session.items() if k not in RESERVED_KEYS}
 
