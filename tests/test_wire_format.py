@@ -414,6 +414,28 @@ def test_domain_path_partitioned_on_both_cookies() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a":1}', {"a": 1}),
+        (' \t\n{"a":1}\r\n ', {"a": 1}),  # JSON.parse allows whitespace
+        ('{"a":1}x', "Extra data"),
+        ("{}{}", "Extra data"),
+        ("", "Expecting value"),
+        (" ", "Expecting value"),
+        ("NaN", "not valid JSON"),
+        ('{"_tagged":true," t":[1,2]} ', {" t": [1, 2]}),  # not a marker
+        ('{"a":{" t":[1,2]},"_tagged":true}\n', {"a": (1, 2)}),
+    ],
+)
+def test_json_is_read_as_json_parse_reads_it(text: str, expected: t.Any) -> None:
+    if isinstance(expected, str):  # the error's message
+        with pytest.raises(ValueError, match=expected):
+            codec.loads_json(text)
+    else:
+        assert codec.loads_json(text) == expected
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     # Expected bytes computed with Node 20's Buffer.from(value, "base64").
     [
