@@ -14,7 +14,7 @@ import typing as t
 from flask.sessions import SessionInterface
 
 from . import cookies, payload, saving, signals
-from .decide import decide
+from .decide import Reason, decide
 from .null_session import NullKoaSession
 from .scope import RequestScope
 from .session_dict import KoaSessionDict
@@ -22,6 +22,8 @@ from .session_dict import KoaSessionDict
 if t.TYPE_CHECKING:
     from flask import Flask, Request, Response
     from flask.sessions import SessionMixin
+
+    from .loading import Loaded
 
 
 class KoaSessionInterface(SessionInterface):
@@ -74,36 +76,44 @@ def commit(session: KoaSessionDict, response: Response) -> None:
 
     In order: nothing when the session was never read; ``Vary: Cookie`` when
     it was; nothing more when loading failed, or when ``auto_commit`` is off
-    and the view did not call ``manually_commit()``. Then the removal asked by
-    ``destroy()``, the save decision, and the save, which a merged save in
-    store mode may drop (:data:`~flask_koasession.signals.session_dropped`).
+    and the view did not call ``manually_commit()``. Then the save decision;
+    the removals (a rejected ``.sig``, ``destroy()``, the old cookie of
+    ``regenerate()``); and the save, which a merged save in store mode may
+    drop (:data:`~flask_koasession.signals.session_dropped`).
     """
-    if not session.accessed:
-        return
+    loaded = session._loaded
+    if loaded is None:
+        return  # never read
     # The response depends on the cookie whenever the session was read,
     # even when nothing is written (auto_commit off, or a failed load).
     cookies.vary_on_cookie(response)
-    loaded, requested, scope = session._loaded, session._requested, session._scope
-    if loaded is None or session._load_failed or session._committed:
+    if session._load_failed or session._committed:
         return
+    requested, scope = session._requested, session._scope
     options = scope.options
     if not options.auto_commit and not requested.manual_commit:
         return
     # Once: when this commit raises, Flask saves the session again with the
     # error response, which must not carry half of this one.
     session._committed = True
+    # Decided first (a pure function of what came in and what was asked):
+    # a request with nothing to write makes no writer (-0.6 µs a read).
+    data = payload.data_of(session)
+    data_json = session._data_json(data)
+    now = payload.now_ms()
+    reason = decide(loaded, requested, data_json, options, now)
+    if reason is None and not requested.destroy and loaded.signature != "bad":
+        return
     writer = cookies.CookieWriter(
-        response,
-        scope.request,
-        options,
-        scope.keygrip,
-        scope.app,
+        response, scope.request, options, scope.keygrip, scope.app
     )
     if loaded.signature == "bad":
         writer.remove_signature()
     if requested.destroy:
         saving.remove(scope, writer, requested.destroyed_id)
         signals.send(signals.session_destroyed, scope.app, key=requested.destroyed_id)
+    if reason is None:
+        return
     # The id the session came with; a new session's generated id was never stored.
     old_id = None if loaded.is_new else loaded.store_id
     store_id = loaded.store_id
@@ -112,13 +122,6 @@ def commit(session: KoaSessionDict, response: Response) -> None:
             writer.remove()
         else:
             store_id = scope.new_id()
-
-    now = payload.now_ms()
-    data = payload.data_of(session)
-    data_json = session._data_json(data)
-    reason = decide(loaded, requested, data_json, options, now)
-    if reason is None:
-        return
     if options.before_save is not None:
         options.before_save(scope.request, session)
         data = payload.data_of(session)
@@ -152,16 +155,27 @@ def commit(session: KoaSessionDict, response: Response) -> None:
         return
     if store_id != loaded.store_id:
         session._moved(store_id)
+    _signal_saved(session, loaded, reason, old_id, store_id)
 
+
+def _signal_saved(
+    session: KoaSessionDict,
+    loaded: Loaded,
+    reason: Reason,
+    old_id: str | None,
+    store_id: str | None,
+) -> None:
+    """Say what the save did: created, regenerated, renewed."""
+    app = session._scope.app
     if loaded.is_new:
-        signals.send(signals.session_created, scope.app, session=session)
-    if requested.regenerate:
+        signals.send(signals.session_created, app, session=session)
+    if session._requested.regenerate:
         signals.send(
             signals.session_regenerated,
-            scope.app,
+            app,
             session=session,
             old_key=old_id,
             new_key=store_id,
         )
     if reason in ("rolling", "renew"):
-        signals.send(signals.session_renewed, scope.app, session=session, reason=reason)
+        signals.send(signals.session_renewed, app, session=session, reason=reason)
