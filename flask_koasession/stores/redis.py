@@ -146,8 +146,10 @@ class RedisStore(ConditionalTextStore):
     seconds NX``; an existing one with the Lua script ``REPLACE_SCRIPT``,
     which writes (the same ``SET``) only if the key still holds the text the
     request loaded, and otherwise returns the text it holds now. Every
-    script touches one key, so it runs on a cluster too. The values and
-    times to live are koa-redis's either way.
+    script touches one key, so it runs on a cluster too, except
+    ``MOVE_SCRIPT`` (:meth:`create_and_delete`, a ``regenerate()``), which
+    a cluster client replaces with two calls. The values and times to live
+    are koa-redis's either way.
 
     Any Redis error (connection refused, timeout, error reply) is raised as
     :class:`~flask_koasession.exceptions.SessionStoreError`, the original
