@@ -28,7 +28,7 @@ if t.TYPE_CHECKING:
     from .loading import Loaded
     from .max_age import MaxAge
     from .scope import RequestScope
-    from .stores.base import ConditionalStore, Entry, SessionStore
+    from .stores.base import ConditionalStore, Entry, SessionStore, Swapped
 
 #: Why a save was dropped (the ``reason`` of
 #: :data:`~flask_koasession.signals.session_dropped`): ``"gone"``, the entry
@@ -172,13 +172,19 @@ def save_to_store(
     store = t.cast("ConditionalStore", store)
     if old_id is None or regenerate:
         payload = {**data, **bookkeeping(max_age, now)}
-        if not store.create(store_id, payload, store_ttl(max_age)):
-            raise Dropped("taken")
         if old_id is None:
+            if not store.create(store_id, payload, store_ttl(max_age)):
+                raise Dropped("taken")
             return max_age
+        moved = _create_and_delete(
+            store, store_id, payload, store_ttl(max_age), old_id, loaded.version
+        )
+        if moved is False:
+            raise Dropped("taken")
         return _move(
             store,
             loaded,
+            moved,
             old_id,
             store_id,
             data,
@@ -265,9 +271,36 @@ def _update(
     raise SessionContentionError(type(store).__name__, key, MAX_ATTEMPTS)
 
 
+def _create_and_delete(
+    store: ConditionalStore,
+    new_id: str,
+    payload: dict[str, t.Any],
+    ttl: MaxAge,
+    old_id: str,
+    version: t.Any,
+) -> Swapped | t.Literal[False]:
+    """Create the entry ``new_id``, then try to delete the loaded one: the
+    first try of a merged regenerate. ``False`` when ``new_id`` is taken.
+
+    A store may do both in one round trip, with a method
+    ``create_and_delete(new_id, payload, ttl, old_id, version)`` of the same
+    meaning (``RedisStore`` has one).
+    """
+    combined = getattr(store, "create_and_delete", None)
+    if combined is not None:
+        outcome: Swapped | t.Literal[False] = combined(
+            new_id, payload, ttl, old_id, version
+        )
+        return outcome
+    if not store.create(new_id, payload, ttl):
+        return False
+    return store.compare_and_delete(old_id, version)
+
+
 def _move(
     store: ConditionalStore,
     loaded: Loaded,
+    outcome: Swapped,
     old_id: str,
     new_id: str,
     data: dict[str, t.Any],
@@ -278,29 +311,30 @@ def _move(
     rolling: bool,
     changed: bool,
 ) -> MaxAge:
-    """Delete the loaded entry (created under ``new_id`` already) if it is
-    still the version loaded; else rewrite the new entry with this
-    request's changes on the old one as it is now, and try again.
+    """Finish moving the session to ``new_id``, whose entry exists, given
+    what the first try to delete the loaded entry gave: while that entry is
+    no longer the version loaded, rewrite the new entry with this request's
+    changes on the old one as it is now, and try again.
 
     The new id is in no browser yet, so the new entry is written plainly.
     When the old entry is gone (a logout raced this login), so is the new
     one: nothing carries the session on.
     """
     merge: _Merge | None = None
-    version = loaded.version
-    for _ in range(MAX_ATTEMPTS):
-        outcome = store.compare_and_delete(old_id, version)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
         if outcome is True:
             return max_age
         if outcome is None:
             store.destroy(new_id)
             raise Dropped("gone")
+        if attempt == MAX_ATTEMPTS:
+            break
         if merge is None:
             merge = _Merge(loaded, data, max_age, keep_max_age=keep_max_age)
         data, max_age = merge.onto(outcome)
         payload = {**data, **bookkeeping(max_age, now)}
         store.set(new_id, payload, store_ttl(max_age), rolling=rolling, changed=changed)
-        version = outcome.version
+        outcome = store.compare_and_delete(old_id, outcome.version)
     store.destroy(new_id)
     raise SessionContentionError(type(store).__name__, old_id, MAX_ATTEMPTS)
 

@@ -306,6 +306,25 @@ def test_a_new_session_never_takes_an_existing_id(store: t.Any) -> None:
     assert data_of(app, cookie) == {"user": "alice"}
 
 
+def test_a_login_onto_a_taken_id_leaves_the_session_as_it_was(store: t.Any) -> None:
+    # The new entry is created before the old one is deleted, and only if
+    # its id is free: the old entry stays when it is not.
+    ids = iter(["taken", "mine", "taken"])
+    app = make_app(store, genid=lambda request: next(ids))
+    other = new_session(app, user="bob")
+    cookie = new_session(app, user="alice")
+    assert (id_of(other), id_of(cookie)) == ("taken", "mine")
+    login = Pending(app, cookie)
+    login.session["role"] = "admin"
+    login.session.regenerate()
+    with listen_to(signals.session_dropped) as dropped:
+        response = login.save()
+    dropped.assert_sent_once(app, key="taken", reason="taken")
+    assert session_cookies(response) == {}
+    assert data_of(app, cookie) == {"user": "alice"}
+    assert data_of(app, other) == {"user": "bob"}
+
+
 # -- bounds and choices -----------------------------------------------------------
 
 

@@ -173,9 +173,13 @@ def test_regenerate_reads_writes_the_new_id_then_deletes_the_old(
     app: flask.Flask, redis_server: RedisServer, merge: bool
 ) -> None:
     traffic = measure(app, redis_server, "/login")
-    assert traffic.names == ["GET", "SET", "EVALSHA"]
     if merge:
-        # The old entry is deleted only if it is still the one loaded.
-        assert traffic.script_calls == ["GET", "DEL"]
+        # One script: the new entry is created (NX) first, then the old one
+        # deleted only if it is still the one loaded.
+        assert traffic.names == ["GET", "EVALSHA"]
+        assert traffic.script_calls == ["SET", "GET", "DEL"]
+        [created] = [command for command in traffic.commands if command.from_script][:1]
+        assert created.arguments.endswith(" NX EX 86410")
     else:
+        assert traffic.names == ["GET", "SET", "EVALSHA"]
         assert traffic.script_calls == ["TYPE", "DEL"]

@@ -165,6 +165,32 @@ class RedisContract(ConditionalContract):
         assert not store.create("key", PAYLOAD, HOUR)
         assert foreign_key_state(raw_client, "key") == before
 
+    def test_create_and_delete(self, store: RedisStore) -> None:
+        # A regenerate: the new entry, then the old one gone if unchanged.
+        put(store, "old", PAYLOAD)
+        loaded = entry_of(store, "old")
+        assert store.create_and_delete("new", {"v": 1}, HOUR, "old", loaded.version)
+        assert fetch(store, "new") == {"v": 1}
+        assert fetch(store, "old") is None
+        # The new id is taken: nothing written, the old entry left alone.
+        put(store, "old", PAYLOAD)
+        loaded = entry_of(store, "old")
+        moved = store.create_and_delete("new", {"v": 2}, HOUR, "old", loaded.version)
+        assert moved is False
+        assert fetch(store, "new") == {"v": 1}
+        assert fetch(store, "old") == PAYLOAD
+        # The old entry changed meanwhile: created, and the old one as it is.
+        put(store, "old", {"w": 1})
+        moved = store.create_and_delete("new2", {"v": 3}, HOUR, "old", loaded.version)
+        assert isinstance(moved, Entry)
+        assert moved.payload == {"w": 1}
+        assert fetch(store, "new2") == {"v": 3}
+        # The old entry is gone: created, and None.
+        store.destroy("old")
+        moved = store.create_and_delete("new3", {"v": 4}, HOUR, "old", loaded.version)
+        assert moved is None
+        assert fetch(store, "new3") == {"v": 4}
+
 
 class TestRedisStore(RedisContract):
     @pytest.fixture

@@ -431,11 +431,11 @@ class ConditionalTextStore(TextStore):
     ) -> Swapped:
         ttl = ttl_seconds(max_age, self.session_ttl)
         outcome = self.replace_text(key, version, dumps_json(data), ttl)
-        return outcome if outcome is True else _current(outcome)
+        return outcome if outcome is True else found_entry(outcome)
 
     def compare_and_delete(self, key: str, version: t.Any) -> Swapped:
         outcome = self.delete_text(key, version)
-        return outcome if outcome is True else _current(outcome)
+        return outcome if outcome is True else found_entry(outcome)
 
     @abc.abstractmethod
     def create_text(self, key: str, text: str, ttl: float | None) -> bool:
@@ -471,7 +471,7 @@ class ConditionalTextStore(TextStore):
         """
 
 
-def _current(text: str | bytes | None) -> Entry | None:
+def found_entry(text: str | bytes | None) -> Entry | None:
     """The entry a conditional write found instead of the one expected; a
     value that no longer decodes is no session: gone."""
     if text is None:

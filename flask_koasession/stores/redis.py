@@ -6,14 +6,19 @@ import math
 import typing as t
 
 try:
+    from redis import Redis
     from redis.exceptions import RedisClusterException, RedisError, ResponseError
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         "RedisStore needs the redis package: pip install 'flask-koasession[redis]'"
     ) from error
 
+from ..codec import dumps_json
 from ..exceptions import SessionStoreError
-from .base import ConditionalTextStore
+from .base import ConditionalTextStore, Swapped, found_entry, ttl_seconds
+
+if t.TYPE_CHECKING:
+    from ..max_age import MaxAge
 
 # RedisClusterException (e.g. no node reachable) is not a RedisError.
 _ERRORS = (RedisError, RedisClusterException)
@@ -52,6 +57,31 @@ if current ~= ARGV[1] then
   return current
 end
 redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+#: ``SET KEYS[1] ARGV[1] NX`` (with ``EX ARGV[2]`` unless that is empty);
+#: once created, ``DELETE_SCRIPT`` on ``KEYS[2]`` with ``ARGV[3]``: a
+#: regenerated session's new entry, then its old one gone, in one round trip.
+#: Returns 0 when ``KEYS[1]`` is taken (and leaves ``KEYS[2]`` alone), else
+#: as ``DELETE_SCRIPT``. Two keys: not for a cluster, where they may live on
+#: different nodes.
+MOVE_SCRIPT = """\
+local created
+if ARGV[2] == '' then
+  created = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+else
+  created = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
+end
+if not created then
+  return 0
+end
+local current = redis.call('GET', KEYS[2])
+if current ~= ARGV[3] then
+  return current
+end
+redis.call('DEL', KEYS[2])
 return 1
 """
 
@@ -116,8 +146,10 @@ class RedisStore(ConditionalTextStore):
     seconds NX``; an existing one with the Lua script ``REPLACE_SCRIPT``,
     which writes (the same ``SET``) only if the key still holds the text the
     request loaded, and otherwise returns the text it holds now. Every
-    script touches one key, so it runs on a cluster too. The values and
-    times to live are koa-redis's either way.
+    script touches one key, so it runs on a cluster too, except
+    ``MOVE_SCRIPT`` (:meth:`create_and_delete`, a ``regenerate()``), which
+    a cluster client replaces with two calls. The values and times to live
+    are koa-redis's either way.
 
     Any Redis error (connection refused, timeout, error reply) is raised as
     :class:`~flask_koasession.exceptions.SessionStoreError`, the original
@@ -155,6 +187,10 @@ class RedisStore(ConditionalTextStore):
         self._destroy_script = client.register_script(DESTROY_SCRIPT)
         self._replace_script = client.register_script(REPLACE_SCRIPT)
         self._delete_script = client.register_script(DELETE_SCRIPT)
+        # Two keys in one script: not on a cluster.
+        self._move_script = (
+            client.register_script(MOVE_SCRIPT) if isinstance(client, Redis) else None
+        )
 
     def read_text(self, key: str) -> str | bytes | None:
         """``GET`` the entry of ``key``; ``None`` when it is not a session.
@@ -249,6 +285,48 @@ class RedisStore(ConditionalTextStore):
         # The script returns the integer 1 once done, else the text (a bulk
         # string, even one reading "1") or nil.
         return True if isinstance(outcome, int) else outcome
+
+    def create_and_delete(
+        self,
+        key: str,
+        data: dict[str, t.Any],
+        max_age: MaxAge,
+        old_key: str,
+        version: t.Any,
+    ) -> Swapped | t.Literal[False]:
+        """:meth:`create` ``key``, then, once created,
+        :meth:`compare_and_delete` ``old_key``: a regenerated session saved
+        under its new id and its old entry deleted (the new entry exists
+        before the old one is gone). In one round trip, ``MOVE_SCRIPT``,
+        except with a cluster client (the two keys may be on two nodes).
+
+        :return: ``False`` when ``key`` is taken (``old_key`` is left as it
+            is); else what :meth:`compare_and_delete` returns.
+        :raise SessionStoreError: when Redis fails.
+        """
+        script = self._move_script
+        if script is None:
+            if not self.create(key, data, max_age):
+                return False
+            return self.compare_and_delete(old_key, version)
+        ttl = ttl_seconds(max_age, self.session_ttl)
+        ex = "" if ttl is None else str(math.ceil(ttl))
+        keys = [self.prefix + key, self.prefix + old_key]
+        try:
+            outcome = script(keys=keys, args=(dumps_json(data), ex, version))
+        except UnicodeDecodeError:
+            return None  # decode_responses=True and the value is not UTF-8
+        except _ERRORS as error:
+            if _is_wrong_type(error):
+                return None  # the old key now holds another type: gone
+            raise SessionStoreError(type(self).__name__, "create", key) from error
+        # The integer 0 (taken) or 1 (done), else the old text (a bulk string,
+        # even one reading "1") or nil.
+        if outcome == 0:
+            return False
+        if isinstance(outcome, int):
+            return True
+        return found_entry(outcome)
 
     def destroy(self, key: str) -> None:
         """Delete the entry of ``key`` if it holds a string, as sessions do.
