@@ -55,13 +55,62 @@ class SQLAlchemyStore(ConditionalTextStore):
         KoaSession(app, store=SQLAlchemyStore(
             "postgresql+psycopg://app@db.internal/app"))
 
-    Saves are conditional
-    (:class:`~flask_koasession.stores.ConditionalStore`), in one transaction
-    each: ``UPDATE ... WHERE id = :id AND data = :loaded`` (the text the
-    request loaded, unexpired), and when no row matched, a ``SELECT`` of the
-    row as it is now; a new session is an ``INSERT`` that never replaces a
-    live row. These need the default READ COMMITTED isolation (or SQLite's),
-    under which an ``UPDATE`` sees the row as the last commit left it.
+    On SQLite and PostgreSQL each operation is one statement, run in
+    autocommit mode: a statement is a transaction of its own, atomic, with
+    no ``BEGIN`` or ``COMMIT`` around it. A request that reads its session
+    costs one round trip, one that writes two, a new session one:
+
+    - a read: ``SELECT`` of the live row;
+    - a new session: ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE`` the
+      row has expired, so that a live row is never replaced;
+    - a save (:class:`~flask_koasession.stores.ConditionalStore`): an
+      ``UPDATE`` of the live row only if it still holds the text the request
+      loaded. On PostgreSQL the same ``UPDATE`` tells what stopped it: it
+      targets the live row whatever its text, its ``SET`` writes the new
+      text only where the old one is the text loaded (``CASE``), and
+      ``RETURNING`` gives the row's text when it was another (no row: none
+      is live). Elsewhere, when no row matched, a ``SELECT`` reads the row
+      as it is now;
+    - the old id after ``regenerate()``: ``DELETE`` on the same condition
+      (then the ``SELECT``, when it matched nothing).
+
+    Why single statements keep the guarantees, under READ COMMITTED
+    (PostgreSQL's default) or SQLite's serialized writes: a conditional
+    ``UPDATE`` or ``DELETE`` that meets a row another transaction is
+    changing waits for it to commit, then checks its ``WHERE`` again on
+    the row as that commit left it, so that it never writes over a save it
+    did not see (the compare and the write are one step). PostgreSQL's
+    one-statement save reads the text it returns from the row it has locked,
+    so that it is the row as it is now, not as the statement's snapshot
+    had it. The ``INSERT``'s ``ON CONFLICT`` sees the committed row too.
+    The ``SELECT`` after a failed condition, a statement of its own, sees
+    what was committed before it began: the row the next attempt compares
+    with, or a newer one, which that attempt's condition catches. Dropping
+    ``BEGIN``/``COMMIT`` loses nothing: in a transaction under READ
+    COMMITTED each statement took a new snapshot all the same. So the
+    database's default isolation must be READ COMMITTED (or SQLite's):
+    under REPEATABLE READ or SERIALIZABLE a statement that meets a row
+    another transaction changed fails instead, and the store does not
+    retry it.
+
+    Dialects other than SQLite's and PostgreSQL's get portable statements:
+    a new session is a ``DELETE`` of an expired row then an ``INSERT``
+    (which fails, and reports the id taken, when a live row has it), and a
+    whole-entry save an ``UPDATE`` then an ``INSERT`` when no row matched;
+    each statement is atomic, and no step depends on the previous one
+    having seen a state that another could change in between.
+
+    The connections are not pinged before use (``pool_pre_ping`` costs a
+    round trip per operation): when a statement finds its connection broken,
+    as after a database restart, SQLAlchemy discards it and the pool's
+    other connections of the time, and the store runs the operation once
+    more on a new one. A retry must be right even if the first try ran and
+    only its reply was lost: a read, an upsert or a ``DELETE`` by id can run
+    twice; a new session or a save whose retry finds the row holding the
+    very text it writes knows that the first try wrote it; a
+    ``compare_and_delete`` whose retry finds the row gone cannot tell who
+    deleted it, and raises rather than guess. A database that is down fails
+    the operation at once.
 
     For an SQLite file given as a URL or a path, the store's engine waits up
     to ``sqlite_busy_timeout`` seconds for a lock held by another connection
@@ -70,9 +119,11 @@ class SQLAlchemyStore(ConditionalTextStore):
     never block each other and a commit is short, so that many threads and
     processes of one machine share the file without ``database is locked``
     errors. (WAL needs the processes on one machine, which SQLite needs
-    anyway, and not a network file system.) An engine passed in is used as
-    it is: give it the same (``connect_args={"timeout": 15}`` and the
-    pragma).
+    anyway, and not a network file system.) It also sets ``PRAGMA
+    synchronous=NORMAL`` (:attr:`sqlite_synchronous`): a commit no longer
+    waits for the disk, and survives the app crashing, though a power loss
+    may take back the last few. An engine passed in gets none of these:
+    give it the same (``connect_args={"timeout": 15}`` and the pragmas).
 
     Database errors are raised as
     :class:`~flask_koasession.exceptions.SessionStoreError`, the original
@@ -84,10 +135,14 @@ class SQLAlchemyStore(ConditionalTextStore):
         or the path of an SQLite file, as a ``str`` without ``"://"`` or a
         :class:`os.PathLike` (``"sessions.db"``, ``Path("/var/app/s.db")``),
         relative paths taken from the working directory. For a URL or a path
-        the store makes an engine (with ``pool_pre_ping``, so connections
-        broken by a database restart are replaced; a shared ``StaticPool``
-        for in-memory SQLite, so that every thread sees the one database)
-        and disposes it in :meth:`close`.
+        the store makes an engine (in autocommit mode; a shared
+        ``StaticPool`` for in-memory SQLite, so that every thread sees the
+        one database) and disposes it in :meth:`close`. An engine passed in
+        is used through ``engine.execution_options(isolation_level=
+        "AUTOCOMMIT")``, which switches each connection it lends the store
+        to autocommit and back: in the driver alone for psycopg and
+        sqlite3, a statement each way for some others (MySQL's), which an
+        engine made with ``isolation_level="AUTOCOMMIT"`` saves.
     :param table: the table name.
     :param metadata: a :class:`~sqlalchemy.schema.MetaData` to define the
         table in, e.g. the one your migrations use. If it already defines a
