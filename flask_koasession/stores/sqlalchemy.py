@@ -281,13 +281,17 @@ class SQLAlchemyStore(ConditionalTextStore):
             upsert = self._upsert(row)
             self._run("set", key, lambda c: c.execute(upsert), retry=True)
             return
+
+        def update_or_insert(connection: sa.Connection) -> None:
+            _update_or_insert(connection, self.table, row)
+
         try:
-            self._run("set", key, lambda c: _update_or_insert(c, self.table, row))
+            self._run("set", key, update_or_insert, retry=True)
         except SessionStoreError as error:
             if not isinstance(error.__cause__, IntegrityError):
                 raise
             # Another writer inserted the id between our UPDATE and INSERT.
-            self._run("set", key, lambda c: _update_or_insert(c, self.table, row))
+            self._run("set", key, update_or_insert, retry=True)
 
     def create_text(self, key: str, text: str, ttl: float | None) -> bool:
         """Insert the row of ``key`` unless a live one exists (an expired one
