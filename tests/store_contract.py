@@ -498,12 +498,21 @@ class ConditionalContract(StoreContract):
 # -- SQLAlchemyStore -------------------------------------------------------------
 
 
+#: The class attributes of SQLAlchemyStore naming the dialects that get
+#: statements of their own; empty, a store uses the portable ones.
+PORTABLE = ("native_upsert_dialects", "single_statement_swap_dialects")
+
+
 class SQLContract(ConditionalContract):
     """SQLAlchemyStore on some database; subclasses give ``database_url``."""
 
     @pytest.fixture
     def database_url(self) -> str:
         raise NotImplementedError
+
+    #: Whether the stores use the portable statements that dialects other
+    #: than SQLite's and PostgreSQL's get (a subclass reruns every test so).
+    portable = False
 
     @pytest.fixture
     def make_store(
@@ -518,6 +527,9 @@ class SQLContract(ConditionalContract):
             kwargs.setdefault("table", table)
             kwargs.setdefault("clock", clock)
             store = SQLAlchemyStore(engine_or_url or database_url, **kwargs)
+            if self.portable:
+                for dialects in PORTABLE:
+                    setattr(store, dialects, frozenset())
             made.append(store)
             return store
 

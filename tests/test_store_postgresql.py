@@ -55,3 +55,11 @@ class TestPostgresStore(SQLContract):
             postgres_instance.start()
         # The pool replaces its broken connections; the data survived.
         assert fetch(store, "key") == PAYLOAD
+
+
+class TestPostgresPortableStatements(TestPostgresStore):
+    """Every test again with the portable statements that other dialects
+    (MySQL...) get: a conditional save that finds the row changed reads it
+    with a second statement, a create and an upsert are two."""
+
+    portable = True

@@ -73,6 +73,13 @@ class TestSQLiteFileStore(SQLContract):
         assert fetch(second, "key") == PAYLOAD
 
 
+class TestSQLiteFilePortableStatements(TestSQLiteFileStore):
+    """Every test again with the portable statements that other dialects
+    (MySQL...) get."""
+
+    portable = True
+
+
 class TestSQLiteFileLocking:
     """An SQLite file shared by threads and processes: write-ahead logging and
     a busy timeout on the engine the store makes, so that a writer neither
@@ -94,6 +101,50 @@ class TestSQLiteFileLocking:
         with sqlite3.connect(tmp_path / "s.db") as other:
             assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         other.close()
+
+    def test_synchronous_normal_by_default(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        # In WAL mode NORMAL keeps every commit through an app crash; only a
+        # power loss may take back the last ones. 1 is NORMAL, 2 FULL.
+        store = closing(SQLAlchemyStore(tmp_path / "s.db"))
+        assert self.pragma(store, "synchronous") == 1
+
+    @pytest.mark.parametrize(("value", "level"), [("FULL", 2), ("extra", 3)])
+    def test_synchronous_set_on_a_subclass(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+        value: str,
+        level: int,
+    ) -> None:
+        class DurableStore(SQLAlchemyStore):
+            sqlite_synchronous = value
+
+        store = closing(DurableStore(tmp_path / "s.db"))
+        assert self.pragma(store, "synchronous") == level
+
+    def test_synchronous_left_alone(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        class SQLiteDefault(SQLAlchemyStore):
+            sqlite_synchronous = None
+
+        store = closing(SQLiteDefault(tmp_path / "s.db"))
+        assert self.pragma(store, "synchronous") == 2  # SQLite's FULL
+
+    def test_unknown_synchronous_is_a_value_error(self, tmp_path: pathlib.Path) -> None:
+        class Mistaken(SQLAlchemyStore):
+            sqlite_synchronous = "SOMETIMES"
+
+        with pytest.raises(ValueError, match="sqlite_synchronous") as caught:
+            Mistaken(tmp_path / "s.db")
+        assert "'SOMETIMES'" in str(caught.value)
+        assert "'NORMAL'" in str(caught.value)
 
     def test_timeout_in_the_url_wins(
         self,

@@ -26,6 +26,12 @@ from .base import ConditionalTextStore
 # An unreachable database, a failed statement, or no pooled connection free.
 _ERRORS = (DBAPIError, PoolTimeoutError)
 
+_T = t.TypeVar("_T")
+
+
+class _Undecided(Exception):
+    """A retry cannot tell what the lost first try did."""
+
 
 class SQLAlchemyStore(ConditionalTextStore):
     """Keep sessions in a table of a SQL database, through SQLAlchemy Core.
@@ -49,13 +55,62 @@ class SQLAlchemyStore(ConditionalTextStore):
         KoaSession(app, store=SQLAlchemyStore(
             "postgresql+psycopg://app@db.internal/app"))
 
-    Saves are conditional
-    (:class:`~flask_koasession.stores.ConditionalStore`), in one transaction
-    each: ``UPDATE ... WHERE id = :id AND data = :loaded`` (the text the
-    request loaded, unexpired), and when no row matched, a ``SELECT`` of the
-    row as it is now; a new session is an ``INSERT`` that never replaces a
-    live row. These need the default READ COMMITTED isolation (or SQLite's),
-    under which an ``UPDATE`` sees the row as the last commit left it.
+    On SQLite and PostgreSQL each operation is one statement, run in
+    autocommit mode: a statement is a transaction of its own, atomic, with
+    no ``BEGIN`` or ``COMMIT`` around it. A request that reads its session
+    costs one round trip, one that writes two, a new session one:
+
+    - a read: ``SELECT`` of the live row;
+    - a new session: ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE`` the
+      row has expired, so that a live row is never replaced;
+    - a save (:class:`~flask_koasession.stores.ConditionalStore`): an
+      ``UPDATE`` of the live row only if it still holds the text the request
+      loaded. On PostgreSQL the same ``UPDATE`` tells what stopped it: it
+      targets the live row whatever its text, its ``SET`` writes the new
+      text only where the old one is the text loaded (``CASE``), and
+      ``RETURNING`` gives the row's text when it was another (no row: none
+      is live). Elsewhere, when no row matched, a ``SELECT`` reads the row
+      as it is now;
+    - the old id after ``regenerate()``: ``DELETE`` on the same condition
+      (then the ``SELECT``, when it matched nothing).
+
+    Why single statements keep the guarantees, under READ COMMITTED
+    (PostgreSQL's default) or SQLite's serialized writes: a conditional
+    ``UPDATE`` or ``DELETE`` that meets a row another transaction is
+    changing waits for it to commit, then checks its ``WHERE`` again on
+    the row as that commit left it, so that it never writes over a save it
+    did not see (the compare and the write are one step). PostgreSQL's
+    one-statement save reads the text it returns from the row it has locked,
+    so that it is the row as it is now, not as the statement's snapshot
+    had it. The ``INSERT``'s ``ON CONFLICT`` sees the committed row too.
+    The ``SELECT`` after a failed condition, a statement of its own, sees
+    what was committed before it began: the row the next attempt compares
+    with, or a newer one, which that attempt's condition catches. Dropping
+    ``BEGIN``/``COMMIT`` loses nothing: in a transaction under READ
+    COMMITTED each statement took a new snapshot all the same. So the
+    database's default isolation must be READ COMMITTED (or SQLite's):
+    under REPEATABLE READ or SERIALIZABLE a statement that meets a row
+    another transaction changed fails instead, and the store does not
+    retry it.
+
+    Dialects other than SQLite's and PostgreSQL's get portable statements:
+    a new session is a ``DELETE`` of an expired row then an ``INSERT``
+    (which fails, and reports the id taken, when a live row has it), and a
+    whole-entry save an ``UPDATE`` then an ``INSERT`` when no row matched;
+    each statement is atomic, and no step depends on the previous one
+    having seen a state that another could change in between.
+
+    The connections are not pinged before use (``pool_pre_ping`` costs a
+    round trip per operation): when a statement finds its connection broken,
+    as after a database restart, SQLAlchemy discards it and the pool's
+    other connections of the time, and the store runs the operation once
+    more on a new one. A retry must be right even if the first try ran and
+    only its reply was lost: a read, an upsert or a ``DELETE`` by id can run
+    twice; a new session or a save whose retry finds the row holding the
+    very text it writes knows that the first try wrote it; a
+    ``compare_and_delete`` whose retry finds the row gone cannot tell who
+    deleted it, and raises rather than guess. A database that is down fails
+    the operation at once.
 
     For an SQLite file given as a URL or a path, the store's engine waits up
     to ``sqlite_busy_timeout`` seconds for a lock held by another connection
@@ -64,9 +119,11 @@ class SQLAlchemyStore(ConditionalTextStore):
     never block each other and a commit is short, so that many threads and
     processes of one machine share the file without ``database is locked``
     errors. (WAL needs the processes on one machine, which SQLite needs
-    anyway, and not a network file system.) An engine passed in is used as
-    it is: give it the same (``connect_args={"timeout": 15}`` and the
-    pragma).
+    anyway, and not a network file system.) It also sets ``PRAGMA
+    synchronous=NORMAL`` (:attr:`sqlite_synchronous`): a commit no longer
+    waits for the disk, and survives the app crashing, though a power loss
+    may take back the last few. An engine passed in gets none of these:
+    give it the same (``connect_args={"timeout": 15}`` and the pragmas).
 
     Database errors are raised as
     :class:`~flask_koasession.exceptions.SessionStoreError`, the original
@@ -78,10 +135,14 @@ class SQLAlchemyStore(ConditionalTextStore):
         or the path of an SQLite file, as a ``str`` without ``"://"`` or a
         :class:`os.PathLike` (``"sessions.db"``, ``Path("/var/app/s.db")``),
         relative paths taken from the working directory. For a URL or a path
-        the store makes an engine (with ``pool_pre_ping``, so connections
-        broken by a database restart are replaced; a shared ``StaticPool``
-        for in-memory SQLite, so that every thread sees the one database)
-        and disposes it in :meth:`close`.
+        the store makes an engine (in autocommit mode; a shared
+        ``StaticPool`` for in-memory SQLite, so that every thread sees the
+        one database) and disposes it in :meth:`close`. An engine passed in
+        is used through ``engine.execution_options(isolation_level=
+        "AUTOCOMMIT")``, which switches each connection it lends the store
+        to autocommit and back: in the driver alone for psycopg and
+        sqlite3, a statement each way for some others (MySQL's), which an
+        engine made with ``isolation_level="AUTOCOMMIT"`` saves.
     :param table: the table name.
     :param metadata: a :class:`~sqlalchemy.schema.MetaData` to define the
         table in, e.g. the one your migrations use. If it already defines a
@@ -104,10 +165,27 @@ class SQLAlchemyStore(ConditionalTextStore):
         ("sqlite", "postgresql")
     )
 
+    #: Dialects on which a conditional save is one statement whatever it
+    #: finds (an ``UPDATE`` of the live row, ``RETURNING`` what stopped it).
+    #: Elsewhere a save that finds the row changed reads it with a second
+    #: statement.
+    single_statement_swap_dialects: t.ClassVar[frozenset[str]] = frozenset(
+        ("postgresql",)
+    )
+
     #: Seconds that the engine the store makes for an SQLite file waits for
     #: a lock (sqlite3's ``timeout``; its default is 5), unless the URL says
     #: (``?timeout=...``).
     sqlite_busy_timeout: t.ClassVar[float] = 15.0
+
+    #: ``PRAGMA synchronous`` of the engine the store makes for an SQLite
+    #: file. ``"NORMAL"``, in write-ahead-log mode, syncs the log to disk at
+    #: checkpoints rather than at every commit: a commit survives the app
+    #: crashing, and a power loss may take back the last ones (sessions
+    #: written in the last moments), never corrupting the file. ``"FULL"``
+    #: (SQLite's default) syncs every commit; ``None`` leaves the setting
+    #: alone. Set it on a subclass, or give an engine of your own.
+    sqlite_synchronous: t.ClassVar[str | None] = "NORMAL"
 
     def __init__(
         self,
@@ -123,7 +201,11 @@ class SQLAlchemyStore(ConditionalTextStore):
             self.engine = engine_or_url
             self._owns_engine = False
         elif isinstance(engine_or_url, (str, sa.URL, os.PathLike)):
-            self.engine = _create_engine(_database_url(engine_or_url))
+            self.engine = _create_engine(
+                _database_url(engine_or_url),
+                busy_timeout=self.sqlite_busy_timeout,
+                synchronous=self.sqlite_synchronous,
+            )
             self._owns_engine = True
         else:
             raise TypeError(
@@ -141,6 +223,15 @@ class SQLAlchemyStore(ConditionalTextStore):
             _define_table(table, self.metadata) if existing is None else existing
         )
         self._statements = _Statements(self.table, self.engine.dialect.name)
+        #: Where the store's statements run: the engine in autocommit mode
+        #: (the engine made from a URL is in it already).
+        self._connections: sa.Engine = (
+            self.engine
+            if self._owns_engine
+            or self.engine.get_execution_options().get("isolation_level")
+            == "AUTOCOMMIT"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         # One connection shared by all threads must serve one of them at a time.
         self._use_lock: t.ContextManager[object] = (
             threading.Lock()
@@ -176,8 +267,9 @@ class SQLAlchemyStore(ConditionalTextStore):
         """
         if "\x00" in key:
             return None  # never stored; PostgreSQL would reject the query
-        with self._begin("get", key) as connection:
-            return self._read(connection, key, self._clock())
+        now = self._clock()
+        read = self._read
+        return self._run("get", key, lambda c: read(c, key, now), retry=True)
 
     def write_text(self, key: str, text: str, ttl: float | None) -> None:
         """Insert or replace the row of ``key``.
@@ -186,18 +278,20 @@ class SQLAlchemyStore(ConditionalTextStore):
         """
         row = {"id": key, "data": text, "expires_at": _deadline(self._clock(), ttl)}
         if self.engine.dialect.name in self.native_upsert_dialects:
-            with self._begin("set", key) as connection:
-                connection.execute(self._upsert(row))
+            upsert = self._upsert(row)
+            self._run("set", key, lambda c: c.execute(upsert), retry=True)
             return
+
+        def update_or_insert(connection: sa.Connection) -> None:
+            _update_or_insert(connection, self.table, row)
+
         try:
-            with self._begin("set", key) as connection:
-                _update_or_insert(connection, self.table, row)
+            self._run("set", key, update_or_insert, retry=True)
         except SessionStoreError as error:
             if not isinstance(error.__cause__, IntegrityError):
                 raise
             # Another writer inserted the id between our UPDATE and INSERT.
-            with self._begin("set", key) as connection:
-                _update_or_insert(connection, self.table, row)
+            self._run("set", key, update_or_insert, retry=True)
 
     def create_text(self, key: str, text: str, ttl: float | None) -> bool:
         """Insert the row of ``key`` unless a live one exists (an expired one
@@ -207,52 +301,62 @@ class SQLAlchemyStore(ConditionalTextStore):
         """
         now = self._clock()
         params = {"key": key, "text": text, "deadline": _deadline(now, ttl), "now": now}
-        statements = self._statements
-        dialect = self.engine.dialect.name
-        if statements.create is not None and dialect in self.native_upsert_dialects:
-            with self._begin("create", key) as connection:
-                created = connection.execute(statements.create, params)
-                if dialect == "postgresql":  # a RETURNING statement
-                    return created.first() is not None
-                return created.rowcount == 1
-        try:
-            with self._begin("create", key) as connection:
-                connection.execute(statements.delete_expired, params)
-                connection.execute(statements.insert, params)
-        except SessionStoreError as error:
-            if isinstance(error.__cause__, IntegrityError):
-                return False  # a live row has the id
-            raise
-        return True
+
+        def again(connection: sa.Connection) -> bool:
+            # The first try may have inserted the row before its reply was
+            # lost: the id (a new session's) then holds this very text.
+            return self._create(connection, params) or _holds(
+                self._read(connection, key, now), text
+            )
+
+        return self._run("create", key, lambda c: self._create(c, params), retry=again)
 
     def replace_text(
         self, key: str, expected: str | bytes, text: str, ttl: float | None
     ) -> t.Literal[True] | str | bytes | None:
-        """``UPDATE`` the live row of ``key`` whose text is ``expected``;
-        when none matched, read the row as it is now, in the same
-        transaction.
+        """Replace the live row of ``key`` whose text is ``expected``; else
+        return the row's text as it is now (see :class:`SQLAlchemyStore`).
 
         :raise SessionStoreError: when the database fails.
         """
         now = self._clock()
         params = {"text": text, "deadline": _deadline(now, ttl)}
-        with self._begin("compare_and_set", key) as connection:
-            statement = self._statements.replace
-            return self._if_unchanged(connection, statement, key, expected, now, params)
+        params.update(self._condition(key, expected, now))
+        swap = self._swap
+
+        def again(connection: sa.Connection) -> t.Literal[True] | str | bytes | None:
+            # Lost the reply of a first try that replaced the row: the row
+            # holds this very text, and this save is done.
+            outcome = swap(connection, params)
+            return True if outcome is True or _holds(outcome, text) else outcome
+
+        return self._run("compare_and_set", key, lambda c: swap(c, params), retry=again)
 
     def delete_text(
         self, key: str, expected: str | bytes
     ) -> t.Literal[True] | str | bytes | None:
-        """``DELETE`` the live row of ``key`` whose text is ``expected``;
-        when none matched, read the row as it is now, in the same
-        transaction.
+        """Delete the live row of ``key`` whose text is ``expected``; else
+        return the row's text as it is now.
 
         :raise SessionStoreError: when the database fails.
         """
-        now = self._clock()
-        with self._begin("compare_and_delete", key) as connection:
-            statement = self._statements.delete
-            return self._if_unchanged(connection, statement, key, expected, now, {})
+        params = self._condition(key, expected, self._clock())
+
+        def delete(connection: sa.Connection) -> t.Literal[True] | str | bytes | None:
+            deleted = connection.execute(self._statements.delete, params)
+            if deleted.rowcount == 1:
+                return True
+            return self._read(connection, key, params["now"])
+
+        def again(connection: sa.Connection) -> t.Literal[True] | str | bytes | None:
+            outcome = delete(connection)
+            if outcome is None:
+                # Deleted by the first try, whose reply was lost, or by
+                # another request: no telling which, so no answer.
+                raise _Undecided
+            return outcome
+
+        return self._run("compare_and_delete", key, delete, retry=again)
 
     def destroy(self, key: str) -> None:
         """Delete the row of ``key``, if there is one.
@@ -262,8 +366,8 @@ class SQLAlchemyStore(ConditionalTextStore):
         """
         if "\x00" in key:
             return
-        with self._begin("destroy", key) as connection:
-            connection.execute(sa.delete(self.table).where(self.table.c.id == key))
+        statement = sa.delete(self.table).where(self.table.c.id == key)
+        self._run("destroy", key, lambda c: c.execute(statement), retry=True)
 
     def cleanup(self) -> int:
         """Delete the expired rows and return how many there were.
@@ -274,8 +378,9 @@ class SQLAlchemyStore(ConditionalTextStore):
         statement = sa.delete(self.table).where(
             expires_at.is_not(None), expires_at <= self._clock()
         )
-        with self._begin("cleanup") as connection:
-            return connection.execute(statement).rowcount
+        return self._run(
+            "cleanup", None, lambda c: c.execute(statement).rowcount, retry=True
+        )
 
     def close(self) -> None:
         """Dispose the engine's connections if the store made the engine.
@@ -292,51 +397,104 @@ class SQLAlchemyStore(ConditionalTextStore):
         text: str | bytes | None = read.scalar_one_or_none()
         return text
 
-    def _if_unchanged(
-        self,
-        connection: sa.Connection,
-        statement: sa.Update | sa.Delete,
-        key: str,
-        expected: str | bytes,
-        now: float,
-        params: dict[str, t.Any],
-    ) -> t.Literal[True] | str | bytes | None:
-        """Run ``statement`` on the live row of ``key`` holding ``expected``;
-        ``True`` when it matched, else the row's text as it is now."""
+    def _create(self, connection: sa.Connection, params: dict[str, t.Any]) -> bool:
+        """Insert the row unless a live one has its id."""
+        statements = self._statements
+        if (
+            statements.create is not None
+            and self.engine.dialect.name in self.native_upsert_dialects
+        ):
+            created = connection.execute(statements.create, params)
+            if statements.create_returns:
+                return created.first() is not None
+            return created.rowcount == 1
+        # Two statements, each atomic: an expired row goes, then the INSERT
+        # fails if a live row has the id (ours, or another creator's).
+        connection.execute(statements.delete_expired, params)
+        try:
+            connection.execute(statements.insert, params)
+        except IntegrityError:
+            return False
+        return True
+
+    def _condition(
+        self, key: str, expected: str | bytes, now: float
+    ) -> dict[str, t.Any]:
+        """The parameters naming the live row of ``key`` holding ``expected``."""
         if self.engine.dialect.name == "sqlite":
             if isinstance(expected, str):
                 expected = expected.encode()  # compared as read: bytes
         elif isinstance(expected, bytes):
             expected = expected.decode("utf-8", "replace")
-        params = {**params, "key": key, "expected": expected, "now": now}
-        if connection.execute(statement, params).rowcount == 1:
+        return {"key": key, "expected": expected, "now": now}
+
+    def _swap(
+        self, connection: sa.Connection, params: dict[str, t.Any]
+    ) -> t.Literal[True] | str | bytes | None:
+        """The conditional ``UPDATE``: ``True`` when it replaced the row, else
+        the row's text as it is now."""
+        statements = self._statements
+        if (
+            statements.swap is not None
+            and self.engine.dialect.name in self.single_statement_swap_dialects
+        ):
+            # No row: none is live. A row: NULL when the row now holds the
+            # new text, else the text that stopped the write.
+            found = connection.execute(statements.swap, params).first()
+            if found is None:
+                return None
+            current: str | bytes | None = found[0]
+            return True if current is None else current
+        if connection.execute(statements.replace, params).rowcount == 1:
             return True
-        # The write statement began the write transaction (its lock, or the
-        # row lock): the row read now is the one the next attempt compares.
-        return self._read(connection, key, now)
+        return self._read(connection, params["key"], params["now"])
+
+    def _run(
+        self,
+        operation: str,
+        key: str | None,
+        work: t.Callable[[sa.Connection], _T],
+        *,
+        retry: bool | t.Callable[[sa.Connection], _T] = False,
+    ) -> _T:
+        """Run ``work`` on a connection in autocommit mode, each statement
+        its own transaction; database errors raised as store errors.
+
+        When the connection turns out to be broken (the database restarted
+        since it was opened), SQLAlchemy invalidates it and the pool's other
+        connections; then ``retry`` (``True``: ``work`` again) runs once on a
+        fresh connection. It must be right even if the first try's
+        statements ran and only their reply was lost.
+        """
+        try:
+            with self._use_lock:
+                try:
+                    with self._connections.connect() as connection:
+                        return work(connection)
+                except DBAPIError as error:
+                    if not (retry and error.connection_invalidated):
+                        raise
+                    first = error
+                again = work if retry is True else retry
+                try:
+                    with self._connections.connect() as connection:
+                        return again(connection)
+                except _Undecided:
+                    raise first from None
+        except _ERRORS as error:
+            raise SessionStoreError(type(self).__name__, operation, key) from error
 
     @contextlib.contextmanager
-    def _errors(self, operation: str, key: str | None = None) -> t.Iterator[None]:
+    def _errors(self, operation: str) -> t.Iterator[None]:
         """Use the database, its errors raised as store errors."""
         try:
             with self._use_lock:
                 yield
         except _ERRORS as error:
-            raise SessionStoreError(type(self).__name__, operation, key) from error
+            raise SessionStoreError(type(self).__name__, operation, None) from error
 
-    @contextlib.contextmanager
-    def _begin(
-        self, operation: str, key: str | None = None
-    ) -> t.Iterator[sa.Connection]:
-        """A transaction, with database errors raised as store errors."""
-        with self._errors(operation, key), self.engine.begin() as connection:
-            yield connection
-
-    def _upsert(
-        self, row: dict[str, t.Any], where: sa.ColumnElement[bool] | None = None
-    ) -> sa.Insert:
-        """``INSERT``, or ``UPDATE`` the row with the same id (only where
-        ``where`` holds of it, when given)."""
+    def _upsert(self, row: dict[str, t.Any]) -> sa.Insert:
+        """``INSERT``, or ``UPDATE`` the row with the same id."""
         insert = (
             postgresql.insert
             if self.engine.dialect.name == "postgresql"
@@ -349,7 +507,6 @@ class SQLAlchemyStore(ConditionalTextStore):
                 "data": statement.excluded.data,
                 "expires_at": statement.excluded.expires_at,
             },
-            where=where,
         )
 
 
@@ -393,9 +550,32 @@ class _Statements:
         )
         #: Delete the row if it is live and unchanged.
         self.delete = sa.delete(table).where(unchanged)
+        #: Replace the live row if unchanged, in one statement that returns
+        #: NULL when the row holds the new text and the row's text when it
+        #: was changed; no row when none is live. (PostgreSQL evaluates the
+        #: ``SET`` expressions on the row before the update, ``RETURNING``
+        #: on the row after it.)
+        self.swap: sa.Executable | None = None
+        if dialect == "postgresql":
+            text = sa.bindparam("text", type_=sa.Text)
+            same = columns.data == sa.bindparam("expected", type_=sa.Text)
+            self.swap = (
+                sa.update(table)
+                .where(this_row, live)
+                .values(
+                    data=sa.case((same, text), else_=columns.data),
+                    expires_at=sa.case(
+                        (same, sa.bindparam("deadline", type_=sa.Double)),
+                        else_=columns.expires_at,
+                    ),
+                )
+                .returning(sa.case((columns.data == text, sa.null()), else_=stored))
+            )
         #: Create a row where there is none, or only an expired one: one
         #: statement (``native_upsert_dialects``)...
         self.create: sa.Executable | None = None
+        #: Whether :attr:`create` says with a returned row that it created.
+        self.create_returns = dialect == "postgresql"
         if dialect in ("sqlite", "postgresql"):
             insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
                 table
@@ -416,6 +596,13 @@ class _Statements:
         #: ...or two, elsewhere.
         self.delete_expired = sa.delete(table).where(this_row, expired)
         self.insert = sa.insert(table).values(row)
+
+
+def _holds(found: object, text: str) -> bool:
+    """Whether ``found``, a row's text as read, is ``text``."""
+    if isinstance(found, bytes):
+        return found == text.encode()
+    return found == text
 
 
 def _deadline(now: float, ttl: float | None) -> float | None:
@@ -477,27 +664,45 @@ def _database_url(value: str | sa.URL | os.PathLike[str]) -> sa.URL:
         ) from error
 
 
-def _create_engine(parsed: sa.URL) -> sa.Engine:
-    """An engine for ``parsed``.
+#: What ``PRAGMA synchronous`` accepts.
+_SYNCHRONOUS = frozenset(("OFF", "NORMAL", "FULL", "EXTRA"))
+
+
+def _create_engine(
+    parsed: sa.URL, *, busy_timeout: float, synchronous: str | None
+) -> sa.Engine:
+    """An engine for ``parsed``, in autocommit mode: every statement of the
+    store is a transaction of its own (see :class:`SQLAlchemyStore`).
+
+    No ``pool_pre_ping``, which costs a round trip per checkout: a broken
+    connection is found by the statement itself, and the store retries.
 
     :raise ValueError: when SQLAlchemy knows no such database (an unknown
-        dialect name, say).
+        dialect name, say), or ``synchronous`` is no ``PRAGMA synchronous``
+        value.
     """
+    backend = parsed.get_backend_name()
+    options: dict[str, t.Any] = {"isolation_level": "AUTOCOMMIT"}
+    if backend in ("sqlite", "postgresql"):
+        # Their drivers tell that a connection is in autocommit mode: the
+        # rollback with which a connection goes back to the pool, which has
+        # nothing to undo, is skipped rather than sent.
+        options["skip_autocommit_rollback"] = True
     try:
-        if parsed.get_backend_name() == "sqlite" and _is_sqlite_memory(parsed):
+        if backend == "sqlite" and _is_sqlite_memory(parsed):
             # One connection for all threads, else each sees its own empty
             # database.
             return sa.create_engine(
                 parsed,
                 poolclass=StaticPool,
                 connect_args={"check_same_thread": False},
+                **options,
             )
-        if parsed.get_backend_name() == "sqlite" and parsed.get_driver_name() in (
-            "pysqlite",
-            "",
-        ):
-            return _sqlite_file_engine(parsed)
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        if backend == "sqlite" and parsed.get_driver_name() in ("pysqlite", ""):
+            return _sqlite_file_engine(
+                parsed, options, busy_timeout=busy_timeout, synchronous=synchronous
+            )
+        return sa.create_engine(parsed, **options)
     except ArgumentError as error:
         shown = parsed.render_as_string(hide_password=True)
         raise ValueError(
@@ -506,25 +711,43 @@ def _create_engine(parsed: sa.URL) -> sa.Engine:
         ) from error
 
 
-def _sqlite_file_engine(url: sa.URL) -> sa.Engine:
+def _sqlite_file_engine(
+    url: sa.URL,
+    options: dict[str, t.Any],
+    *,
+    busy_timeout: float,
+    synchronous: str | None,
+) -> sa.Engine:
     """An engine for an SQLite file shared by threads and processes: a busy
-    timeout, and write-ahead logging (see :class:`SQLAlchemyStore`)."""
+    timeout, write-ahead logging and ``synchronous`` (see
+    :class:`SQLAlchemyStore`)."""
+    if synchronous is not None and synchronous.upper() not in _SYNCHRONOUS:
+        raise ValueError(
+            f"SQLAlchemyStore.sqlite_synchronous must be one of"
+            f" {', '.join(map(repr, sorted(_SYNCHRONOUS)))} or None (leave"
+            f" SQLite's setting), got {synchronous!r}."
+        )
     connect_args = {}
     if "timeout" not in url.query:
-        connect_args["timeout"] = SQLAlchemyStore.sqlite_busy_timeout
-    engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-    sa.event.listen(engine, "connect", _write_ahead_log)
+        connect_args["timeout"] = busy_timeout
+    engine = sa.create_engine(url, connect_args=connect_args, **options)
+    pragmas = ["PRAGMA journal_mode=WAL"]
+    if synchronous is not None:
+        pragmas.append(f"PRAGMA synchronous={synchronous.upper()}")
+
+    def on_connect(dbapi_connection: t.Any, connection_record: t.Any) -> None:
+        # Once per new connection. The journal mode stays with the file (a
+        # no-op once in WAL mode, waiting for locks as the busy timeout
+        # says); synchronous is the connection's own.
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    sa.event.listen(engine, "connect", on_connect)
     return engine
-
-
-def _write_ahead_log(dbapi_connection: t.Any, connection_record: t.Any) -> None:
-    # Once per new connection; a no-op once the file is in WAL mode, which
-    # it keeps. Waits for locks as the busy timeout says.
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-    finally:
-        cursor.close()
 
 
 def _is_sqlite_memory(url: sa.URL) -> bool:

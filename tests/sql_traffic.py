@@ -1,0 +1,211 @@
+"""Count the round trips a block of code makes to a real SQL database.
+
+- PostgreSQL: :class:`PostgresRelay`, a TCP relay between the clients and a
+  real server that reads the frontend protocol as it passes. A client waits
+  for the server once per simple ``Query`` message and once per ``Sync``
+  (the end of an extended-protocol exchange: Parse, Bind, Execute...), so
+  these are its round trips: statements, ``BEGIN`` and ``COMMIT``, and a
+  pool's pre-ping alike. The relay can also cut a connection instead of
+  passing on the server's next reply, as a network that fails after the
+  server has run a statement would.
+- SQLite: :func:`sqlite_traffic`, the statements the SQLite library itself
+  runs on the engine's connections (``sqlite3``'s trace callback), including
+  the ``BEGIN`` and ``COMMIT`` that the ``sqlite3`` module adds on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+import typing as t
+
+import sqlalchemy as sa
+
+#: The codes of the startup-phase requests that the server answers with one
+#: byte before the real startup message (SSLRequest, GSSENCRequest).
+_NEGOTIATIONS = (80877103, 80877104)
+
+
+class PostgresRelay:
+    """A TCP relay to a PostgreSQL server that counts round trips.
+
+    :param host: the server's address.
+    :param port: the server's port.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        #: Round trips by what they were: the first word of a simple query,
+        #: or ``"SYNC"`` for an extended-protocol exchange.
+        self.messages: list[str] = []
+        self._cut_next_reply = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def round_trips(self) -> int:
+        with self._lock:
+            return len(self.messages)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+    def cut_next_reply(self) -> None:
+        """Close the next connection that gets a reply, without passing the
+        reply on: the server has done what the client asked, the client
+        never hears of it."""
+        with self._lock:
+            self._cut_next_reply = True
+
+    def break_connections(self) -> None:
+        """Close every connection made so far, as a database restart does."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        _close(*sockets)
+
+    def url(self, url: str) -> str:
+        """``url`` (the server's SQLAlchemy URL) through the relay."""
+        return (
+            sa.make_url(url)
+            .set(host="127.0.0.1", port=self.port)
+            .render_as_string(hide_password=False)
+        )
+
+    def close(self) -> None:
+        self.listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target, timeout=10)
+            server.settimeout(None)
+            with self._lock:
+                self._sockets += [client, server]
+            threading.Thread(
+                target=self._client_to_server, args=(client, server), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._server_to_client, args=(server, client), daemon=True
+            ).start()
+
+    def _client_to_server(self, client: socket.socket, server: socket.socket) -> None:
+        buffer = b""
+        started = False
+        # The first word of each prepared statement, by name ("" unnamed).
+        prepared: dict[bytes, str] = {}
+        current = "SYNC"
+        try:
+            while chunk := client.recv(1 << 16):
+                server.sendall(chunk)
+                buffer += chunk
+                while True:
+                    if not started:
+                        if len(buffer) < 8:
+                            break
+                        (length,) = struct.unpack("!i", buffer[:4])
+                        (code,) = struct.unpack("!i", buffer[4:8])
+                        if len(buffer) < length:
+                            break
+                        buffer = buffer[length:]
+                        started = code not in _NEGOTIATIONS
+                        continue
+                    if len(buffer) < 5:
+                        break
+                    kind = buffer[:1]
+                    (length,) = struct.unpack("!i", buffer[1:5])
+                    if len(buffer) < 1 + length:
+                        break
+                    body, buffer = buffer[5 : 1 + length], buffer[1 + length :]
+                    if kind == b"Q":
+                        self._count(_first_word(body))
+                    elif kind == b"P":  # Parse: name, query
+                        name, query = body.split(b"\x00", 2)[:2]
+                        current = prepared[name] = _first_word(query)
+                    elif kind == b"B":  # Bind: portal, prepared statement
+                        current = prepared.get(body.split(b"\x00", 2)[1], current)
+                    elif kind == b"S":
+                        self._count(current)
+                        current = "SYNC"
+        except OSError:
+            pass
+        finally:
+            _close(client, server)
+
+    def _server_to_client(self, server: socket.socket, client: socket.socket) -> None:
+        try:
+            while chunk := server.recv(1 << 16):
+                with self._lock:
+                    cut, self._cut_next_reply = self._cut_next_reply, False
+                if cut:
+                    break
+                client.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            _close(client, server)
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.messages.append(name)
+
+
+def _first_word(query: bytes) -> str:
+    words = query.rstrip(b"\x00").decode(errors="replace").split()
+    return words[0].upper() if words else "EMPTY"
+
+
+def _close(*sockets: socket.socket) -> None:
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+class SQLiteTraffic:
+    """The statements SQLite ran on an engine's connections, in order."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def kinds(self) -> list[str]:
+        """The first word of each statement, upper-case."""
+        return [text.split(None, 1)[0].upper() for text in self.statements]
+
+
+@contextlib.contextmanager
+def sqlite_traffic(engine: sa.Engine) -> t.Iterator[SQLiteTraffic]:
+    """Record what SQLite runs on ``engine``'s connections during the block.
+
+    The trace callback is set on each connection as it is checked out, so
+    connections already in the pool are traced too.
+    """
+    traffic = SQLiteTraffic()
+    traced: list[t.Any] = []
+
+    def checkout(dbapi_connection: t.Any, record: t.Any, proxy: t.Any) -> None:
+        dbapi_connection.set_trace_callback(traffic.statements.append)
+        traced.append(dbapi_connection)
+
+    sa.event.listen(engine.pool, "checkout", checkout)
+    try:
+        yield traffic
+    finally:
+        sa.event.remove(engine.pool, "checkout", checkout)
+        for dbapi_connection in traced:
+            with contextlib.suppress(Exception):
+                dbapi_connection.set_trace_callback(None)
