@@ -166,6 +166,16 @@ def _merge_option(merge: bool) -> dict[str, bool]:
     return {} if merge else {"merge": False}
 
 
+def _setup_koa_memory(
+    app: Flask, backends: Backends, cleanup: contextlib.ExitStack
+) -> Regenerate:
+    from flask_koasession.stores import MemoryStore
+
+    # No server, no round trip: what store mode costs in our own Python.
+    KoaSession(app, store=MemoryStore())
+    return _koa_regenerate
+
+
 def _koa_sql(attribute: str, *, merge: bool = True) -> Setup:
     def setup(
         app: Flask, backends: Backends, cleanup: contextlib.ExitStack
@@ -223,6 +233,15 @@ VARIANTS: dict[str, Variant] = {
     ),
     "koa-redis": Variant(
         "ours, Redis", "ours Redis", "flask-session", "redis_url", lambda: _koa_redis()
+    ),
+    # MemoryStore: store mode without a server, so our own Python work in
+    # store mode, beside cookie mode's.
+    "koa-memory": Variant(
+        "ours, MemoryStore",
+        "ours memory",
+        "koa-cookie",
+        None,
+        lambda: _setup_koa_memory,
     ),
     "koa-sqlite": Variant(
         "ours, SQLite",
@@ -283,6 +302,7 @@ MAIN_VARIANTS = (
     "bare",
     "flask",
     "koa-cookie",
+    "koa-memory",
     "flask-session",
     "koa-redis",
     "koa-sqlite",
