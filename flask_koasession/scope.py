@@ -100,10 +100,10 @@ class RequestScope:
         """
         genid = self.options.genid
         if genid is None:
-            made: object = (self.options.prefix or "") + str(uuid.uuid4())
-        else:
-            made = genid(self.request)
-        return check_new_id(made)
+            # Nothing to check: prefix was at set-up, and a UUID's 36
+            # characters are letters, digits and dashes.
+            return (self.options.prefix or "") + str(uuid.uuid4())
+        return check_new_id(genid(self.request))
 
 
 def check_new_id(made: object) -> str:
