@@ -46,16 +46,27 @@ def decide(
         return "force"
     if loaded.is_new and data_json == "{}":
         return None  # new and not populated
-    if data_json is not None and (
-        loaded.flat is not None or data_json != loaded.data_json
-    ):
-        # Flat data as loaded was compared value by value: a text is a change.
+    if data_changed(loaded, data_json):
         return "changed"
     if options.rolling:
         return "rolling"
     if options.renew and _half_expired(loaded, now):
         return "renew"
     return None
+
+
+def data_changed(loaded: Loaded, data_json: str | None) -> bool:
+    """Whether the data at the end of the request differs from the data as
+    loaded (koa compares their texts; ``{}`` for a new session).
+
+    :param data_json: as for :func:`decide`.
+    """
+    if data_json is None:
+        return False
+    if loaded.flat is not None:
+        # Flat data as loaded was compared value by value: a text is a change.
+        return True
+    return data_json != (loaded.data_json or "{}")
 
 
 def _half_expired(loaded: Loaded, now: int) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from flask.sessions import SessionMixin
 
 from . import loading, payload
+from .decide import data_changed
 from .max_age import DEFAULT_MAX_AGE, MaxAge
 from .options import normalize_max_age
 
@@ -233,7 +234,7 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
             data_json = self._data_json(payload.data_of(self))
         except (RecursionError, ValueError, TypeError):
             return True  # unlike what was loaded, which could be written
-        return data_json != (loaded.data_json or "{}")
+        return data_changed(loaded, data_json)
 
     @modified.setter
     def modified(self, value: bool) -> None:

@@ -41,6 +41,12 @@ def _modified_app(**options: t.Any) -> flask.Flask:
         flask.session["cart"] = {"items": [1]}
         return "seeded"
 
+    @app.get("/seed-flat")
+    def seed_flat() -> str:
+        # Scalars only: kept as loaded and compared value by value.
+        flask.session.update(cart="a", views=1)
+        return "seeded"
+
     @app.get("/probe/<step>")
     def probe(step: str) -> str:
         session = flask.session
@@ -49,6 +55,8 @@ def _modified_app(**options: t.Any) -> flask.Flask:
             session.get("cart")
         elif step == "set":
             session["name"] = "x"
+        elif step == "same":
+            session["views"] = session.get("views")
         elif step == "nested":
             session["cart"]["items"].append(2)
         elif step == "delete":
@@ -83,6 +91,24 @@ def test_modified_says_whether_the_data_changed_in_this_request(
 ) -> None:
     client = _modified_app().test_client()
     client.get("/seed")
+    assert client.get(f"/probe/{step}").text == expected
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ("read", "False False"),
+        ("set", "False True"),
+        ("same", "False False"),
+        ("delete", "False True"),
+        ("undo", "False False"),
+        ("destroy", "False True"),
+        ("force", "False True"),
+    ],
+)
+def test_modified_on_flat_data(step: str, expected: str) -> None:
+    client = _modified_app().test_client()
+    client.get("/seed-flat")
     assert client.get(f"/probe/{step}").text == expected
 
 
