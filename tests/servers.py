@@ -117,9 +117,9 @@ def _log_tail(path: Path, lines: int = 20) -> str:
 
 
 class Server:
-    """A server run in a ``with`` block: started on entry, stopped on exit.
+    """A server run in a ``with`` block: :meth:`up` on entry, :meth:`down` on exit.
 
-    A start that fails half-way (a cluster with some nodes up) is stopped too.
+    A start that fails half-way (a cluster with some nodes up) is undone too.
     """
 
     def start(self) -> None:
@@ -128,16 +128,24 @@ class Server:
     def stop(self) -> None:
         raise NotImplementedError
 
+    def up(self) -> None:
+        """Make the server ready; :meth:`start` unless it needs more."""
+        self.start()
+
+    def down(self) -> None:
+        """Undo :meth:`up`; :meth:`stop` unless there is more to remove."""
+        self.stop()
+
     def __enter__(self) -> t.Self:
         try:
-            self.start()
+            self.up()
         except BaseException:
-            self.stop()
+            self.down()
             raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self.down()
 
 
 # -- Redis ----------------------------------------------------------------------
@@ -333,7 +341,7 @@ def _postgres_bin() -> Path:
     return Path(newest).parent
 
 
-class PostgresServer:
+class PostgresServer(Server):
     """A throw-away PostgreSQL cluster with trust authentication.
 
     The directory is made with :func:`tempfile.mkdtemp` rather than pytest's
@@ -390,7 +398,7 @@ class PostgresServer:
                 + _log_tail(self.log)
             )
 
-    def init(self) -> None:
+    def up(self) -> None:
         """Create the cluster, start it and create the database."""
         self._run(
             "initdb",
@@ -453,7 +461,7 @@ class PostgresServer:
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def close(self) -> None:
+    def down(self) -> None:
         """Stop (killing it when that fails) and remove its files."""
         try:
             self.stop()
@@ -462,15 +470,3 @@ class PostgresServer:
             raise
         finally:
             self.remove()
-
-    def __enter__(self) -> t.Self:
-        """Create the cluster and the database; :meth:`close` on failure."""
-        try:
-            self.init()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
