@@ -26,7 +26,9 @@ import typing as t
 import urllib.request
 from pathlib import Path
 
-from . import report, servers
+from tests import servers
+
+from . import report
 from .apps import CASES, VARIANTS, Backends, build_app
 from .client import Browser
 from .wsgi import STATS_PATH

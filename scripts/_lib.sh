@@ -87,51 +87,24 @@ base_python() {
 # ensure_venv DIR [PIP ARGS...]
 #
 # Make DIR a virtual environment (from base_python) holding what
-# `pip install PIP ARGS...` installs, run from ROOT. The install runs only when
-# its inputs changed since the last one with the same arguments: the arguments,
-# pyproject.toml, every argument that names a file (a wheel, a requirements
-# file) and the environment's Python version. So a rerun costs a hash, and
-# several scripts can share one DIR with different arguments. Examples:
+# `pip install PIP ARGS...` installs, run from ROOT. scripts/venvs.py does it,
+# once Debian's python3-venv is there: the install runs only when its inputs
+# changed since the last one with the same arguments (the arguments,
+# pyproject.toml, every argument that names a file, the environment's Python),
+# so a rerun costs a hash, and several scripts can share one DIR with
+# different arguments. Examples:
 #
 #     ensure_venv .venv -e '.[dev]'
 #     ensure_venv .venv-flask-lowest -e '.[test]' 'flask==3.0.0' 'werkzeug==3.0.0'
 ensure_venv() {
-  local dir=$1 python stamp_dir stamp inputs arg
-  shift
+  local python
   python=$(base_python)
   if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
     [ "$python" = /usr/bin/python3 ] ||
       die "$python cannot make virtual environments (no ensurepip/venv module)"
     ensure_apt python3-venv
   fi
-  # A missing or broken environment (its interpreter gone) is made anew.
-  if ! "$dir/bin/python" -c '' 2>/dev/null; then
-    say "Creating the virtual environment $dir (from $python)"
-    rm -rf "$dir"
-    "$python" -m venv "$dir" || {
-      rm -rf "$dir"
-      die "could not create the virtual environment $dir"
-    }
-  fi
-  stamp_dir="$dir/.koa-installed"
-  stamp="$stamp_dir/$(printf '%s\0' "$@" | sha256sum | cut -c1-16)"
-  inputs=$(
-    cd "$ROOT"
-    "$dir/bin/python" -VV
-    printf '%q ' "$@"
-    cat pyproject.toml
-    for arg in "$@"; do [ -f "$arg" ] && sha256sum "$arg"; done
-    true
-  ) || die "could not read the inputs of $dir"
-  inputs=$(printf '%s' "$inputs" | sha256sum | cut -d' ' -f1)
-  if [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
-    return 0
-  fi
-  say "Installing into $dir: $*"
-  (cd "$ROOT" && PIP_ROOT_USER_ACTION=ignore "$dir/bin/python" -m pip install -q "$@") ||
-    die "pip install into $dir failed (arguments: $*)"
-  mkdir -p "$stamp_dir"
-  printf '%s\n' "$inputs" >"$stamp"
+  "$python" "$ROOT/scripts/venvs.py" ensure "$@" || exit 1
 }
 
 # use_venv DIR: run the tools of DIR (python, pytest, ruff...) from now on.

@@ -1,7 +1,7 @@
-"""Shared fixtures: real servers started once per test session (see servers.py):
-redis_server, redis_sentinel, redis_cluster, postgres_instance and
-postgres_server (its SQLAlchemy URL); and ``clock``, the extension's clock
-frozen (see helpers.freeze_clock).
+"""Shared fixtures: real servers started once per test session (servers.py
+starts them): redis_server, redis_sentinel, redis_cluster, postgres_instance
+and postgres_server (its SQLAlchemy URL); and ``clock``, the extension's
+clock frozen (see helpers.freeze_clock).
 
 Tests that use one of them, Node.js (tests/interop's ``node_modules``) or
 headless Chromium (tests/browser),
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import typing as t
 
 import pytest
 
 from tests.helpers import freeze_clock
-
-pytest_plugins = ["tests.servers"]
+from tests.servers import PostgresServer, RedisCluster, RedisSentinel, RedisServer
 
 
 def pytest_report_header() -> str:
@@ -66,3 +66,48 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The extension's clock, frozen at the real time: ``clock[0] += ms``."""
     return freeze_clock(monkeypatch)
+
+
+# -- servers ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[RedisServer]:
+    """A real ``redis-server``; ``stop()`` and ``start()`` restart it in place."""
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
+) -> t.Iterator[RedisSentinel]:
+    """A Sentinel that knows ``redis_server`` as master ``"mymaster"``."""
+    with RedisSentinel(tmp_path_factory.mktemp("sentinel"), redis_server) as sentinel:
+        yield sentinel
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[RedisCluster]:
+    """A three-node Redis Cluster; connect to ``host``/``port`` (any node)."""
+    with RedisCluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def postgres_instance() -> t.Iterator[PostgresServer]:
+    """A real PostgreSQL server with an empty database.
+
+    ``stop()`` and ``start()`` restart it in place; ``url`` is its SQLAlchemy
+    URL.
+    """
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server(postgres_instance: PostgresServer) -> str:
+    """The SQLAlchemy URL of a real PostgreSQL test database:
+    ``postgresql+psycopg://postgres@127.0.0.1:PORT/koasession_test``.
+    """
+    return postgres_instance.url

@@ -1,23 +1,25 @@
-"""Real Redis and PostgreSQL servers for the tests, started from Debian's binaries.
+"""Real Redis and PostgreSQL servers, started from Debian's binaries.
 
-Nothing here is mocked: each fixture starts the real server on a free loopback
-port in a temporary directory and stops it at the end of the test session. A
-missing binary fails the tests with the Debian package to install; it never
-skips them.
+One implementation for the tests (their fixtures are in ``conftest.py``) and
+the benchmarks (``benchmarks/servers.py``), so it imports no pytest: the
+``[bench]`` extra does not install it. Each server runs on a free loopback port
+with its files in a directory of its own, and is used as a context manager:
+started on entry, stopped on exit. A missing binary raises
+:class:`ServerError` naming the Debian package to install.
 
-- ``redis_server``: one ``redis-server`` (package ``redis-server``).
-- ``redis_sentinel``: a ``redis-server --sentinel`` monitoring ``redis_server``
-  as master ``"mymaster"``.
-- ``redis_cluster``: three ``redis-server --cluster-enabled yes`` nodes joined by
-  ``redis-cli --cluster create`` (package ``redis-tools``).
-- ``postgres_server``: a PostgreSQL cluster from ``initdb`` (package
+- :class:`RedisServer`: one ``redis-server`` (package ``redis-server``).
+- :class:`RedisSentinel`: a ``redis-server --sentinel`` monitoring one master.
+- :class:`RedisCluster`: three ``redis-server --cluster-enabled yes`` nodes
+  joined by ``redis-cli --cluster create`` (package ``redis-tools``).
+- :class:`PostgresServer`: a PostgreSQL cluster from ``initdb`` (package
   ``postgresql``), trust auth, with one database; run as the ``postgres`` user
-  when the tests run as root, since PostgreSQL refuses root.
+  when run as root, since PostgreSQL refuses root.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import random
@@ -30,15 +32,13 @@ import time
 import typing as t
 from pathlib import Path
 
-import pytest
-
 #: Seconds to wait for a server to start or stop before failing.
 STARTUP_TIMEOUT = 30.0
 LOCALHOST = "127.0.0.1"
 
 
 class ServerError(RuntimeError):
-    """A test server could not be started or stopped."""
+    """A server could not be started or stopped."""
 
 
 # -- helpers ------------------------------------------------------------------
@@ -68,14 +68,9 @@ def free_port(*, with_bus: bool = False) -> int:
 
 def find_binary(name: str, package: str) -> str:
     """Return the path of an executable, or fail naming its Debian package."""
-    path = shutil.which(name) or (
-        f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None
-    )
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
     if path is None:
-        raise ServerError(
-            f"{name!r} is not installed; the store tests need a real one:"
-            f" apt-get install {package}"
-        )
+        raise ServerError(f"{name!r} is not installed: apt-get install {package}")
     return path
 
 
@@ -121,21 +116,59 @@ def _log_tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
+class Server:
+    """A server run in a ``with`` block: :meth:`up` on entry, :meth:`down` on exit.
+
+    A start that fails half-way (a cluster with some nodes up) is undone too.
+    """
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def up(self) -> None:
+        """Make the server ready; :meth:`start` unless it needs more."""
+        self.start()
+
+    def down(self) -> None:
+        """Undo :meth:`up`; :meth:`stop` unless there is more to remove."""
+        self.stop()
+
+    def __enter__(self) -> t.Self:
+        try:
+            self.up()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.down()
+
+
 # -- Redis ----------------------------------------------------------------------
 
 
-class RedisServer:
+class RedisServer(Server):
     """A ``redis-server`` process that can be stopped and started again.
 
     :param directory: where its log (and cluster config) go.
     :param args: extra command-line arguments.
     :param bus: reserve the cluster bus port too.
+    :param binary: the server to run; Debian's ``redis-server`` by default.
     """
 
     def __init__(
-        self, directory: Path, args: t.Sequence[str] = (), *, bus: bool = False
+        self,
+        directory: Path,
+        args: t.Sequence[str] = (),
+        *,
+        bus: bool = False,
+        binary: str | None = None,
     ) -> None:
-        self.binary = find_binary("redis-server", "redis-server")
+        self.binary = binary or find_binary("redis-server", "redis-server")
         self.host = LOCALHOST
         self.port = free_port(with_bus=bus)
         self.directory = directory
@@ -200,7 +233,7 @@ class RedisServer:
             raise ServerError(f"redis-server {process.pid} did not exit") from error
 
 
-class RedisSentinel:
+class RedisSentinel(Server):
     """A ``redis-server --sentinel`` monitoring one master.
 
     :param directory: for its config file (Sentinel rewrites it) and log.
@@ -239,7 +272,7 @@ class RedisSentinel:
         self.server.stop()
 
 
-class RedisCluster:
+class RedisCluster(Server):
     """Three master nodes with all 16384 slots, no replicas.
 
     :param directory: one subdirectory per node.
@@ -281,11 +314,13 @@ class RedisCluster:
             )
         for node in self.nodes:
             wait_until(
-                lambda node=node: (
-                    b"cluster_state:ok" in redis_command(node.port, "CLUSTER", "INFO")
-                ),
+                functools.partial(self._cluster_ok, node.port),
                 f"cluster node {node.port} to report cluster_state:ok",
             )
+
+    @staticmethod
+    def _cluster_ok(port: int) -> bool:
+        return b"cluster_state:ok" in redis_command(port, "CLUSTER", "INFO")
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -306,7 +341,7 @@ def _postgres_bin() -> Path:
     return Path(newest).parent
 
 
-class PostgresServer:
+class PostgresServer(Server):
     """A throw-away PostgreSQL cluster with trust authentication.
 
     The directory is made with :func:`tempfile.mkdtemp` rather than pytest's
@@ -314,13 +349,17 @@ class PostgresServer:
     running the tests, and the server runs as ``postgres`` when that is root.
 
     :param database: the database to create.
+    :param settings: more server settings, ``"name=value"`` each.
     """
 
     user = "postgres"
 
-    def __init__(self, database: str = "koasession_test") -> None:
+    def __init__(
+        self, database: str = "koasession_test", settings: t.Sequence[str] = ()
+    ) -> None:
         self.bin = _postgres_bin()
         self.database = database
+        self.settings = list(settings)
         self.host = LOCALHOST
         self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="koasession-pg-"))
@@ -359,7 +398,7 @@ class PostgresServer:
                 + _log_tail(self.log)
             )
 
-    def init(self) -> None:
+    def up(self) -> None:
         """Create the cluster, start it and create the database."""
         self._run(
             "initdb",
@@ -371,17 +410,21 @@ class PostgresServer:
             "--no-sync",
         )  # fmt: skip
         self.start()
-        import psycopg  # a test dependency; imported here to keep helpers light
+        self.execute(f'CREATE DATABASE "{self.database}"', dbname="postgres")
+
+    def execute(self, statement: str, *, dbname: str | None = None) -> None:
+        """Run one statement as the superuser, in the database by default."""
+        import psycopg  # only where PostgreSQL is used
 
         with psycopg.connect(
             host=self.host,
             port=self.port,
             user=self.user,
-            dbname="postgres",
+            dbname=dbname or self.database,
             autocommit=True,
             connect_timeout=5,
         ) as connection:
-            connection.execute(f'CREATE DATABASE "{self.database}"')
+            connection.execute(statement)
 
     def start(self) -> None:
         """Start (or restart, on the same port) and wait until it accepts."""
@@ -389,7 +432,7 @@ class PostgresServer:
             f"-c port={self.port} -c listen_addresses={self.host}"
             f" -c unix_socket_directories={self.directory}"
             " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-        )
+        ) + "".join(f" -c {setting}" for setting in self.settings)
         self._run(
             "pg_ctl", "start",
             "-D", str(self.data),
@@ -418,69 +461,12 @@ class PostgresServer:
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
-
-# -- fixtures ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[RedisServer]:
-    """A real ``redis-server``; ``stop()`` and ``start()`` restart it in place."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def redis_sentinel(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
-) -> t.Iterator[RedisSentinel]:
-    """A Sentinel that knows ``redis_server`` as master ``"mymaster"``."""
-    sentinel = RedisSentinel(tmp_path_factory.mktemp("sentinel"), redis_server)
-    sentinel.start()
-    try:
-        yield sentinel
-    finally:
-        sentinel.stop()
-
-
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[RedisCluster]:
-    """A three-node Redis Cluster; connect to ``host``/``port`` (any node)."""
-    cluster = RedisCluster(tmp_path_factory.mktemp("cluster"))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture(scope="session")
-def postgres_instance() -> t.Iterator[PostgresServer]:
-    """A real PostgreSQL server with an empty database.
-
-    ``stop()`` and ``start()`` restart it in place; ``url`` is its SQLAlchemy
-    URL.
-    """
-    server = PostgresServer()
-    try:
-        server.init()
-        yield server
-    finally:
+    def down(self) -> None:
+        """Stop (killing it when that fails) and remove its files."""
         try:
-            server.stop()
+            self.stop()
         except ServerError:
-            server.kill()
+            self.kill()
             raise
         finally:
-            server.remove()
-
-
-@pytest.fixture(scope="session")
-def postgres_server(postgres_instance: PostgresServer) -> str:
-    """The SQLAlchemy URL of a real PostgreSQL test database:
-    ``postgresql+psycopg://postgres@127.0.0.1:PORT/koasession_test``.
-    """
-    return postgres_instance.url
+            self.remove()

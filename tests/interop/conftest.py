@@ -2,7 +2,7 @@
 
 Servers are started once per configuration for the whole test session (a
 configuration is the ``server.js`` environment, see harness.py) and stopped at
-its end. Redis comes from ``tests/servers.py``'s ``redis_server``; the interop
+its end. Redis comes from ``tests/conftest.py``'s ``redis_server``; the interop
 tests use their own database number on it.
 """
 

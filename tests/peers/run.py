@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -29,11 +28,13 @@ import tarfile
 import time
 import tomllib
 import typing as t
-import venv
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+import venvs  # noqa: E402  (scripts/venvs.py: how every script makes its venv)
+
 CACHE = REPO / ".peers"
 VENV = CACHE / "venv"
 PYTHON = VENV / "bin" / "python"
@@ -112,34 +113,32 @@ def extract(peer: Peer, archive: Path) -> None:
     top.rmdir()
 
 
-def fingerprint() -> str:
-    """What the environment is made from: when it changes, rebuild it."""
-    digest = hashlib.sha256()
-    digest.update(sys.version.encode())
-    digest.update(str(REPO).encode())
-    digest.update(REQUIREMENTS.read_bytes())
-    digest.update((REPO / "pyproject.toml").read_bytes())
-    for peer in PEERS:
-        digest.update(peer.requirement.encode())
-    return digest.hexdigest()
-
-
 def set_up() -> None:
-    stamp = VENV / "koa-peers-fingerprint"
-    wanted = fingerprint()
-    if stamp.is_file() and stamp.read_text() == wanted:
-        return
-    print("peers: building the virtual environment in .peers/venv", flush=True)
-    shutil.rmtree(VENV, ignore_errors=True)
-    venv.EnvBuilder(with_pip=True).create(VENV)
-    pip("install", "--quiet", "--no-deps", "--requirement", str(REQUIREMENTS))
+    """Make the environment when what it is made from changed (see venvs.py).
+
+    Its inputs: the pinned requirements, this package's pyproject.toml and
+    this file (PEERS). The peers are installed without build isolation, with
+    the build back-ends that the requirements hold.
+    """
+    try:
+        venvs.ensure(
+            VENV,
+            ["--no-deps", "--requirement", str(REQUIREMENTS)],
+            inputs=[Path(__file__)],
+            fresh=True,
+            then=install_peers,
+        )
+    except venvs.VenvError as error:
+        raise SystemExit(f"peers: {error}") from None
+
+
+def install_peers() -> None:
     archives = [sdist(peer) for peer in PEERS]
     for peer, archive in zip(PEERS, archives, strict=True):
         extract(peer, archive)
     pip("install", "--quiet", "--no-deps", "--no-build-isolation",
         *map(str, archives), "--editable", str(REPO))  # fmt: skip
     pip("check")
-    stamp.write_text(wanted)
 
 
 # -- running -----------------------------------------------------------------
