@@ -80,10 +80,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[RedisSe
 
 @pytest.fixture(scope="session")
 def redis_sentinel(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> t.Iterator[RedisSentinel]:
-    """A Sentinel that knows ``redis_server`` as master ``"mymaster"``."""
-    with RedisSentinel(tmp_path_factory.mktemp("sentinel"), redis_server) as sentinel:
+    """A Sentinel with a master of its own, ``"mymaster"`` (its ``master``).
+
+    Not ``redis_server``: Sentinel pings and queries its master every second,
+    and tests count the commands that reach ``redis_server`` (``MONITOR``).
+    """
+    with (
+        RedisServer(tmp_path_factory.mktemp("sentinel-master")) as master,
+        RedisSentinel(tmp_path_factory.mktemp("sentinel"), master) as sentinel,
+    ):
         yield sentinel
 
 

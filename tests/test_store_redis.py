@@ -592,8 +592,16 @@ def test_foreign_entry_under_a_session_id_is_no_error(
 
 class TestRedisSentinelStore(RedisContract):
     @pytest.fixture
+    def master_client(self, redis_sentinel: t.Any) -> t.Iterator[redis.Redis]:
+        """A client of the Sentinel's master, directly, on an empty database."""
+        client = redis_client_for(redis_sentinel.master)
+        client.flushdb()
+        yield client
+        client.close()
+
+    @pytest.fixture
     def sentinel_master(
-        self, redis_sentinel: t.Any, redis_client: redis.Redis
+        self, redis_sentinel: t.Any, master_client: redis.Redis
     ) -> t.Iterator[redis.Redis]:
         sentinel = Sentinel(
             [(redis_sentinel.host, redis_sentinel.port)],
@@ -611,17 +619,16 @@ class TestRedisSentinelStore(RedisContract):
         return lambda **kwargs: RedisStore(sentinel_master, **kwargs)
 
     @pytest.fixture
-    def raw_client(self, redis_client: redis.Redis) -> redis.Redis:
-        return redis_client  # the master, directly
+    def raw_client(self, master_client: redis.Redis) -> redis.Redis:
+        return master_client
 
     def test_writes_koa_redis_entries_on_the_master(
-        self, store: RedisStore, redis_client: redis.Redis
+        self, store: RedisStore, master_client: redis.Redis
     ) -> None:
         payload = {"views": 1, "_expire": 1795679564692, "_maxAge": 3600000}
         put(store, "via-sentinel", payload, 3_610_000)
-        # redis_client talks to the master directly.
-        assert redis_client.get("via-sentinel") == dumps_json(payload).encode()
-        assert redis_client.ttl("via-sentinel") == 3610
+        assert master_client.get("via-sentinel") == dumps_json(payload).encode()
+        assert master_client.ttl("via-sentinel") == 3610
 
 
 class TestRedisClusterStore(RedisContract):
