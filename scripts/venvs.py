@@ -126,7 +126,13 @@ def ensure(
     say(f"Installing into {shown(directory)}: {' '.join(pip_args)}")
     install = [str(venv_python), "-m", "pip", "install", "-q", *pip_args]
     env = {**os.environ, **PIP_ENV}
-    if subprocess.run(install, cwd=ROOT, env=env, check=False).returncode:
+    # pip's output only when it fails: its warnings (an index location that
+    # a machine's pip.conf names and lacks, say) are noise in every CI log.
+    done = subprocess.run(
+        install, cwd=ROOT, env=env, check=False, capture_output=True, text=True
+    )
+    if done.returncode:
+        sys.stderr.write(done.stdout + done.stderr)
         raise VenvError(
             f"pip install into {shown(directory)} failed"
             f" (arguments: {' '.join(pip_args)})"
