@@ -7,7 +7,8 @@
   counting pass separate from the timed runs (``MONITOR`` slows Redis down).
 - PostgreSQL: the server's own ``pg_stat_statements`` (loaded by
   :func:`benchmarks.servers.postgres_server`), which sees every statement a
-  client sends: ``BEGIN``, ``COMMIT`` and the connection pool's pre-ping too.
+  client sends: ``BEGIN``, ``COMMIT`` and a connection pool's pre-ping too
+  (none of which the store sends today).
 - SQLite: in process, so no round trips; the statements SQLAlchemy executes
   and the commits it makes, through its event listeners.
 """
@@ -189,7 +190,7 @@ class PostgresCounter:
 
     unit = (
         "PostgreSQL round trips: statements from pg_stat_statements, and"
-        " PING, the pool's pre-ping (an empty query) on each checkout"
+        " PING for a pool's pre-ping (an empty query), where an engine pings"
     )
 
     def __init__(self, url: str) -> None:
@@ -249,8 +250,8 @@ class SqlEventCounter:
     """Statements and commits that SQLAlchemy makes on SQLite engines."""
 
     unit = (
-        "SQLite statements, commits and pool pre-pings (SQLAlchemy events);"
-        " in process, so no round trips, but each COMMIT writes to disk"
+        "SQLite statements, commits and pool pre-pings, if any (SQLAlchemy"
+        " events); in process, so no round trips"
     )
 
     def __init__(self) -> None:
