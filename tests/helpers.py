@@ -12,6 +12,7 @@ import pytest
 from werkzeug.test import TestResponse
 
 from flask_koasession import KoaSession
+from flask_koasession import session as koa_session
 from flask_koasession.signing import Keygrip
 
 SECRET = "your-session-secret"
@@ -340,3 +341,52 @@ def cart_json(items: int, *, expire: int = 4_102_444_800_000) -> str:
     ]
     payload = {"cart": cart, "_expire": expire, "_maxAge": 86_400_000}
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def round_trip_app(store: t.Any, *, merge: bool) -> flask.Flask:
+    """An app on ``store`` whose views each do one thing to the session, for
+    tests that count what reaches the store; warmed up, so that opening a
+    connection (or loading a script) is not counted."""
+    app = flask.Flask(__name__)
+    app.secret_key = "round-trips"
+    KoaSession(app, store=store, merge=merge)
+    session = koa_session
+
+    @app.get("/new")
+    def new() -> str:
+        session["user"] = "alice"
+        session["cart"] = []
+        return "created"
+
+    @app.get("/read")
+    def read() -> str:
+        return f"{session.get('user')} {session.get('cart')}"
+
+    @app.get("/write")
+    def write() -> str:
+        session["views"] = session.get("views", 0) + 1
+        return "written"
+
+    @app.get("/untouched")
+    def untouched() -> str:
+        return "no session"
+
+    @app.get("/login")
+    def login() -> str:
+        session.regenerate()
+        return "regenerated"
+
+    @app.get("/logout")
+    def logout() -> str:
+        session.destroy()
+        return "destroyed"
+
+    @app.get("/rolling")
+    def rolling() -> str:
+        session.save()  # what rolling=True does
+        return "re-saved"
+
+    warm = app.test_client()
+    for path in ("/new", "/write", "/login", "/logout"):
+        warm.get(path)
+    return app

@@ -14,8 +14,9 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from flask_koasession import KoaSession, KoaSessionDict, session
+from flask_koasession import KoaSessionDict
 from flask_koasession.stores import RedisStore
+from tests.helpers import round_trip_app
 from tests.redis_traffic import Traffic, redis_traffic
 from tests.servers import RedisServer
 
@@ -32,50 +33,7 @@ def merge(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 def app(redis_server: RedisServer, merge: bool) -> flask.Flask:
     client = redis.Redis(redis_server.host, redis_server.port, db=REDIS_DB)
-    app = flask.Flask(__name__)
-    app.secret_key = "round-trips"
-    KoaSession(app, store=RedisStore(client), merge=merge)
-
-    @app.get("/new")
-    def new() -> str:
-        session["user"] = "alice"
-        session["cart"] = []
-        return "created"
-
-    @app.get("/read")
-    def read() -> str:
-        return f"{session.get('user')} {session.get('cart')}"
-
-    @app.get("/write")
-    def write() -> str:
-        session["views"] = session.get("views", 0) + 1
-        return "written"
-
-    @app.get("/untouched")
-    def untouched() -> str:
-        return "no session"
-
-    @app.get("/login")
-    def login() -> str:
-        session.regenerate()
-        return "regenerated"
-
-    @app.get("/logout")
-    def logout() -> str:
-        session.destroy()
-        return "destroyed"
-
-    @app.get("/rolling")
-    def rolling() -> str:
-        session.save()  # what rolling=True does on every request
-        return "re-saved"
-
-    # Open the store's connection now (a new one sends HELLO first), and
-    # have Redis load every script (a first EVALSHA is answered NOSCRIPT).
-    warm = app.test_client()
-    for path in ("/new", "/write", "/login", "/logout"):
-        warm.get(path)
-    return app
+    return round_trip_app(RedisStore(client), merge=merge)
 
 
 def measure(

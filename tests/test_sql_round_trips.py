@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 
 from flask_koasession import KoaSession, SessionStoreError, session
 from flask_koasession.stores import Entry, SQLAlchemyStore
+from tests.helpers import round_trip_app
 from tests.servers import PostgresServer
 from tests.sql_traffic import PostgresRelay, sqlite_traffic
 from tests.store_contract import HOUR, PAYLOAD, SESSION_PAYLOAD, fetch
@@ -65,43 +66,7 @@ def counted(request: pytest.FixtureRequest, tmp_path: t.Any) -> t.Iterator[Count
 
 @pytest.fixture(params=[True, False], ids=["merge", "whole-entry"])
 def app(request: pytest.FixtureRequest, counted: Counted) -> flask.Flask:
-    app = flask.Flask(__name__)
-    app.secret_key = "round-trips"
-    KoaSession(app, store=counted.store, merge=request.param)
-
-    @app.get("/new")
-    def new() -> str:
-        session["user"] = "alice"
-        return "created"
-
-    @app.get("/read")
-    def read() -> str:
-        return str(session.get("user"))
-
-    @app.get("/write")
-    def write() -> str:
-        session["views"] = session.get("views", 0) + 1
-        return "written"
-
-    @app.get("/untouched")
-    def untouched() -> str:
-        return "no session"
-
-    @app.get("/login")
-    def login() -> str:
-        session.regenerate()
-        return "regenerated"
-
-    @app.get("/logout")
-    def logout() -> str:
-        session.destroy()
-        return "destroyed"
-
-    # Open the pool's connection now: a new one sends set-up queries.
-    warm = app.test_client()
-    for path in ("/new", "/write", "/login", "/logout"):
-        warm.get(path)
-    return app
+    return round_trip_app(counted.store, merge=request.param)
 
 
 @pytest.mark.parametrize(
