@@ -36,7 +36,11 @@ TAGGED = "_tagged"
 
 _tagger = TaggedJSONSerializer()
 _TAG_KEYS = frozenset(_tagger.tags)
-_SCALARS = frozenset((str, int, float, bool, type(None)))
+#: JSON's scalar types (not their subclasses): written as they are, untagged,
+#: and no code can change one in place.
+SCALARS = frozenset((str, int, float, bool, type(None)))
+_SCALARS = SCALARS
+_STR = frozenset((str,))
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -90,15 +94,15 @@ DataShape = t.Literal["flat", "nested", "unwritable"]
 
 
 def data_shape(data: dict[str, t.Any]) -> DataShape:
-    """``"flat"`` when every value of ``data`` is a JSON scalar (``str``,
-    ``int``, ``float``, ``bool``, ``None``; not a subclass), written as it
-    is, untagged, and which no code can change in place; ``"unwritable"``
-    when such a value is a float JSON has no form for (infinite or NaN);
-    ``"nested"`` otherwise.
+    """``"flat"`` when every key of ``data`` is a ``str`` and every value a
+    JSON scalar (:data:`SCALARS`); ``"unwritable"`` when such a value is a
+    float JSON has no form for (infinite or NaN); ``"nested"`` otherwise
+    (a custom ``decode`` may also give keys of other types, which only
+    serializing tells apart).
     """
     # The types at C speed: 0.2 µs against 0.6 for a loop in Python.
     types = set(map(type, data.values()))
-    if not types <= _SCALARS:
+    if not types <= _SCALARS or not set(map(type, data)) <= _STR:
         return "nested"
     if float in types and not all(
         math.isfinite(value) for value in data.values() if type(value) is float

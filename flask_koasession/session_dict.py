@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from flask.sessions import SessionMixin
 
-from . import loading, payload
+from . import codec, loading, payload
 from .decide import data_changed
 from .max_age import DEFAULT_MAX_AGE, MaxAge
 from .options import normalize_max_age
@@ -27,8 +27,6 @@ if t.TYPE_CHECKING:
     from .scope import RequestScope
 
 _MISSING: t.Any = object()
-#: Types written as they are, that no request can change in place.
-_SCALARS = frozenset((str, int, float, bool, type(None)))
 _LOADING = loading.Loaded(is_new=True, max_age=DEFAULT_MAX_AGE)
 
 
@@ -106,16 +104,25 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         Flat data as loaded (:attr:`.Loaded.flat`) is compared value by value,
         by type and value as JSON writes them (``1`` is not ``1.0``): an
         unchanged session is never serialized, and a changed one only once,
-        to be saved.
+        to be saved. Other values (nested, or subclasses of the scalar types)
+        are compared by their text. So with flat data as loaded, a text means
+        a change (:func:`.decide.data_changed` relies on it).
 
         :raise TypeError: for a value that cannot be saved.
         :raise ValueError: for ``NaN`` or infinities.
         """
         loaded = self._loaded
         flat = None if loaded is None else loaded.flat
-        if flat is not None and _same_scalars(data, flat):
+        if flat is None or loaded is None:
+            return payload.dumps_data(data, trusted=self._scope.trusted)
+        if _same_scalars(data, flat):
             return None
-        return payload.dumps_data(data, trusted=self._scope.trusted)
+        text = payload.dumps_data(data, trusted=self._scope.trusted)
+        if codec.data_shape(data) != "flat" and text == loaded.text():
+            # Not scalars of JSON's own types (a str enum where a str was,
+            # say), yet the same text: unchanged, as koa would find it.
+            return None
+        return text
 
     def _moved(self, store_id: str | None) -> None:
         """Regenerated and saved: the session now lives under ``store_id``,
@@ -388,15 +395,14 @@ def _same_scalars(data: dict[str, t.Any], flat: dict[str, t.Any]) -> bool:
     for (key, value), (flat_key, flat_value) in zip(
         dict.items(data), flat.items(), strict=True
     ):
+        # flat_value is a scalar: a value of its very type is one too.
         kind = type(value)
         if (
             key != flat_key
             or kind is not type(flat_value)
             or value != flat_value
-            # -0.0 == 0.0, but their texts differ; and a list (say) that
-            # equals another is not a scalar.
+            # -0.0 == 0.0, but their texts differ.
             or (kind is float and repr(value) != repr(flat_value))
-            or kind not in _SCALARS
         ):
             return False
     return True

@@ -656,6 +656,25 @@ def test_a_value_larger_than_max_cookie_size_allows_is_not_decoded() -> None:
     assert signals.sent == invalid("too_large")
 
 
+@pytest.mark.parametrize("rolling", [False, True])
+def test_a_custom_decode_giving_keys_json_cannot_hold_is_a_bad_cookie(
+    rolling: bool,
+) -> None:
+    # msgpack, say, can hand back bytes keys, and an unsigned cookie is the
+    # client's to choose: read as a bad cookie, never a 500 when re-sent.
+    app = make_app(
+        signed=False,
+        decode=lambda value: {b"k": "v", 1: 2},
+        encode=lambda payload: base64.b64encode(json.dumps(payload).encode()).decode(),
+        rolling=rolling,
+    )
+    with Signals() as signals:
+        response = raw_client(app).get("/probe", headers={"Cookie": "koa.sess=x"})
+    assert response.status_code == 200
+    assert response.json == {"new": True, "data": {}}
+    assert signals.sent == invalid("decode")
+
+
 @pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
 def test_value_json_cannot_hold_is_a_clear_error(number: float) -> None:
     # JSON.stringify would silently write null; the extension refuses instead.
