@@ -96,24 +96,28 @@ def commit(session: KoaSessionDict, response: Response) -> None:
     # Once: when this commit raises, Flask saves the session again with the
     # error response, which must not carry half of this one.
     session._committed = True
-    # Decided first (a pure function of what came in and what was asked):
-    # a request with nothing to write makes no writer (-0.6 µs a read).
+    writer = None
+    if loaded.signature == "bad" or requested.destroy:
+        # The removals first: a logout stays one even when the data written
+        # after it cannot be saved.
+        writer = _writer(scope, response)
+        if loaded.signature == "bad":
+            writer.remove_signature()
+        if requested.destroy:
+            saving.remove(scope, writer, requested.destroyed_id)
+            signals.send(
+                signals.session_destroyed, scope.app, key=requested.destroyed_id
+            )
+    # A pure decision: a request with nothing to write makes no writer
+    # (-0.6 µs a read).
     data = payload.data_of(session)
     data_json = session._data_json(data)
     now = payload.now_ms()
     reason = decide(loaded, requested, data_json, options, now)
-    if reason is None and not requested.destroy and loaded.signature != "bad":
-        return
-    writer = cookies.CookieWriter(
-        response, scope.request, options, scope.keygrip, scope.app
-    )
-    if loaded.signature == "bad":
-        writer.remove_signature()
-    if requested.destroy:
-        saving.remove(scope, writer, requested.destroyed_id)
-        signals.send(signals.session_destroyed, scope.app, key=requested.destroyed_id)
     if reason is None:
         return
+    if writer is None:
+        writer = _writer(scope, response)
     # The id the session came with; a new session's generated id was never stored.
     old_id = None if loaded.is_new else loaded.store_id
     store_id = loaded.store_id
@@ -156,6 +160,12 @@ def commit(session: KoaSessionDict, response: Response) -> None:
     if store_id != loaded.store_id:
         session._moved(store_id)
     _signal_saved(session, loaded, reason, old_id, store_id)
+
+
+def _writer(scope: RequestScope, response: Response) -> cookies.CookieWriter:
+    return cookies.CookieWriter(
+        response, scope.request, scope.options, scope.keygrip, scope.app
+    )
 
 
 def _signal_saved(

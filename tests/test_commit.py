@@ -3,11 +3,14 @@ destroy, auto_commit, rolling and renew, and a view that fails."""
 
 from __future__ import annotations
 
+import enum
 import typing as t
 
 import flask
 import markupsafe
+import pytest
 
+from flask_koasession.stores import MemoryStore
 from tests.helpers import (
     EPOCH,
     cookie_value,
@@ -23,6 +26,14 @@ from tests.helpers import (
 )
 
 # -- change detection ----------------------------------------------------------
+
+
+#: A day in milliseconds.
+DAY = 86_400_000
+
+
+class Name(enum.StrEnum):
+    ANN = "ann"
 
 
 def test_flat_data_unchanged_only_when_its_text_is() -> None:
@@ -44,6 +55,7 @@ def test_flat_data_unchanged_only_when_its_text_is() -> None:
         "negative-zero": lambda s: s.__setitem__("ratio", -0.0),
         "to-list": lambda s: s.__setitem__("count", [1]),
         "str-to-markup": lambda s: s.__setitem__("name", markupsafe.Markup("ann")),
+        "str-to-str-enum": lambda s: s.__setitem__("name", Name.ANN),
         "reordered": lambda s: s.__setitem__("count", s.pop("count")),
         "deleted": lambda s: s.pop("flag"),
         "added": lambda s: s.__setitem__("extra", None),
@@ -72,6 +84,7 @@ def test_flat_data_unchanged_only_when_its_text_is() -> None:
         "negative-zero": True,  # -0.0 == 0.0, but the text differs
         "to-list": True,
         "str-to-markup": True,  # tagged
+        "str-to-str-enum": False,  # written "ann", as loaded
         "reordered": True,  # koa compares the text: the order is in it
         "deleted": True,
         "added": True,
@@ -285,6 +298,28 @@ def test_path_none_sends_no_path_attribute() -> None:
         assert len(headers) == 2
         for header in headers:
             assert "path=" not in header.lower(), header
+
+
+def test_destroy_deletes_the_entry_even_when_the_later_data_cannot_be_saved() -> None:
+    # The logout is carried out before the save that fails: the error is a
+    # 500, but the session that came in is gone.
+    store = MemoryStore()
+    app = make_app(store=store)
+
+    @route(app, "/logout-then-junk")
+    def logout_then_junk() -> str:
+        flask.session.destroy()
+        flask.session["x"] = object()
+        return "out"
+
+    client = app.test_client()
+    client.get("/")
+    cookie = client.get_cookie("koa.sess")
+    assert cookie is not None
+    assert store.get(cookie.value, DAY, rolling=False) is not None
+    with pytest.raises(TypeError):
+        client.get("/logout-then-junk")
+    assert store.get(cookie.value, DAY, rolling=False) is None
 
 
 def test_destroy_a_session_that_did_not_exist_still_removes_cookies() -> None:
