@@ -12,6 +12,7 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.crc import key_slot
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -666,3 +667,29 @@ class TestRedisClusterStore(RedisContract):
         for key in keys:
             assert cluster_client.ttl(key) == 3610
             assert fetch(store, key) == PAYLOAD
+
+
+def test_create_and_delete_takes_two_calls_where_a_script_may_not_span_slots(
+    redis_cluster: t.Any,
+) -> None:
+    # A plain client of one cluster node stands for a proxy or a sharded
+    # Redis that refuses a script over two slots (CROSSSLOT): the login is
+    # made with two calls instead of failing.
+    node = redis_client_for(redis_cluster)
+    node.flushdb()
+    served = [
+        range(start, end + 1)
+        for start, end, (host, port, *_), *_ in node.execute_command("CLUSTER", "SLOTS")
+        if port == redis_cluster.port
+    ]
+    ids = [f"id-{n}" for n in range(2000)]
+    mine = [i for i in ids if any(key_slot(i.encode()) in r for r in served)]
+    old = mine[0]
+    new = next(i for i in mine if key_slot(i.encode()) != key_slot(old.encode()))
+    store = RedisStore(node)
+    put(store, old, PAYLOAD)
+    loaded = entry_of(store, old)
+    assert store.create_and_delete(new, {"v": 1}, HOUR, old, loaded.version) is True
+    assert fetch(store, new) == {"v": 1}
+    assert fetch(store, old) is None
+    node.close()

@@ -7,7 +7,12 @@ import typing as t
 
 try:
     from redis import Redis
-    from redis.exceptions import RedisClusterException, RedisError, ResponseError
+    from redis.exceptions import (
+        ClusterCrossSlotError,
+        RedisClusterException,
+        RedisError,
+        ResponseError,
+    )
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         "RedisStore needs the redis package: pip install 'flask-koasession[redis]'"
@@ -84,6 +89,14 @@ end
 redis.call('DEL', KEYS[2])
 return 1
 """
+
+
+def _is_cross_slot(error: Exception) -> bool:
+    """Whether Redis refused a command because its keys are in two slots
+    (redis-py names the ``CROSSSLOT`` reply ``ClusterCrossSlotError``)."""
+    return isinstance(error, ClusterCrossSlotError) or (
+        isinstance(error, ResponseError) and str(error).startswith("CROSSSLOT")
+    )
 
 
 def _is_wrong_type(error: Exception) -> bool:
@@ -306,9 +319,7 @@ class RedisStore(ConditionalTextStore):
         """
         script = self._move_script
         if script is None:
-            if not self.create(key, data, max_age):
-                return False
-            return self.compare_and_delete(old_key, version)
+            return self._create_then_delete(key, data, max_age, old_key, version)
         ttl = ttl_seconds(max_age, self.session_ttl)
         ex = "" if ttl is None else str(math.ceil(ttl))
         keys = [self.prefix + key, self.prefix + old_key]
@@ -319,6 +330,12 @@ class RedisStore(ConditionalTextStore):
         except _ERRORS as error:
             if _is_wrong_type(error):
                 return None  # the old key now holds another type: gone
+            if _is_cross_slot(error):
+                # A proxy or a sharded Redis that takes no script over two
+                # slots (Redis Enterprise, Envoy): the script never ran. Two
+                # calls from now on.
+                self._move_script = None
+                return self._create_then_delete(key, data, max_age, old_key, version)
             raise SessionStoreError(type(self).__name__, "create", key) from error
         # The integer 0 (taken) or 1 (done), else the old text (a bulk string,
         # even one reading "1") or nil.
@@ -327,6 +344,19 @@ class RedisStore(ConditionalTextStore):
         if isinstance(outcome, int):
             return True
         return found_entry(outcome)
+
+    def _create_then_delete(
+        self,
+        key: str,
+        data: dict[str, t.Any],
+        max_age: MaxAge,
+        old_key: str,
+        version: t.Any,
+    ) -> Swapped | t.Literal[False]:
+        """:meth:`create_and_delete` in two round trips."""
+        if not self.create(key, data, max_age):
+            return False
+        return self.compare_and_delete(old_key, version)
 
     def destroy(self, key: str) -> None:
         """Delete the entry of ``key`` if it holds a string, as sessions do.
