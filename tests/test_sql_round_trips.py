@@ -176,6 +176,25 @@ def test_save_whose_reply_was_lost_is_done(
     assert fetch(relayed, "key") == SESSION_PAYLOAD
 
 
+def test_save_whose_retry_finds_another_text_is_an_error(
+    relayed: SQLAlchemyStore, relay: PostgresRelay
+) -> None:
+    # A retry that finds the row changed cannot tell whether its lost first
+    # try wrote and another save followed (merging onto that one would undo
+    # it), or another save came first: it reports the failure.
+    assert relayed.create("key", PAYLOAD, HOUR)
+    entry = relayed.get_entry("key", HOUR, rolling=False)
+    assert entry is not None
+    relayed.set("key", {"other": 1}, HOUR, rolling=False, changed=True)
+    relay.break_connections()
+    with pytest.raises(SessionStoreError) as caught:
+        relayed.compare_and_set(
+            "key", entry.version, SESSION_PAYLOAD, HOUR, rolling=False, changed=True
+        )
+    assert caught.value.operation == "compare_and_set"
+    assert fetch(relayed, "key") == {"other": 1}
+
+
 def test_delete_whose_reply_was_lost_is_an_error(
     relayed: SQLAlchemyStore, relay: PostgresRelay
 ) -> None:

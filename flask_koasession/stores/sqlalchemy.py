@@ -107,9 +107,10 @@ class SQLAlchemyStore(ConditionalTextStore):
     more on a new one. A retry must be right even if the first try ran and
     only its reply was lost: a read, an upsert or a ``DELETE`` by id can run
     twice; a new session or a save whose retry finds the row holding the
-    very text it writes knows that the first try wrote it; a
-    ``compare_and_delete`` whose retry finds the row gone cannot tell who
-    deleted it, and raises rather than guess. A database that is down fails
+    very text it writes knows that the first try wrote it; a save whose
+    retry finds another text, or a ``compare_and_delete`` whose retry finds
+    the row gone, cannot tell what the first try did, and raises rather
+    than guess. A database that is down fails
     the operation at once.
 
     For an SQLite file given as a URL or a path, the store's engine waits up
@@ -325,10 +326,14 @@ class SQLAlchemyStore(ConditionalTextStore):
         swap = self._swap
 
         def again(connection: sa.Connection) -> t.Literal[True] | str | bytes | None:
-            # Lost the reply of a first try that replaced the row: the row
-            # holds this very text, and this save is done.
             outcome = swap(connection, params)
-            return True if outcome is True or _holds(outcome, text) else outcome
+            if outcome is True or outcome is None or _holds(outcome, text):
+                # Replaced now; or gone (a logout wins either way); or the
+                # row holds this very text, which the lost first try wrote.
+                return True if outcome is not None else None
+            # Another text: another save came after the first try or in its
+            # place, and merging onto it could undo it. No answer.
+            raise _Undecided
 
         return self._run("compare_and_set", key, lambda c: swap(c, params), retry=again)
 
