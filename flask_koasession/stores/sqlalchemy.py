@@ -87,11 +87,12 @@ class SQLAlchemyStore(ConditionalTextStore):
     what was committed before it began: the row the next attempt compares
     with, or a newer one, which that attempt's condition catches. Dropping
     ``BEGIN``/``COMMIT`` loses nothing: in a transaction under READ
-    COMMITTED each statement took a new snapshot all the same. So the
-    database's default isolation must be READ COMMITTED (or SQLite's):
-    under REPEATABLE READ or SERIALIZABLE a statement that meets a row
+    COMMITTED each statement took a new snapshot all the same. So on
+    PostgreSQL the database's default isolation must stay READ COMMITTED:
+    under its REPEATABLE READ or SERIALIZABLE a statement that meets a row
     another transaction changed fails instead, and the store does not
-    retry it.
+    retry it. (MySQL's InnoDB writes on the latest committed row under its
+    default REPEATABLE READ too.)
 
     Dialects other than SQLite's and PostgreSQL's get portable statements:
     a new session is a ``DELETE`` of an expired row then an ``INSERT``
@@ -143,7 +144,8 @@ class SQLAlchemyStore(ConditionalTextStore):
         "AUTOCOMMIT")``, which switches each connection it lends the store
         to autocommit and back: in the driver alone for psycopg and
         sqlite3, a statement each way for some others (MySQL's), which an
-        engine made with ``isolation_level="AUTOCOMMIT"`` saves.
+        engine made with ``execution_options={"isolation_level": "AUTOCOMMIT"}``
+        saves (the store uses it as it is).
     :param table: the table name.
     :param metadata: a :class:`~sqlalchemy.schema.MetaData` to define the
         table in, e.g. the one your migrations use. If it already defines a
