@@ -15,6 +15,7 @@ from flask.sessions import SessionInterface
 
 from . import cookies, payload, saving, signals
 from .decide import Reason, decide
+from .exceptions import SessionTooLargeError
 from .null_session import NullKoaSession
 from .scope import RequestScope
 from .session_dict import KoaSessionDict
@@ -132,20 +133,28 @@ def commit(session: KoaSessionDict, response: Response) -> None:
         data_json = None
     if data_json is None:  # unchanged, saved all the same: its text now
         data_json = payload.dumps_data(data, trusted=scope.trusted)
-    dropped = saving.save(
-        scope,
-        writer,
-        response,
-        loaded=loaded,
-        store_id=store_id,
-        data=data,
-        data_json=data_json,
-        max_age=loaded.max_age if requested.max_age is None else requested.max_age,
-        max_age_assigned=requested.max_age is not None,
-        now=now,
-        changed=reason == "changed",
-        regenerate=requested.regenerate,
-    )
+    try:
+        dropped = saving.save(
+            scope,
+            writer,
+            response,
+            loaded=loaded,
+            store_id=store_id,
+            data=data,
+            data_json=data_json,
+            max_age=loaded.max_age if requested.max_age is None else requested.max_age,
+            max_age_assigned=requested.max_age is not None,
+            now=now,
+            changed=reason == "changed",
+            regenerate=requested.regenerate,
+        )
+    except SessionTooLargeError:
+        if scope.store is None and reason in ("rolling", "renew"):
+            # Re-sending an unchanged cookie that came in larger than this
+            # app may write (a Koa app's; a forged unsigned one): not an
+            # error of this request. The browser keeps the one it has.
+            return
+        raise
     if dropped is not None:
         # Another request destroyed or moved the session since this one
         # loaded it (or a new id is taken): nothing saved, no cookie sent.

@@ -656,6 +656,27 @@ def test_a_value_larger_than_max_cookie_size_allows_is_not_decoded() -> None:
     assert signals.sent == invalid("too_large")
 
 
+@pytest.mark.parametrize("signed_cookie", [False, True])
+def test_rolling_does_not_fail_on_a_cookie_larger_than_the_app_may_write(
+    signed_cookie: bool,
+) -> None:
+    # Read (it is under the incoming limit), but too large to write back:
+    # an unsigned one anyone can forge, a signed one a Koa app wrote. A
+    # rolling re-send of it is skipped rather than a 500 on every request;
+    # the browser keeps the cookie it has.
+    app = make_app(rolling=True, signed=signed_cookie)
+    big = "x" * 5000
+    data = f'{{"a":"{big}","_expire":{FUTURE},"_maxAge":{DAY}}}'
+    cookie = signed(data) if signed_cookie else f"koa.sess={b64(data)}"
+    response = raw_client(app).get("/probe", headers={"Cookie": cookie})
+    assert response.status_code == 200
+    assert response.json["data"] == {"a": big}
+    assert response.headers.getlist("Set-Cookie") == []
+    # A change of it is the app's own doing: still an error.
+    with pytest.raises(SessionTooLargeError):
+        raw_client(app).get("/set?b=1", headers={"Cookie": cookie})
+
+
 @pytest.mark.parametrize("rolling", [False, True])
 def test_a_custom_decode_giving_keys_json_cannot_hold_is_a_bad_cookie(
     rolling: bool,
