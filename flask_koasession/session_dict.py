@@ -115,13 +115,12 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         flat = None if loaded is None else loaded.flat
         if flat is None or loaded is None:
             return payload.dumps_data(data, trusted=self._scope.trusted)
-        if _same_scalars(data, flat):
+        difference = _flat_difference(data, flat)
+        if difference == "same":
             return None
         text = payload.dumps_data(data, trusted=self._scope.trusted)
-        if codec.data_shape(data) != "flat" and text == loaded.text():
-            # Not scalars of JSON's own types (a str enum where a str was,
-            # say), yet the same text: unchanged, as koa would find it.
-            return None
+        if difference == "texts" and text == loaded.text():
+            return None  # the same text: unchanged, as koa would find it
         return text
 
     def _moved(self, store_id: str | None) -> None:
@@ -381,28 +380,32 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
         dict.clear(self)
 
 
-def _same_scalars(data: dict[str, t.Any], flat: dict[str, t.Any]) -> bool:
-    """Whether ``data`` is written as the same text as ``flat``, data whose
-    values are all scalars: the same keys in the same order, each value the
-    same object (the usual read) or a scalar of the same type and value."""
+def _flat_difference(
+    data: dict[str, t.Any], flat: dict[str, t.Any]
+) -> t.Literal["same", "changed", "texts"]:
+    """How ``data`` compares with ``flat``, data as loaded whose values are
+    all scalars (:data:`.codec.SCALARS`): ``"same"`` (the same keys in the
+    same order, each value the same object, the usual read, or a scalar of
+    the same type and value), ``"changed"`` (their texts differ), or
+    ``"texts"`` when only their texts can tell (a value of another type that
+    is no scalar: a ``str`` enum where a ``str`` was, say)."""
     if len(data) != len(flat):
-        return False
+        return "changed"
     # The usual read first, at C speed: the very objects loaded, in order.
     if all(map(operator.is_, dict.values(data), flat.values())) and all(
         map(operator.is_, dict.keys(data), flat)
     ):
-        return True
+        return "same"
     for (key, value), (flat_key, flat_value) in zip(
         dict.items(data), flat.items(), strict=True
     ):
-        # flat_value is a scalar: a value of its very type is one too.
         kind = type(value)
-        if (
-            key != flat_key
-            or kind is not type(flat_value)
-            or value != flat_value
-            # -0.0 == 0.0, but their texts differ.
-            or (kind is float and repr(value) != repr(flat_value))
-        ):
-            return False
-    return True
+        if key != flat_key:
+            return "changed"
+        if kind is not type(flat_value):
+            # Two scalar types never write the same text (1, 1.0, true, "1").
+            return "changed" if kind in codec.SCALARS else "texts"
+        # -0.0 == 0.0, but their texts differ.
+        if value != flat_value or (kind is float and repr(value) != repr(flat_value)):
+            return "changed"
+    return "same"
