@@ -10,7 +10,6 @@ import typing as t
 
 try:
     import sqlalchemy as sa
-    from sqlalchemy.dialects import postgresql, sqlite
     from sqlalchemy.exc import DBAPIError, IntegrityError
     from sqlalchemy.exc import TimeoutError as PoolTimeoutError
     from sqlalchemy.pool import StaticPool
@@ -23,6 +22,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from ..exceptions import SessionStoreError
 from .base import ConditionalTextStore
 from .sql_engines import ACCEPTED_FORMS, database_url, make_engine
+from .sql_statements import Statements, define_table, update_or_insert, upsert
 
 # An unreachable database, a failed statement, or no pooled connection free.
 _ERRORS = (DBAPIError, PoolTimeoutError)
@@ -224,9 +224,9 @@ class SQLAlchemyStore(ConditionalTextStore):
         self.metadata = sa.MetaData() if metadata is None else metadata
         existing = self.metadata.tables.get(table)
         self.table = (
-            _define_table(table, self.metadata) if existing is None else existing
+            define_table(table, self.metadata) if existing is None else existing
         )
-        self._statements = _Statements(self.table, self.engine.dialect.name)
+        self._statements = Statements(self.table, self.engine.dialect.name)
         #: Where the store's statements run: the engine in autocommit mode
         #: (the engine made from a URL is in it already).
         self._connections: sa.Engine = (
@@ -282,20 +282,20 @@ class SQLAlchemyStore(ConditionalTextStore):
         """
         row = {"id": key, "data": text, "expires_at": _deadline(self._clock(), ttl)}
         if self.engine.dialect.name in self.native_upsert_dialects:
-            upsert = self._upsert(row)
-            self._run("set", key, lambda c: c.execute(upsert), retry=True)
+            statement = upsert(self.table, self.engine.dialect.name, row)
+            self._run("set", key, lambda c: c.execute(statement), retry=True)
             return
 
-        def update_or_insert(connection: sa.Connection) -> None:
-            _update_or_insert(connection, self.table, row)
+        def write(connection: sa.Connection) -> None:
+            update_or_insert(connection, self.table, row)
 
         try:
-            self._run("set", key, update_or_insert, retry=True)
+            self._run("set", key, write, retry=True)
         except SessionStoreError as error:
             if not isinstance(error.__cause__, IntegrityError):
                 raise
             # Another writer inserted the id between our UPDATE and INSERT.
-            self._run("set", key, update_or_insert, retry=True)
+            self._run("set", key, write, retry=True)
 
     def create_text(self, key: str, text: str, ttl: float | None) -> bool:
         """Insert the row of ``key`` unless a live one exists (an expired one
@@ -501,110 +501,6 @@ class SQLAlchemyStore(ConditionalTextStore):
         except _ERRORS as error:
             raise SessionStoreError(type(self).__name__, operation, None) from error
 
-    def _upsert(self, row: dict[str, t.Any]) -> sa.Insert:
-        """``INSERT``, or ``UPDATE`` the row with the same id."""
-        insert = (
-            postgresql.insert
-            if self.engine.dialect.name == "postgresql"
-            else sqlite.insert
-        )
-        statement = insert(self.table).values(row)
-        return statement.on_conflict_do_update(
-            index_elements=[self.table.c.id],
-            set_={
-                "data": statement.excluded.data,
-                "expires_at": statement.excluded.expires_at,
-            },
-        )
-
-
-class _Statements:
-    """The read and the conditional writes of a store, built once with bound
-    parameters (``key``, ``now``, ``expected``, ``text``, ``deadline``).
-
-    Building a statement and its cache key on every call cost more than
-    running it: 125 µs for the conditional ``INSERT``, which PostgreSQL ran
-    in 620 µs on the benchmark machine.
-    """
-
-    def __init__(self, table: sa.Table, dialect: str) -> None:
-        columns = table.c
-        stored: sa.ColumnElement[t.Any] = columns.data
-        if dialect == "sqlite":
-            # SQLite keeps whatever bytes were written into a TEXT column, and
-            # sqlite3 fails on reading text that is not UTF-8: read bytes,
-            # which decode_payload decodes leniently, so such a row is no
-            # session rather than an error on every request with its id.
-            stored = sa.cast(stored, sa.LargeBinary)
-        now: sa.BindParameter[float] = sa.bindparam("now")
-        this_row = columns.id == sa.bindparam("key")
-        live = sa.or_(columns.expires_at.is_(None), columns.expires_at > now)
-        expired = sa.and_(columns.expires_at.is_not(None), columns.expires_at <= now)
-        unchanged = sa.and_(
-            this_row, stored == sa.bindparam("expected", type_=stored.type), live
-        )
-        row: dict[str, sa.BindParameter[t.Any]] = {
-            "id": sa.bindparam("key"),
-            "data": sa.bindparam("text"),
-            "expires_at": sa.bindparam("deadline"),
-        }
-        #: The text of the live row.
-        self.read = sa.select(stored).where(this_row, live)
-        #: Write the row if it is live and unchanged.
-        self.replace = (
-            sa.update(table)
-            .where(unchanged)
-            .values(data=sa.bindparam("text"), expires_at=sa.bindparam("deadline"))
-        )
-        #: Delete the row if it is live and unchanged.
-        self.delete = sa.delete(table).where(unchanged)
-        #: Replace the live row if unchanged, in one statement that returns
-        #: NULL when the row holds the new text and the row's text when it
-        #: was changed; no row when none is live. (PostgreSQL evaluates the
-        #: ``SET`` expressions on the row before the update, ``RETURNING``
-        #: on the row after it.)
-        self.swap: sa.Executable | None = None
-        if dialect == "postgresql":
-            text = sa.bindparam("text", type_=sa.Text)
-            same = columns.data == sa.bindparam("expected", type_=sa.Text)
-            self.swap = (
-                sa.update(table)
-                .where(this_row, live)
-                .values(
-                    data=sa.case((same, text), else_=columns.data),
-                    expires_at=sa.case(
-                        (same, sa.bindparam("deadline", type_=sa.Double)),
-                        else_=columns.expires_at,
-                    ),
-                )
-                .returning(sa.case((columns.data == text, sa.null()), else_=stored))
-            )
-        #: Create a row where there is none, or only an expired one: one
-        #: statement (``native_upsert_dialects``)...
-        self.create: sa.Executable | None = None
-        #: Whether :attr:`create` says with a returned row that it created.
-        self.create_returns = dialect == "postgresql"
-        if dialect in ("sqlite", "postgresql"):
-            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-                table
-            ).values(row)
-            upsert = insert.on_conflict_do_update(
-                index_elements=[columns.id],
-                set_={
-                    "data": insert.excluded.data,
-                    "expires_at": insert.excluded.expires_at,
-                },
-                where=expired,
-            )
-            # RETURNING on PostgreSQL: SQLAlchemy keeps no rowcount of an
-            # INSERT with psycopg.
-            self.create = (
-                upsert.returning(columns.id) if dialect == "postgresql" else upsert
-            )
-        #: ...or two, elsewhere.
-        self.delete_expired = sa.delete(table).where(this_row, expired)
-        self.insert = sa.insert(table).values(row)
-
 
 def _holds(found: object, text: str) -> bool:
     """Whether ``found``, a row's text as read, is ``text``."""
@@ -615,25 +511,3 @@ def _holds(found: object, text: str) -> bool:
 
 def _deadline(now: float, ttl: float | None) -> float | None:
     return None if ttl is None else now + ttl
-
-
-def _define_table(name: str, metadata: sa.MetaData) -> sa.Table:
-    return sa.Table(
-        name,
-        metadata,
-        sa.Column("id", sa.String(255), primary_key=True),
-        sa.Column("data", sa.Text, nullable=False),
-        sa.Column("expires_at", sa.Double, nullable=True, index=True),
-    )
-
-
-def _update_or_insert(
-    connection: sa.Connection, table: sa.Table, row: dict[str, t.Any]
-) -> None:
-    # The portable upsert: UPDATE, and INSERT when no row matched.
-    values = {"data": row["data"], "expires_at": row["expires_at"]}
-    updated = connection.execute(
-        sa.update(table).where(table.c.id == row["id"]).values(values)
-    )
-    if updated.rowcount == 0:
-        connection.execute(sa.insert(table).values(row))
