@@ -53,7 +53,9 @@ class Statements:
         }
         #: The text of the live row.
         self.read = sa.select(stored).where(this_row, live)
-        #: Write the row if it is live and unchanged.
+        #: Write the row if it is live and unchanged. The compare and the
+        #: write are one step: an ``UPDATE`` that meets a row being changed
+        #: waits for the commit and checks its ``WHERE`` again.
         self.replace = (
             sa.update(table)
             .where(unchanged)
@@ -65,7 +67,8 @@ class Statements:
         #: NULL when the row holds the new text and the row's text when it
         #: was changed; no row when none is live. (PostgreSQL evaluates the
         #: ``SET`` expressions on the row before the update, ``RETURNING``
-        #: on the row after it.)
+        #: on the row after it: the row it locked, as it is now, not as the
+        #: statement's snapshot had it.)
         self.swap: sa.Executable | None = None
         if dialect == "postgresql":
             text = sa.bindparam("text", type_=sa.Text)

@@ -1,4 +1,9 @@
-"""A session store in any SQL database that SQLAlchemy 2 speaks."""
+"""A session store in any SQL database that SQLAlchemy 2 speaks.
+
+The store and its one retry after a lost connection live here; the engine it
+makes from a URL or path in :mod:`.sql_engines`, its table and statements in
+:mod:`.sql_statements`.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,8 @@ _T = t.TypeVar("_T")
 
 
 class _Undecided(Exception):
-    """A retry cannot tell what the lost first try did."""
+    """A retry cannot tell what the lost first try did: the store raises the
+    first try's error rather than guess."""
 
 
 class SQLAlchemyStore(ConditionalTextStore):
@@ -43,11 +49,9 @@ class SQLAlchemyStore(ConditionalTextStore):
     ``"session"`` entry with no ``session_ttl``). The store creates the
     table, if it does not exist yet, when it is made; with
     ``create_table=False`` it leaves that to :meth:`create_table` or to your
-    migrations. Requests never create it.
-
-    Expired rows are never returned, but stay in the table until
-    :meth:`cleanup` deletes them: run ``flask koa-session cleanup``
-    periodically (from cron, say).
+    migrations. Requests never create it. Expired rows are never returned,
+    but stay in the table until :meth:`cleanup` deletes them: run
+    ``flask koa-session cleanup`` periodically (from cron, say).
 
     SQLite suits one machine (a file shared by the app's processes);
     PostgreSQL or another server database suits several::
@@ -56,97 +60,32 @@ class SQLAlchemyStore(ConditionalTextStore):
         KoaSession(app, store=SQLAlchemyStore(
             "postgresql+psycopg://app@db.internal/app"))
 
-    On SQLite and PostgreSQL each operation is one statement, run in
-    autocommit mode: a statement is a transaction of its own, atomic, with
-    no ``BEGIN`` or ``COMMIT`` around it. A request that reads its session
-    costs one round trip, one that writes two, a new session one:
-
-    - a read: ``SELECT`` of the live row;
-    - a new session: ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE`` the
-      row has expired, so that a live row is never replaced;
-    - a save (:class:`~flask_koasession.stores.ConditionalStore`): an
-      ``UPDATE`` of the live row only if it still holds the text the request
-      loaded. On PostgreSQL the same ``UPDATE`` tells what stopped it: it
-      targets the live row whatever its text, its ``SET`` writes the new
-      text only where the old one is the text loaded (``CASE``), and
-      ``RETURNING`` gives the row's text when it was another (no row: none
-      is live). Elsewhere, when no row matched, a ``SELECT`` reads the row
-      as it is now;
-    - the old id after ``regenerate()``: ``DELETE`` on the same condition
-      (then the ``SELECT``, when it matched nothing).
-
-    Why single statements keep the guarantees, under READ COMMITTED
-    (PostgreSQL's default) or SQLite's serialized writes: a conditional
-    ``UPDATE`` or ``DELETE`` that meets a row another transaction is
-    changing waits for it to commit, then checks its ``WHERE`` again on
-    the row as that commit left it, so that it never writes over a save it
-    did not see (the compare and the write are one step). PostgreSQL's
-    one-statement save reads the text it returns from the row it has locked,
-    so that it is the row as it is now, not as the statement's snapshot
-    had it. The ``INSERT``'s ``ON CONFLICT`` sees the committed row too.
-    The ``SELECT`` after a failed condition, a statement of its own, sees
-    what was committed before it began: the row the next attempt compares
-    with, or a newer one, which that attempt's condition catches. Dropping
-    ``BEGIN``/``COMMIT`` loses nothing: in a transaction under READ
-    COMMITTED each statement took a new snapshot all the same. So on
-    PostgreSQL the database's default isolation must stay READ COMMITTED:
-    under its REPEATABLE READ or SERIALIZABLE a statement that meets a row
-    another transaction changed fails instead, and the store does not
-    retry it. (MySQL's InnoDB writes on the latest committed row under its
-    default REPEATABLE READ too.)
-
-    Dialects other than SQLite's and PostgreSQL's get portable statements:
-    a new session is a ``DELETE`` of an expired row then an ``INSERT``
-    (which fails, and reports the id taken, when a live row has it), and a
-    whole-entry save an ``UPDATE`` then an ``INSERT`` when no row matched;
-    each statement is atomic, and no step depends on the previous one
-    having seen a state that another could change in between.
-
-    The connections are not pinged before use (``pool_pre_ping`` costs a
-    round trip per operation): when a statement finds its connection broken,
-    as after a database restart, SQLAlchemy discards it and the pool's
-    other connections of the time, and the store runs the operation once
-    more on a new one. A retry must be right even if the first try ran and
-    only its reply was lost: a read, an upsert or a ``DELETE`` by id can run
-    twice; a new session or a save whose retry finds the row holding the
-    very text it writes knows that the first try wrote it; a save whose
-    retry finds another text, or a ``compare_and_delete`` whose retry finds
-    the row gone, cannot tell what the first try did, and raises rather
-    than guess. A database that is down fails
-    the operation at once.
-
-    For an SQLite file given as a URL or a path, the store's engine waits up
-    to ``sqlite_busy_timeout`` seconds for a lock held by another connection
-    and puts the database in write-ahead-log mode (``PRAGMA
-    journal_mode=WAL``, which stays with the file): readers and a writer then
-    never block each other and a commit is short, so that many threads and
-    processes of one machine share the file without ``database is locked``
-    errors. (WAL needs the processes on one machine, which SQLite needs
-    anyway, and not a network file system.) It also sets ``PRAGMA
-    synchronous=NORMAL`` (:attr:`sqlite_synchronous`): a commit no longer
-    waits for the disk, and survives the app crashing, though a power loss
-    may take back the last few. An engine passed in gets none of these:
-    give it the same (``connect_args={"timeout": 15}`` and the pragmas).
-
+    On SQLite and PostgreSQL each operation is one statement in autocommit
+    mode, atomic on its own: a request that reads its session costs one
+    round trip, one that writes two, a new session one (other databases get
+    portable statements). Saves are conditional, so that concurrent requests
+    of a session keep each other's changes (:doc:`/concurrency`); on
+    PostgreSQL that needs the database's default isolation, READ COMMITTED.
+    A connection found broken, as after a database restart, is replaced and
+    the operation run once more; a database that is down fails it at once.
     Database errors are raised as
     :class:`~flask_koasession.exceptions.SessionStoreError`, the original
-    chained as its ``__cause__``.
+    chained as its ``__cause__``. An SQLite file named by a URL or a path is
+    opened with a busy timeout (:attr:`sqlite_busy_timeout`) and in
+    write-ahead-log mode, with :attr:`sqlite_synchronous`; an engine passed
+    in gets none of these. The statements, and why they keep the
+    guarantees: :ref:`sqlalchemy-store`.
 
     :param engine_or_url: an :class:`~sqlalchemy.engine.Engine`, used as
-        given; or a database URL (``"sqlite:///path.db"``, ``"sqlite://"``
-        for an in-memory database, ``"postgresql+psycopg://user@host/db"``);
-        or the path of an SQLite file, as a ``str`` without ``"://"`` or a
-        :class:`os.PathLike` (``"sessions.db"``, ``Path("/var/app/s.db")``),
-        relative paths taken from the working directory. For a URL or a path
-        the store makes an engine (in autocommit mode; a shared
-        ``StaticPool`` for in-memory SQLite, so that every thread sees the
-        one database) and disposes it in :meth:`close`. An engine passed in
-        is used through ``engine.execution_options(isolation_level=
-        "AUTOCOMMIT")``, which switches each connection it lends the store
-        to autocommit and back: in the driver alone for psycopg and
-        sqlite3, a statement each way for some others (MySQL's), which an
-        engine made with ``execution_options={"isolation_level": "AUTOCOMMIT"}``
-        saves (the store uses it as it is).
+        given, its connections switched to autocommit unless its execution
+        options say ``isolation_level="AUTOCOMMIT"`` already; or a database
+        URL (``"sqlite:///path.db"``, ``"sqlite://"`` for an in-memory
+        database, which every thread shares,
+        ``"postgresql+psycopg://user@host/db"``); or the path of an SQLite
+        file, as a ``str`` without ``"://"`` or a :class:`os.PathLike`
+        (``"sessions.db"``, ``Path("/var/app/s.db")``), relative paths taken
+        from the working directory. For a URL or a path the store makes an
+        engine, in autocommit mode, and disposes it in :meth:`close`.
     :param table: the table name.
     :param metadata: a :class:`~sqlalchemy.schema.MetaData` to define the
         table in, e.g. the one your migrations use. If it already defines a
@@ -228,7 +167,9 @@ class SQLAlchemyStore(ConditionalTextStore):
         )
         self._statements = Statements(self.table, self.engine.dialect.name)
         #: Where the store's statements run: the engine in autocommit mode
-        #: (the engine made from a URL is in it already).
+        #: (the engine made from a URL is in it already). Each statement is
+        #: a transaction of its own, atomic alone, which is all that the
+        #: conditional writes need under READ COMMITTED (docs/stores.rst).
         self._connections: sa.Engine = (
             self.engine
             if self._owns_engine
@@ -319,7 +260,7 @@ class SQLAlchemyStore(ConditionalTextStore):
         self, key: str, expected: str | bytes, text: str, ttl: float | None
     ) -> t.Literal[True] | str | bytes | None:
         """Replace the live row of ``key`` whose text is ``expected``; else
-        return the row's text as it is now (see :class:`SQLAlchemyStore`).
+        return the row's text as it is now.
 
         :raise SessionStoreError: when the database fails.
         """
@@ -455,6 +396,8 @@ class SQLAlchemyStore(ConditionalTextStore):
             return True if current is None else current
         if connection.execute(statements.replace, params).rowcount == 1:
             return True
+        # A statement of its own, it sees at least what was committed before
+        # it began; the next attempt's condition catches anything newer.
         return self._read(connection, params["key"], params["now"])
 
     def _run(
@@ -472,7 +415,9 @@ class SQLAlchemyStore(ConditionalTextStore):
         since it was opened), SQLAlchemy invalidates it and the pool's other
         connections; then ``retry`` (``True``: ``work`` again) runs once on a
         fresh connection. It must be right even if the first try's
-        statements ran and only their reply was lost.
+        statements ran and only their reply was lost (docs/stores.rst says
+        how each operation's retry knows); one that cannot tell raises
+        :class:`_Undecided`.
         """
         try:
             with self._use_lock:
