@@ -1,4 +1,9 @@
-"""A session store in any SQL database that SQLAlchemy 2 speaks."""
+"""A session store in any SQL database that SQLAlchemy 2 speaks.
+
+The store and its one retry after a lost connection live here; the engine it
+makes from a URL or path in :mod:`.sql_engines`, its table and statements in
+:mod:`.sql_statements`.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,7 @@ import typing as t
 
 try:
     import sqlalchemy as sa
-    from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+    from sqlalchemy.exc import DBAPIError, IntegrityError
     from sqlalchemy.exc import TimeoutError as PoolTimeoutError
     from sqlalchemy.pool import StaticPool
 except ImportError as error:  # pragma: no cover - depends on the environment
@@ -22,6 +26,8 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from ..exceptions import SessionStoreError
 from .base import ConditionalTextStore
+from .sql_engines import ACCEPTED_FORMS, database_url, make_engine
+from .sql_statements import Statements, define_table, update_or_insert, upsert
 
 # An unreachable database, a failed statement, or no pooled connection free.
 _ERRORS = (DBAPIError, PoolTimeoutError)
@@ -30,7 +36,8 @@ _T = t.TypeVar("_T")
 
 
 class _Undecided(Exception):
-    """A retry cannot tell what the lost first try did."""
+    """A retry cannot tell what the lost first try did: the store raises the
+    first try's error rather than guess."""
 
 
 class SQLAlchemyStore(ConditionalTextStore):
@@ -42,11 +49,9 @@ class SQLAlchemyStore(ConditionalTextStore):
     ``"session"`` entry with no ``session_ttl``). The store creates the
     table, if it does not exist yet, when it is made; with
     ``create_table=False`` it leaves that to :meth:`create_table` or to your
-    migrations. Requests never create it.
-
-    Expired rows are never returned, but stay in the table until
-    :meth:`cleanup` deletes them: run ``flask koa-session cleanup``
-    periodically (from cron, say).
+    migrations. Requests never create it. Expired rows are never returned,
+    but stay in the table until :meth:`cleanup` deletes them: run
+    ``flask koa-session cleanup`` periodically (from cron, say).
 
     SQLite suits one machine (a file shared by the app's processes);
     PostgreSQL or another server database suits several::
@@ -55,97 +60,32 @@ class SQLAlchemyStore(ConditionalTextStore):
         KoaSession(app, store=SQLAlchemyStore(
             "postgresql+psycopg://app@db.internal/app"))
 
-    On SQLite and PostgreSQL each operation is one statement, run in
-    autocommit mode: a statement is a transaction of its own, atomic, with
-    no ``BEGIN`` or ``COMMIT`` around it. A request that reads its session
-    costs one round trip, one that writes two, a new session one:
-
-    - a read: ``SELECT`` of the live row;
-    - a new session: ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE`` the
-      row has expired, so that a live row is never replaced;
-    - a save (:class:`~flask_koasession.stores.ConditionalStore`): an
-      ``UPDATE`` of the live row only if it still holds the text the request
-      loaded. On PostgreSQL the same ``UPDATE`` tells what stopped it: it
-      targets the live row whatever its text, its ``SET`` writes the new
-      text only where the old one is the text loaded (``CASE``), and
-      ``RETURNING`` gives the row's text when it was another (no row: none
-      is live). Elsewhere, when no row matched, a ``SELECT`` reads the row
-      as it is now;
-    - the old id after ``regenerate()``: ``DELETE`` on the same condition
-      (then the ``SELECT``, when it matched nothing).
-
-    Why single statements keep the guarantees, under READ COMMITTED
-    (PostgreSQL's default) or SQLite's serialized writes: a conditional
-    ``UPDATE`` or ``DELETE`` that meets a row another transaction is
-    changing waits for it to commit, then checks its ``WHERE`` again on
-    the row as that commit left it, so that it never writes over a save it
-    did not see (the compare and the write are one step). PostgreSQL's
-    one-statement save reads the text it returns from the row it has locked,
-    so that it is the row as it is now, not as the statement's snapshot
-    had it. The ``INSERT``'s ``ON CONFLICT`` sees the committed row too.
-    The ``SELECT`` after a failed condition, a statement of its own, sees
-    what was committed before it began: the row the next attempt compares
-    with, or a newer one, which that attempt's condition catches. Dropping
-    ``BEGIN``/``COMMIT`` loses nothing: in a transaction under READ
-    COMMITTED each statement took a new snapshot all the same. So on
-    PostgreSQL the database's default isolation must stay READ COMMITTED:
-    under its REPEATABLE READ or SERIALIZABLE a statement that meets a row
-    another transaction changed fails instead, and the store does not
-    retry it. (MySQL's InnoDB writes on the latest committed row under its
-    default REPEATABLE READ too.)
-
-    Dialects other than SQLite's and PostgreSQL's get portable statements:
-    a new session is a ``DELETE`` of an expired row then an ``INSERT``
-    (which fails, and reports the id taken, when a live row has it), and a
-    whole-entry save an ``UPDATE`` then an ``INSERT`` when no row matched;
-    each statement is atomic, and no step depends on the previous one
-    having seen a state that another could change in between.
-
-    The connections are not pinged before use (``pool_pre_ping`` costs a
-    round trip per operation): when a statement finds its connection broken,
-    as after a database restart, SQLAlchemy discards it and the pool's
-    other connections of the time, and the store runs the operation once
-    more on a new one. A retry must be right even if the first try ran and
-    only its reply was lost: a read, an upsert or a ``DELETE`` by id can run
-    twice; a new session or a save whose retry finds the row holding the
-    very text it writes knows that the first try wrote it; a save whose
-    retry finds another text, or a ``compare_and_delete`` whose retry finds
-    the row gone, cannot tell what the first try did, and raises rather
-    than guess. A database that is down fails
-    the operation at once.
-
-    For an SQLite file given as a URL or a path, the store's engine waits up
-    to ``sqlite_busy_timeout`` seconds for a lock held by another connection
-    and puts the database in write-ahead-log mode (``PRAGMA
-    journal_mode=WAL``, which stays with the file): readers and a writer then
-    never block each other and a commit is short, so that many threads and
-    processes of one machine share the file without ``database is locked``
-    errors. (WAL needs the processes on one machine, which SQLite needs
-    anyway, and not a network file system.) It also sets ``PRAGMA
-    synchronous=NORMAL`` (:attr:`sqlite_synchronous`): a commit no longer
-    waits for the disk, and survives the app crashing, though a power loss
-    may take back the last few. An engine passed in gets none of these:
-    give it the same (``connect_args={"timeout": 15}`` and the pragmas).
-
+    On SQLite and PostgreSQL each operation is one statement in autocommit
+    mode, atomic on its own: a request that reads its session costs one
+    round trip, one that writes two, a new session one (other databases get
+    portable statements). Saves are conditional, so that concurrent requests
+    of a session keep each other's changes (:doc:`/concurrency`); on
+    PostgreSQL that needs the database's default isolation, READ COMMITTED.
+    A connection found broken, as after a database restart, is replaced and
+    the operation run once more; a database that is down fails it at once.
     Database errors are raised as
     :class:`~flask_koasession.exceptions.SessionStoreError`, the original
-    chained as its ``__cause__``.
+    chained as its ``__cause__``. An SQLite file named by a URL or a path is
+    opened with a busy timeout (:attr:`sqlite_busy_timeout`) and in
+    write-ahead-log mode, with :attr:`sqlite_synchronous`; an engine passed
+    in gets none of these. The statements, and why they keep the
+    guarantees: :ref:`sqlalchemy-store`.
 
     :param engine_or_url: an :class:`~sqlalchemy.engine.Engine`, used as
-        given; or a database URL (``"sqlite:///path.db"``, ``"sqlite://"``
-        for an in-memory database, ``"postgresql+psycopg://user@host/db"``);
-        or the path of an SQLite file, as a ``str`` without ``"://"`` or a
-        :class:`os.PathLike` (``"sessions.db"``, ``Path("/var/app/s.db")``),
-        relative paths taken from the working directory. For a URL or a path
-        the store makes an engine (in autocommit mode; a shared
-        ``StaticPool`` for in-memory SQLite, so that every thread sees the
-        one database) and disposes it in :meth:`close`. An engine passed in
-        is used through ``engine.execution_options(isolation_level=
-        "AUTOCOMMIT")``, which switches each connection it lends the store
-        to autocommit and back: in the driver alone for psycopg and
-        sqlite3, a statement each way for some others (MySQL's), which an
-        engine made with ``execution_options={"isolation_level": "AUTOCOMMIT"}``
-        saves (the store uses it as it is).
+        given, its connections switched to autocommit unless its execution
+        options say ``isolation_level="AUTOCOMMIT"`` already; or a database
+        URL (``"sqlite:///path.db"``, ``"sqlite://"`` for an in-memory
+        database, which every thread shares,
+        ``"postgresql+psycopg://user@host/db"``); or the path of an SQLite
+        file, as a ``str`` without ``"://"`` or a :class:`os.PathLike`
+        (``"sessions.db"``, ``Path("/var/app/s.db")``), relative paths taken
+        from the working directory. For a URL or a path the store makes an
+        engine, in autocommit mode, and disposes it in :meth:`close`.
     :param table: the table name.
     :param metadata: a :class:`~sqlalchemy.schema.MetaData` to define the
         table in, e.g. the one your migrations use. If it already defines a
@@ -204,8 +144,8 @@ class SQLAlchemyStore(ConditionalTextStore):
             self.engine = engine_or_url
             self._owns_engine = False
         elif isinstance(engine_or_url, (str, sa.URL, os.PathLike)):
-            self.engine = _create_engine(
-                _database_url(engine_or_url),
+            self.engine = make_engine(
+                database_url(engine_or_url),
                 busy_timeout=self.sqlite_busy_timeout,
                 synchronous=self.sqlite_synchronous,
             )
@@ -214,7 +154,7 @@ class SQLAlchemyStore(ConditionalTextStore):
             raise TypeError(
                 "engine_or_url must be a SQLAlchemy Engine, a database URL or"
                 f" the path of an SQLite file, got {engine_or_url!r}."
-                f" {_ACCEPTED_FORMS}"
+                f" {ACCEPTED_FORMS}"
             )
         if not table or not isinstance(table, str):
             raise ValueError(f"table must be a non-empty str, got {table!r}.")
@@ -223,11 +163,13 @@ class SQLAlchemyStore(ConditionalTextStore):
         self.metadata = sa.MetaData() if metadata is None else metadata
         existing = self.metadata.tables.get(table)
         self.table = (
-            _define_table(table, self.metadata) if existing is None else existing
+            define_table(table, self.metadata) if existing is None else existing
         )
-        self._statements = _Statements(self.table, self.engine.dialect.name)
+        self._statements = Statements(self.table, self.engine.dialect.name)
         #: Where the store's statements run: the engine in autocommit mode
-        #: (the engine made from a URL is in it already).
+        #: (the engine made from a URL is in it already). Each statement is
+        #: a transaction of its own, atomic alone, which is all that the
+        #: conditional writes need under READ COMMITTED (docs/stores.rst).
         self._connections: sa.Engine = (
             self.engine
             if self._owns_engine
@@ -281,20 +223,20 @@ class SQLAlchemyStore(ConditionalTextStore):
         """
         row = {"id": key, "data": text, "expires_at": _deadline(self._clock(), ttl)}
         if self.engine.dialect.name in self.native_upsert_dialects:
-            upsert = self._upsert(row)
-            self._run("set", key, lambda c: c.execute(upsert), retry=True)
+            statement = upsert(self.table, self.engine.dialect.name, row)
+            self._run("set", key, lambda c: c.execute(statement), retry=True)
             return
 
-        def update_or_insert(connection: sa.Connection) -> None:
-            _update_or_insert(connection, self.table, row)
+        def write(connection: sa.Connection) -> None:
+            update_or_insert(connection, self.table, row)
 
         try:
-            self._run("set", key, update_or_insert, retry=True)
+            self._run("set", key, write, retry=True)
         except SessionStoreError as error:
             if not isinstance(error.__cause__, IntegrityError):
                 raise
             # Another writer inserted the id between our UPDATE and INSERT.
-            self._run("set", key, update_or_insert, retry=True)
+            self._run("set", key, write, retry=True)
 
     def create_text(self, key: str, text: str, ttl: float | None) -> bool:
         """Insert the row of ``key`` unless a live one exists (an expired one
@@ -318,7 +260,7 @@ class SQLAlchemyStore(ConditionalTextStore):
         self, key: str, expected: str | bytes, text: str, ttl: float | None
     ) -> t.Literal[True] | str | bytes | None:
         """Replace the live row of ``key`` whose text is ``expected``; else
-        return the row's text as it is now (see :class:`SQLAlchemyStore`).
+        return the row's text as it is now.
 
         :raise SessionStoreError: when the database fails.
         """
@@ -454,6 +396,8 @@ class SQLAlchemyStore(ConditionalTextStore):
             return True if current is None else current
         if connection.execute(statements.replace, params).rowcount == 1:
             return True
+        # A statement of its own, it sees at least what was committed before
+        # it began; the next attempt's condition catches anything newer.
         return self._read(connection, params["key"], params["now"])
 
     def _run(
@@ -471,7 +415,9 @@ class SQLAlchemyStore(ConditionalTextStore):
         since it was opened), SQLAlchemy invalidates it and the pool's other
         connections; then ``retry`` (``True``: ``work`` again) runs once on a
         fresh connection. It must be right even if the first try's
-        statements ran and only their reply was lost.
+        statements ran and only their reply was lost (docs/stores.rst says
+        how each operation's retry knows); one that cannot tell raises
+        :class:`_Undecided`.
         """
         try:
             with self._use_lock:
@@ -500,110 +446,6 @@ class SQLAlchemyStore(ConditionalTextStore):
         except _ERRORS as error:
             raise SessionStoreError(type(self).__name__, operation, None) from error
 
-    def _upsert(self, row: dict[str, t.Any]) -> sa.Insert:
-        """``INSERT``, or ``UPDATE`` the row with the same id."""
-        insert = (
-            postgresql.insert
-            if self.engine.dialect.name == "postgresql"
-            else sqlite.insert
-        )
-        statement = insert(self.table).values(row)
-        return statement.on_conflict_do_update(
-            index_elements=[self.table.c.id],
-            set_={
-                "data": statement.excluded.data,
-                "expires_at": statement.excluded.expires_at,
-            },
-        )
-
-
-class _Statements:
-    """The read and the conditional writes of a store, built once with bound
-    parameters (``key``, ``now``, ``expected``, ``text``, ``deadline``).
-
-    Building a statement and its cache key on every call cost more than
-    running it: 125 µs for the conditional ``INSERT``, which PostgreSQL ran
-    in 620 µs on the benchmark machine.
-    """
-
-    def __init__(self, table: sa.Table, dialect: str) -> None:
-        columns = table.c
-        stored: sa.ColumnElement[t.Any] = columns.data
-        if dialect == "sqlite":
-            # SQLite keeps whatever bytes were written into a TEXT column, and
-            # sqlite3 fails on reading text that is not UTF-8: read bytes,
-            # which decode_payload decodes leniently, so such a row is no
-            # session rather than an error on every request with its id.
-            stored = sa.cast(stored, sa.LargeBinary)
-        now: sa.BindParameter[float] = sa.bindparam("now")
-        this_row = columns.id == sa.bindparam("key")
-        live = sa.or_(columns.expires_at.is_(None), columns.expires_at > now)
-        expired = sa.and_(columns.expires_at.is_not(None), columns.expires_at <= now)
-        unchanged = sa.and_(
-            this_row, stored == sa.bindparam("expected", type_=stored.type), live
-        )
-        row: dict[str, sa.BindParameter[t.Any]] = {
-            "id": sa.bindparam("key"),
-            "data": sa.bindparam("text"),
-            "expires_at": sa.bindparam("deadline"),
-        }
-        #: The text of the live row.
-        self.read = sa.select(stored).where(this_row, live)
-        #: Write the row if it is live and unchanged.
-        self.replace = (
-            sa.update(table)
-            .where(unchanged)
-            .values(data=sa.bindparam("text"), expires_at=sa.bindparam("deadline"))
-        )
-        #: Delete the row if it is live and unchanged.
-        self.delete = sa.delete(table).where(unchanged)
-        #: Replace the live row if unchanged, in one statement that returns
-        #: NULL when the row holds the new text and the row's text when it
-        #: was changed; no row when none is live. (PostgreSQL evaluates the
-        #: ``SET`` expressions on the row before the update, ``RETURNING``
-        #: on the row after it.)
-        self.swap: sa.Executable | None = None
-        if dialect == "postgresql":
-            text = sa.bindparam("text", type_=sa.Text)
-            same = columns.data == sa.bindparam("expected", type_=sa.Text)
-            self.swap = (
-                sa.update(table)
-                .where(this_row, live)
-                .values(
-                    data=sa.case((same, text), else_=columns.data),
-                    expires_at=sa.case(
-                        (same, sa.bindparam("deadline", type_=sa.Double)),
-                        else_=columns.expires_at,
-                    ),
-                )
-                .returning(sa.case((columns.data == text, sa.null()), else_=stored))
-            )
-        #: Create a row where there is none, or only an expired one: one
-        #: statement (``native_upsert_dialects``)...
-        self.create: sa.Executable | None = None
-        #: Whether :attr:`create` says with a returned row that it created.
-        self.create_returns = dialect == "postgresql"
-        if dialect in ("sqlite", "postgresql"):
-            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-                table
-            ).values(row)
-            upsert = insert.on_conflict_do_update(
-                index_elements=[columns.id],
-                set_={
-                    "data": insert.excluded.data,
-                    "expires_at": insert.excluded.expires_at,
-                },
-                where=expired,
-            )
-            # RETURNING on PostgreSQL: SQLAlchemy keeps no rowcount of an
-            # INSERT with psycopg.
-            self.create = (
-                upsert.returning(columns.id) if dialect == "postgresql" else upsert
-            )
-        #: ...or two, elsewhere.
-        self.delete_expired = sa.delete(table).where(this_row, expired)
-        self.insert = sa.insert(table).values(row)
-
 
 def _holds(found: object, text: str) -> bool:
     """Whether ``found``, a row's text as read, is ``text``."""
@@ -614,149 +456,3 @@ def _holds(found: object, text: str) -> bool:
 
 def _deadline(now: float, ttl: float | None) -> float | None:
     return None if ttl is None else now + ttl
-
-
-def _define_table(name: str, metadata: sa.MetaData) -> sa.Table:
-    return sa.Table(
-        name,
-        metadata,
-        sa.Column("id", sa.String(255), primary_key=True),
-        sa.Column("data", sa.Text, nullable=False),
-        sa.Column("expires_at", sa.Double, nullable=True, index=True),
-    )
-
-
-def _update_or_insert(
-    connection: sa.Connection, table: sa.Table, row: dict[str, t.Any]
-) -> None:
-    # The portable upsert: UPDATE, and INSERT when no row matched.
-    values = {"data": row["data"], "expires_at": row["expires_at"]}
-    updated = connection.execute(
-        sa.update(table).where(table.c.id == row["id"]).values(values)
-    )
-    if updated.rowcount == 0:
-        connection.execute(sa.insert(table).values(row))
-
-
-_ACCEPTED_FORMS = (
-    "Accepted: a URL such as 'sqlite:///path.db' (a file), 'sqlite://' (in"
-    " memory) or 'postgresql+psycopg://user@host/db', a SQLAlchemy Engine, or"
-    " a file path such as 'sessions.db' or pathlib.Path('/var/app/sessions.db')"
-    " for an SQLite file."
-)
-
-
-def _database_url(value: str | sa.URL | os.PathLike[str]) -> sa.URL:
-    """The URL of a URL, or of an SQLite file given by its path.
-
-    :raise ValueError: for a string with ``"://"`` that is not a URL.
-    """
-    if isinstance(value, sa.URL):
-        return value
-    if isinstance(value, os.PathLike) or "://" not in value:
-        path = os.fspath(value)
-        if not isinstance(path, str) or not path:
-            raise ValueError(
-                f"engine_or_url {value!r} is neither a database URL nor a"
-                f" file path. {_ACCEPTED_FORMS}"
-            )
-        # As given: "sqlite:///" + "s.db" is relative, + "/tmp/s.db" absolute.
-        return sa.URL.create("sqlite", database=path)
-    try:
-        return sa.make_url(value)
-    except (ArgumentError, ValueError) as error:
-        # The text is not repeated: it may hold a password.
-        raise ValueError(
-            f"engine_or_url is not a valid database URL ({error}). {_ACCEPTED_FORMS}"
-        ) from error
-
-
-#: What ``PRAGMA synchronous`` accepts.
-_SYNCHRONOUS = frozenset(("OFF", "NORMAL", "FULL", "EXTRA"))
-
-
-def _create_engine(
-    parsed: sa.URL, *, busy_timeout: float, synchronous: str | None
-) -> sa.Engine:
-    """An engine for ``parsed``, in autocommit mode: every statement of the
-    store is a transaction of its own (see :class:`SQLAlchemyStore`).
-
-    No ``pool_pre_ping``, which costs a round trip per checkout: a broken
-    connection is found by the statement itself, and the store retries.
-
-    :raise ValueError: when SQLAlchemy knows no such database (an unknown
-        dialect name, say), or ``synchronous`` is no ``PRAGMA synchronous``
-        value.
-    """
-    backend = parsed.get_backend_name()
-    options: dict[str, t.Any] = {"isolation_level": "AUTOCOMMIT"}
-    if backend in ("sqlite", "postgresql"):
-        # Their drivers tell that a connection is in autocommit mode: the
-        # rollback with which a connection goes back to the pool, which has
-        # nothing to undo, is skipped rather than sent.
-        options["skip_autocommit_rollback"] = True
-    try:
-        if backend == "sqlite" and _is_sqlite_memory(parsed):
-            # One connection for all threads, else each sees its own empty
-            # database.
-            return sa.create_engine(
-                parsed,
-                poolclass=StaticPool,
-                connect_args={"check_same_thread": False},
-                **options,
-            )
-        if backend == "sqlite" and parsed.get_driver_name() in ("pysqlite", ""):
-            return _sqlite_file_engine(
-                parsed, options, busy_timeout=busy_timeout, synchronous=synchronous
-            )
-        return sa.create_engine(parsed, **options)
-    except ArgumentError as error:
-        shown = parsed.render_as_string(hide_password=True)
-        raise ValueError(
-            f"engine_or_url {shown!r} is not a usable database URL: {error}."
-            f" {_ACCEPTED_FORMS}"
-        ) from error
-
-
-def _sqlite_file_engine(
-    url: sa.URL,
-    options: dict[str, t.Any],
-    *,
-    busy_timeout: float,
-    synchronous: str | None,
-) -> sa.Engine:
-    """An engine for an SQLite file shared by threads and processes: a busy
-    timeout, write-ahead logging and ``synchronous`` (see
-    :class:`SQLAlchemyStore`)."""
-    if synchronous is not None and synchronous.upper() not in _SYNCHRONOUS:
-        raise ValueError(
-            f"SQLAlchemyStore.sqlite_synchronous must be one of"
-            f" {', '.join(map(repr, sorted(_SYNCHRONOUS)))} or None (leave"
-            f" SQLite's setting), got {synchronous!r}."
-        )
-    connect_args = {}
-    if "timeout" not in url.query:
-        connect_args["timeout"] = busy_timeout
-    engine = sa.create_engine(url, connect_args=connect_args, **options)
-    pragmas = ["PRAGMA journal_mode=WAL"]
-    if synchronous is not None:
-        pragmas.append(f"PRAGMA synchronous={synchronous.upper()}")
-
-    def on_connect(dbapi_connection: t.Any, connection_record: t.Any) -> None:
-        # Once per new connection. The journal mode stays with the file (a
-        # no-op once in WAL mode, waiting for locks as the busy timeout
-        # says); synchronous is the connection's own.
-        cursor = dbapi_connection.cursor()
-        try:
-            for pragma in pragmas:
-                cursor.execute(pragma)
-        finally:
-            cursor.close()
-
-    sa.event.listen(engine, "connect", on_connect)
-    return engine
-
-
-def _is_sqlite_memory(url: sa.URL) -> bool:
-    database = url.database or ""
-    return database in ("", ":memory:") or url.query.get("mode") == "memory"
