@@ -19,7 +19,7 @@ from .exceptions import SessionContentionError
 from .max_age import store_ttl
 from .merging import ChangeSet
 from .payload import bookkeeping, stored_max_age
-from .stores.base import is_conditional
+from .stores.base import create_then_delete, is_conditional
 
 if t.TYPE_CHECKING:
     from flask import Response
@@ -292,9 +292,7 @@ def _create_and_delete(
             new_id, payload, ttl, old_id, version
         )
         return outcome
-    if not store.create(new_id, payload, ttl):
-        return False
-    return store.compare_and_delete(old_id, version)
+    return create_then_delete(store, new_id, payload, ttl, old_id, version)
 
 
 def _move(

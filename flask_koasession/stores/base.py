@@ -311,6 +311,26 @@ def check_session_ttl(session_ttl: object) -> int | None:
     return session_ttl
 
 
+def create_then_delete(
+    store: ConditionalStore,
+    key: str,
+    data: dict[str, t.Any],
+    max_age: MaxAge,
+    old_key: str,
+    version: t.Any,
+) -> Swapped | t.Literal[False]:
+    """A login's two steps in two calls: :meth:`~ConditionalStore.create`
+    ``key``, then, only if that created it,
+    :meth:`~ConditionalStore.compare_and_delete` ``old_key``.
+
+    :return: ``False`` when ``key`` is taken; else what
+        ``compare_and_delete`` returns.
+    """
+    if not store.create(key, data, max_age):
+        return False
+    return store.compare_and_delete(old_key, version)
+
+
 def ttl_seconds(max_age: object, session_ttl: int | None) -> float | None:
     """The time to live of an entry in seconds, to the millisecond.
 

@@ -20,7 +20,13 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from ..codec import dumps_json
 from ..exceptions import SessionStoreError
-from .base import ConditionalTextStore, Swapped, found_entry, ttl_seconds
+from .base import (
+    ConditionalTextStore,
+    Swapped,
+    create_then_delete,
+    found_entry,
+    ttl_seconds,
+)
 
 if t.TYPE_CHECKING:
     from ..max_age import MaxAge
@@ -319,7 +325,7 @@ class RedisStore(ConditionalTextStore):
         """
         script = self._move_script
         if script is None:
-            return self._create_then_delete(key, data, max_age, old_key, version)
+            return create_then_delete(self, key, data, max_age, old_key, version)
         ttl = ttl_seconds(max_age, self.session_ttl)
         ex = "" if ttl is None else str(math.ceil(ttl))
         keys = [self.prefix + key, self.prefix + old_key]
@@ -335,7 +341,7 @@ class RedisStore(ConditionalTextStore):
                 # slots (Redis Enterprise, Envoy): the script never ran. Two
                 # calls from now on.
                 self._move_script = None
-                return self._create_then_delete(key, data, max_age, old_key, version)
+                return create_then_delete(self, key, data, max_age, old_key, version)
             raise SessionStoreError(type(self).__name__, "create", key) from error
         # The integer 0 (taken) or 1 (done), else the old text (a bulk string,
         # even one reading "1") or nil.
@@ -344,19 +350,6 @@ class RedisStore(ConditionalTextStore):
         if isinstance(outcome, int):
             return True
         return found_entry(outcome)
-
-    def _create_then_delete(
-        self,
-        key: str,
-        data: dict[str, t.Any],
-        max_age: MaxAge,
-        old_key: str,
-        version: t.Any,
-    ) -> Swapped | t.Literal[False]:
-        """:meth:`create_and_delete` in two round trips."""
-        if not self.create(key, data, max_age):
-            return False
-        return self.compare_and_delete(old_key, version)
 
     def destroy(self, key: str) -> None:
         """Delete the entry of ``key`` if it holds a string, as sessions do.
