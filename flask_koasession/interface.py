@@ -25,6 +25,7 @@ if t.TYPE_CHECKING:
     from flask.sessions import SessionMixin
 
     from .loading import Loaded
+    from .session_dict import Requested
 
 
 class KoaSessionInterface(SessionInterface):
@@ -88,9 +89,16 @@ def commit(session: KoaSessionDict, response: Response) -> None:
     # The response depends on the cookie whenever the session was read,
     # even when nothing is written (auto_commit off, or a failed load).
     cookies.vary_on_cookie(response)
-    if session._load_failed or session._committed:
+    if session._load_failed:
         return
     requested, scope = session._requested, session._scope
+    if session._committed:
+        if session._resend_removals:
+            # This commit failed after its removals: the error response
+            # carries them too, or the browser keeps a destroyed session.
+            session._resend_removals = False
+            _expire_cookies(_writer(scope, response), loaded, requested)
+        return
     options = scope.options
     if not options.auto_commit and not requested.manual_commit:
         return
@@ -102,13 +110,30 @@ def commit(session: KoaSessionDict, response: Response) -> None:
         # The removals first: a logout stays one even when the data written
         # after it cannot be saved.
         writer = _writer(scope, response)
-        if loaded.signature == "bad":
-            writer.remove_signature()
+        if requested.destroy and scope.store is not None:
+            saving.remove_entry(scope, requested.destroyed_id)
+        _expire_cookies(writer, loaded, requested)
         if requested.destroy:
-            saving.remove(scope, writer, requested.destroyed_id)
             signals.send(
                 signals.session_destroyed, scope.app, key=requested.destroyed_id
             )
+    try:
+        _save(session, response, writer)
+    except BaseException:
+        session._resend_removals = writer is not None
+        raise
+
+
+def _save(
+    session: KoaSessionDict, response: Response, writer: cookies.CookieWriter | None
+) -> None:
+    """Decide, and save (the second half of :func:`commit`).
+
+    :param writer: the writer of the removals already made, if any.
+    """
+    loaded, requested, scope = session._loaded, session._requested, session._scope
+    assert loaded is not None
+    options = scope.options
     # A pure decision: a request with nothing to write makes no writer
     # (-0.6 µs a read).
     data = payload.data_of(session)
@@ -149,10 +174,17 @@ def commit(session: KoaSessionDict, response: Response) -> None:
             regenerate=requested.regenerate,
         )
     except SessionTooLargeError:
-        if scope.store is None and reason in ("rolling", "renew"):
-            # Re-sending an unchanged cookie that came in larger than this
-            # app may write (a Koa app's; a forged unsigned one): not an
-            # error of this request. The browser keeps the one it has.
+        asked = (
+            requested.save
+            or requested.modified
+            or requested.regenerate
+            or requested.max_age is not None
+        )
+        if scope.store is None and not asked and data_json == loaded.text():
+            # Re-sending (rolling, renew, a newer key) unchanged data that
+            # came in larger than this app may write (a Koa app's cookie, a
+            # forged unsigned one): not this request's error. The browser
+            # keeps the cookie it has.
             return
         raise
     if dropped is not None:
@@ -169,6 +201,16 @@ def commit(session: KoaSessionDict, response: Response) -> None:
     if store_id != loaded.store_id:
         session._moved(store_id)
     _signal_saved(session, loaded, reason, old_id, store_id)
+
+
+def _expire_cookies(
+    writer: cookies.CookieWriter, loaded: Loaded, requested: Requested
+) -> None:
+    """Expire a rejected ``.sig``, and the cookies of a destroyed session."""
+    if loaded.signature == "bad":
+        writer.remove_signature()
+    if requested.destroy:
+        writer.remove()
 
 
 def _writer(scope: RequestScope, response: Response) -> cookies.CookieWriter:

@@ -337,9 +337,7 @@ def _move(
     raise SessionContentionError(type(store).__name__, old_id, MAX_ATTEMPTS)
 
 
-def remove(scope: RequestScope, writer: CookieWriter, store_id: str | None) -> None:
-    """Delete the store entry ``store_id`` (when there is one) and expire the
-    session cookies."""
+def remove_entry(scope: RequestScope, store_id: str | None) -> None:
+    """Delete the store entry ``store_id``, when there is one."""
     if store_id is not None and scope.store is not None:
         scope.store.destroy(store_id)
-    writer.remove()

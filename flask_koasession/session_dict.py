@@ -66,6 +66,10 @@ class KoaSessionDict(dict[str, t.Any], SessionMixin):
     (Flask's ``_flashes``, Flask-Login's ``_user_id``) are kept.
     """
 
+    #: The commit's removals (a rejected ``.sig``, ``destroy()``) are to be
+    #: sent again on the error response of a commit that failed after them.
+    _resend_removals = False
+
     def __init__(self, scope: RequestScope) -> None:
         # No dict.__init__: the dict is empty until it loads.
         self._scope = scope
@@ -401,7 +405,8 @@ def _flat_difference(
     ):
         kind = type(value)
         if key != flat_key:
-            return "changed"
+            # 1 where "1" was is written as the same key.
+            return "changed" if type(key) is str else "texts"
         if kind is not type(flat_value):
             # Two scalar types never write the same text (1, 1.0, true, "1").
             return "changed" if kind in codec.SCALARS else "texts"

@@ -322,6 +322,51 @@ def test_destroy_deletes_the_entry_even_when_the_later_data_cannot_be_saved() ->
     assert store.get(cookie.value, DAY, rolling=False) is None
 
 
+def test_a_failed_save_after_destroy_still_expires_the_cookies() -> None:
+    # Cookie mode: the logout is the expired pair. Flask throws the
+    # response away for a 500 when the save fails; the 500 carries it.
+    app = make_app()
+    app.config["TESTING"] = False
+
+    @route(app, "/logout-then-junk")
+    def logout_then_junk() -> str:
+        flask.session.destroy()
+        flask.session["x"] = object()
+        return "out"
+
+    client = app.test_client()
+    client.get("/")
+    response = client.get("/logout-then-junk")
+    assert response.status_code == 500
+    removed = {
+        header.split("=", 1)[0]: header for header in set_cookie_headers(response)
+    }
+    assert set(removed) == {"koa.sess", "koa.sess.sig"}
+    assert all(EPOCH in header for header in removed.values())
+    assert client.get_cookie("koa.sess") is None
+
+
+def test_an_int_key_where_an_equal_str_key_was_is_no_change() -> None:
+    app = make_app()
+
+    @route(app, "/seed-key")
+    def seed_key() -> str:
+        flask.session["1"] = "x"
+        return "ok"
+
+    @route(app, "/int-key")
+    def int_key() -> str:
+        del flask.session["1"]
+        flask.session[1] = "x"  # type: ignore[index]  # written "1", as loaded
+        return str(flask.session.modified)
+
+    client = app.test_client()
+    client.get("/seed-key")
+    response = client.get("/int-key")
+    assert response.text == "False"
+    assert set_cookie_headers(response) == []
+
+
 def test_destroy_a_session_that_did_not_exist_still_removes_cookies() -> None:
     # koa test "when session is null should expire the session"
     response = make_app().test_client().get("/destroy")

@@ -677,6 +677,34 @@ def test_rolling_does_not_fail_on_a_cookie_larger_than_the_app_may_write(
         raw_client(app).get("/set?b=1", headers={"Cookie": cookie})
 
 
+def test_a_cookie_signed_with_an_older_key_and_too_large_to_resign_is_kept() -> None:
+    # Key rotation re-signs an unchanged session: skipped like a rolling
+    # re-send when the value cannot be written back.
+    app = make_app()
+    app.config["SECRET_KEY_FALLBACKS"] = ["older"]
+    big = "x" * 5000
+    value = b64(f'{{"a":"{big}","_expire":{FUTURE},"_maxAge":{DAY}}}')
+    cookie = f"koa.sess={value}; koa.sess.sig={sign(value, keys=['older'])}"
+    response = raw_client(app).get("/probe", headers={"Cookie": cookie})
+    assert response.status_code == 200
+    assert response.json["data"] == {"a": big}
+    assert response.headers.getlist("Set-Cookie") == []
+
+
+def test_before_save_growing_a_rolling_session_too_large_is_an_error() -> None:
+    # What before_save adds to a rolling re-send is this app's own doing:
+    # no quiet skip.
+    def grow(request: flask.Request, session: t.Any) -> None:
+        if request.path == "/probe":
+            session["padding"] = "x" * 5000
+
+    app = make_app(rolling=True, before_save=grow)
+    client = app.test_client()  # with a cookie jar
+    assert client.get("/set?a=1").status_code == 200
+    with pytest.raises(SessionTooLargeError):
+        client.get("/probe")
+
+
 @pytest.mark.parametrize("rolling", [False, True])
 def test_a_custom_decode_giving_keys_json_cannot_hold_is_a_bad_cookie(
     rolling: bool,
