@@ -78,10 +78,11 @@ def commit(session: KoaSessionDict, response: Response) -> None:
 
     In order: nothing when the session was never read; ``Vary: Cookie`` when
     it was; nothing more when loading failed, or when ``auto_commit`` is off
-    and the view did not call ``manually_commit()``. Then the save decision;
-    the removals (a rejected ``.sig``, ``destroy()``, the old cookie of
-    ``regenerate()``); and the save, which a merged save in store mode may
-    drop (:data:`~flask_koasession.signals.session_dropped`).
+    and the view did not call ``manually_commit()``. Then the removals (a
+    rejected ``.sig``, ``destroy()``), which the error response carries too
+    when what follows fails; then the save decision and the save
+    (:func:`_save`), which a merged save in store mode may drop
+    (:data:`~flask_koasession.signals.session_dropped`).
     """
     loaded = session._loaded
     if loaded is None:
@@ -174,17 +175,10 @@ def _save(
             regenerate=requested.regenerate,
         )
     except SessionTooLargeError:
-        asked = (
-            requested.save
-            or requested.modified
-            or requested.regenerate
-            or requested.max_age is not None
-        )
-        if scope.store is None and not asked and data_json == loaded.text():
-            # Re-sending (rolling, renew, a newer key) unchanged data that
-            # came in larger than this app may write (a Koa app's cookie, a
-            # forged unsigned one): not this request's error. The browser
-            # keeps the cookie it has.
+        if _is_resend(scope, loaded, requested, data_json):
+            # Unchanged data that came in larger than this app may write (a
+            # Koa app's cookie, a forged unsigned one): not this request's
+            # error. The browser keeps the cookie it has.
             return
         raise
     if dropped is not None:
@@ -201,6 +195,20 @@ def _save(
     if store_id != loaded.store_id:
         session._moved(store_id)
     _signal_saved(session, loaded, reason, old_id, store_id)
+
+
+def _is_resend(
+    scope: RequestScope, loaded: Loaded, requested: Requested, data_json: str
+) -> bool:
+    """Whether a cookie save re-sends the data as it came in, unasked
+    (``rolling``, ``renew``, a newer signing key)."""
+    asked = (
+        requested.save
+        or requested.modified
+        or requested.regenerate
+        or requested.max_age is not None
+    )
+    return scope.store is None and not asked and data_json == loaded.text()
 
 
 def _expire_cookies(
