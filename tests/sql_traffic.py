@@ -109,7 +109,6 @@ class PostgresRelay:
         current = "SYNC"
         try:
             while chunk := client.recv(1 << 16):
-                server.sendall(chunk)
                 buffer += chunk
                 while True:
                     if not started:
@@ -139,6 +138,9 @@ class PostgresRelay:
                     elif kind == b"S":
                         self._count(current)
                         current = "SYNC"
+                # Passed on once counted: the server cannot answer (and the
+                # client go on to what is counted next) before the count.
+                server.sendall(chunk)
         except OSError:
             pass
         finally:
