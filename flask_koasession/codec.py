@@ -1,4 +1,9 @@
-"""koa-session's cookie codec: base64 of ``JSON.stringify(payload)``.
+"""koa-session's payload and its codec: base64 of ``JSON.stringify(payload)``.
+
+A payload is the session's data followed by koa's bookkeeping fields:
+``_expire`` (epoch milliseconds) and ``_maxAge``, or ``"_session": true`` for
+a browser-session cookie (see :data:`MaxAge`). Payloads holding tagged
+values also carry ``"_tagged": true``. Those keys are never session data.
 
 Plain JSON data is written byte for byte as koa writes it (compact separators,
 non-ASCII raw, keys in insertion order). Values that JSON cannot hold (tuples,
@@ -22,9 +27,11 @@ What a store or a custom cookie codec needs is public (``__all__``):
 from __future__ import annotations
 
 import binascii
+import datetime
 import json
 import math
 import re
+import time
 import typing as t
 
 from flask.json.tag import TaggedJSONSerializer
@@ -33,6 +40,8 @@ __all__ = ["decode", "decode_payload", "dumps_json", "encode", "loads_json"]
 
 #: Written into a payload whose values were tagged: only those are untagged.
 TAGGED = "_tagged"
+#: Keys that hold bookkeeping in a payload; never session data.
+RESERVED_KEYS = frozenset(("_expire", "_maxAge", "_session", TAGGED))
 
 _tagger = TaggedJSONSerializer()
 _TAG_KEYS = frozenset(_tagger.tags)
@@ -251,3 +260,170 @@ def decode(value: str, *, untag: bool = True) -> t.Any:
     """
     text = b64decode_lenient(value).decode("utf-8", "replace")
     return loads_json(text, untag=untag)
+
+
+# -- max age and bookkeeping ---------------------------------------------------
+
+#: A session's max age: how long it lasts after its last save, in
+#: milliseconds as koa counts it, or ``"session"`` for a cookie without an
+#: expiry that the browser drops when it closes.
+MaxAge: t.TypeAlias = "int | t.Literal['session']"
+
+#: koa-session's default: one day.
+DEFAULT_MAX_AGE = 86_400_000
+#: The longest max age (100 years): beyond it no cookie date can be written.
+MAX_MAX_AGE = 100 * 365 * 86_400_000
+#: What a store entry outlives its cookie by, as in koa-session.
+STORE_GRACE_MS = 10_000
+
+
+def store_ttl(max_age: MaxAge) -> MaxAge:
+    """The time to live of a store entry for a session of ``max_age``: ten
+    seconds more, so that the entry outlives the cookie (koa-session's rule).
+    """
+    return max_age + STORE_GRACE_MS if isinstance(max_age, int) else "session"
+
+
+#: Browsers keep a cookie 400 days at most (RFC 6265bis): a longer max age
+#: given as a number can only be a slip of units.
+MAX_COOKIE_DAYS = 400
+_DAY_MS = 86_400_000
+#: The names a max age is given under, with the unit each counts in.
+_UNITS = {"s": ("seconds", 1000), "ms": ("milliseconds", 1)}
+
+
+def normalize_max_age(
+    value: object, name: str = "max_age", *, unit: t.Literal["s", "ms"] = "s"
+) -> MaxAge:
+    """Return a max age as whole milliseconds (koa's wire unit), or ``"session"``.
+
+    Units follow the name: Python's names (``max_age``, ``session.max_age``)
+    count in seconds, koa's (``maxAge``) in milliseconds; both take a
+    :class:`~datetime.timedelta`.
+
+    :param value: a number in ``unit``, a :class:`~datetime.timedelta` or
+        ``"session"``.
+    :param name: what to call it in an error message.
+    :param unit: ``"s"`` or ``"ms"``: what a number counts.
+    :raise TypeError: for a value that is neither a number, a timedelta nor
+        ``"session"``.
+    :raise ValueError: for a max age under a millisecond, over 100 years, or
+        a number of seconds over 400 days (milliseconds given as seconds: the
+        message names koa's spelling).
+    """
+    words, factor = _UNITS[unit]
+    if value == "session":
+        return "session"
+    if isinstance(value, datetime.timedelta):
+        ms = value / datetime.timedelta(milliseconds=1)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        ms = value * factor
+        # Milliseconds given as seconds make a huge max age, never the reverse.
+        if unit == "s" and math.isfinite(ms) and ms > MAX_COOKIE_DAYS * _DAY_MS:
+            raise ValueError(
+                f"KoaSession option {name}={value!r} is {ms / _DAY_MS:,.0f} days,"
+                f" longer than the {MAX_COOKIE_DAYS} days browsers keep a cookie:"
+                f" {name} counts seconds, as Python does (a day is 86_400). If you"
+                f" meant milliseconds, as in koa, write maxAge={value!r}; for a long"
+                " life give a datetime.timedelta."
+            )
+    else:
+        raise TypeError(
+            f"KoaSession option {name}={value!r} is invalid: expected {words}"
+            ' (int or float), a datetime.timedelta or "session".'
+        )
+    if not (math.isfinite(ms) and 1 <= ms <= MAX_MAX_AGE):
+        raise ValueError(
+            f"KoaSession option {name}={value!r} is invalid: expected a max age"
+            f" of at least a millisecond and at most 100 years, in {words} or as"
+            " a datetime.timedelta."
+        )
+    return int(ms)
+
+
+def now_ms() -> int:
+    """The time as koa's ``Date.now()`` gives it: epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+def data_of(session: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The data to save of a session: every key but the bookkeeping ones.
+
+    The session itself when it holds none of them (the usual case: no copy).
+    """
+    # dict.keys: the session's own keys() is a Python method.
+    keys = dict.keys(session)
+    if RESERVED_KEYS.isdisjoint(keys):
+        return session
+    return {k: v for k, v in session.items() if k not in RESERVED_KEYS}
+
+
+def dumps_data(data: dict[str, t.Any], *, trusted: bool) -> str:
+    """The text of session data, as it is compared and saved.
+
+    Tagged values (tuples, bytes, datetimes, Markup) are kept only where
+    nobody else can have written the data (``trusted``: a signed cookie or a
+    store entry). Anyone can forge an unsigned cookie, so it is plain JSON
+    both ways, and a value JSON cannot hold is an error there.
+
+    :raise TypeError: for a value that cannot be saved.
+    :raise ValueError: for ``NaN`` or infinities.
+    """
+    if trusted:
+        return dumps_json(data)
+    try:
+        return dumps_json(data, tag=False)
+    except TypeError as error:
+        raise TypeError(
+            f"{error}. With signed=False the session cookie holds plain JSON"
+            " only: anyone can forge an unsigned cookie, so its data is never"
+            " turned back into Python types. Keep JSON values in the session"
+            " (str, int, float, bool, None, lists, dicts; tuples become"
+            " lists), or sign the cookie (signed=True), or use a store."
+        ) from error
+
+
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a JSON number (``bool`` is not one)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def stored_max_age(payload: t.Mapping[str, t.Any], default: MaxAge) -> MaxAge | None:
+    """The max age a payload carries (koa restores it per session).
+
+    :param default: the configured max age, for a payload without ``_maxAge``.
+    :return: the max age, or ``None`` when the payload's bookkeeping is
+        damaged (a ``_maxAge`` that is no max age).
+    """
+    if payload.get("_session") is True:
+        return "session"
+    stored = payload.get("_maxAge")
+    if stored is None:
+        return default
+    if is_number(stored) and 1 <= stored <= MAX_MAX_AGE:
+        return int(stored)
+    return None
+
+
+def bookkeeping(max_age: MaxAge, now: int) -> dict[str, t.Any]:
+    """The fields koa-session appends to a payload saved ``now`` with this
+    max age."""
+    if max_age == "session":
+        return {"_session": True}
+    return {"_expire": now + max_age, "_maxAge": max_age}
+
+
+def append_bookkeeping(data_json: str, extra: dict[str, t.Any]) -> str:
+    """Append bookkeeping fields to serialized data without serializing twice.
+
+    ``data_json`` is the text of a JSON object; the result is the text of that
+    object with ``extra``'s fields added at the end, as ``JSON.stringify``
+    writes ``{...data, ...extra}``.
+    """
+    if len(extra) == 2:  # the usual {"_expire": int, "_maxAge": int}, formatted fast
+        tail = f'"_expire":{extra["_expire"]},"_maxAge":{extra["_maxAge"]}}}'
+    else:
+        tail = dumps_json(extra)[1:]
+    if data_json == "{}":
+        return "{" + tail
+    return data_json[:-1] + "," + tail

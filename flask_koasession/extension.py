@@ -7,7 +7,7 @@ import typing as t
 from . import flask_settings
 from .flash import flash_template_context
 from .interface import KoaSessionInterface
-from .options import check_options, given_options, parse_options
+from .option_sources import check_options, given_options, parse_options
 from .state import KoaSessionState
 
 if t.TYPE_CHECKING:
@@ -24,7 +24,7 @@ class KoaSession:
 
         app = Flask(__name__)
         app.secret_key = "change me"
-        KoaSession(app, max_age=3_600_000, rolling=True)
+        KoaSession(app, max_age=3600, rolling=True)
 
     or, with an app factory::
 
@@ -32,7 +32,7 @@ class KoaSession:
 
         def create_app():
             app = Flask(__name__)
-            koa.init_app(app, max_age=3_600_000)
+            koa.init_app(app, max_age=3600)
             return app
 
     Options come from ``app.config["KOA_SESSION"]`` (a dict), then from the

@@ -22,7 +22,7 @@ import typing as t
 import flask
 
 from .exceptions import warn_config
-from .options import check_options
+from .option_sources import check_options
 
 if t.TYPE_CHECKING:
     from flask.config import Config
@@ -138,10 +138,13 @@ def read(config: Config, given: t.Collection[str]) -> FlaskSettings:
     """
     given = frozenset(given)
     found = _find(config, given)
+    # Checked here, to name the setting in an error; passed on as found (a
+    # lifetime as a timedelta), since the options are checked again with
+    # every other source.
     options = {
-        option: _check(option, setting)
+        option: setting.value
         for option, setting in found.items()
-        if setting.chosen
+        if setting.chosen and _check(option, setting)
     }
     return FlaskSettings(options, given, found)
 
@@ -161,10 +164,11 @@ def _find(config: Config, given: frozenset[str]) -> dict[str, Found]:
     return found
 
 
-def _check(option: str, found: Found) -> t.Any:
-    """The setting's value, checked as the option's would be."""
+def _check(option: str, found: Found) -> t.Literal[True]:
+    """Check the setting's value as the option's would be."""
     try:
-        return check_options(({option: found.value}, found.setting))[option]
+        check_options(({option: found.value}, found.setting))
+        return True
     except (TypeError, ValueError) as error:
         raise type(error)(
             f"{error} It is Flask's setting {found.setting}={found.value!r}, read"

@@ -1,20 +1,145 @@
-"""What one request changed in its session, to apply onto the entry as it is
-in the store at save time.
+"""Writing a session to its store entry: the one place every store write goes
+through.
 
-A save in store mode writes the whole entry when the entry is still the one
-the request loaded (the usual case, and the cheapest). When another request
-of the same session saved in between, it writes this request's changes onto
-that other save instead: the :class:`ChangeSet`, found by comparing the data
-as loaded with the data at the end of the request, one top-level key at a
-time. Only then: an uncontended save never computes it.
+Without merged saves (``merge=False``, or a store without conditional
+writes) a save replaces the whole entry, as koa-session does. With them
+(:class:`~flask_koasession.stores.ConditionalStore`), a save writes the whole
+entry when it is still the one the request loaded (the usual case, and the
+cheapest); when another request of the same session saved in between, it
+writes this request's changes onto that other save instead (the
+:class:`ChangeSet`, found only then), and it never recreates an entry that
+is gone (see :doc:`/concurrency`).
 """
 
 from __future__ import annotations
 
 import typing as t
 
-from .codec import dumps_json, loads_json
-from .payload import RESERVED_KEYS
+from .codec import RESERVED_KEYS, bookkeeping, dumps_json, loads_json, store_ttl
+from .codec import stored_max_age as entry_max_age
+from .exceptions import SessionContentionError
+from .stores.base import create_then_delete
+
+if t.TYPE_CHECKING:
+    from .codec import MaxAge
+    from .decide import Loaded
+    from .stores.base import (
+        ConditionalStore,
+        Entry,
+        MovingStore,
+        SessionStore,
+        StoreCapabilities,
+        Swapped,
+    )
+
+#: Why a save was dropped (the ``reason`` of
+#: :data:`~flask_koasession.signals.session_dropped`): ``"gone"``, the entry
+#: the request loaded no longer exists (destroyed, regenerated away, expired,
+#: cleaned up); ``"taken"``, a new session's id already has an entry.
+DropReason = t.Literal["gone", "taken"]
+
+#: How many conditional writes one save tries before it gives up with
+#: :class:`~flask_koasession.exceptions.SessionContentionError`. Each retry
+#: means that another request of the session saved in between, so a burst of
+#: N concurrent requests costs a save at most N tries.
+MAX_ATTEMPTS = 100
+
+
+class Dropped(Exception):
+    """The save is not made: the session's entry is gone (or a new one's id
+    is taken)."""
+
+    def __init__(self, reason: DropReason) -> None:
+        super().__init__(reason)
+        self.reason: DropReason = reason
+
+
+class StoreSave(t.NamedTuple):
+    """One save of a session to its store: what each step of it needs."""
+
+    store: SessionStore
+    #: What the store can do (:func:`~flask_koasession.stores.base.capabilities`).
+    capabilities: StoreCapabilities
+    #: What came with the request (the entry as it was loaded).
+    loaded: Loaded
+    #: The id to save under: the loaded one, or a new one after ``regenerate()``.
+    store_id: str
+    #: The session data at the end of the request.
+    data: dict[str, t.Any]
+    max_age: MaxAge
+    #: The time of the save, in epoch milliseconds.
+    now: int
+    #: The ``merge`` option.
+    merge: bool
+    #: Whether this request assigned ``max_age``; when not, a merged save
+    #: keeps the max age the entry has.
+    max_age_assigned: bool
+    #: ``regenerate()`` was called: the session moves to ``store_id`` and its
+    #: old entry is deleted.
+    regenerate: bool
+    #: The ``rolling`` option, for the store (informational).
+    rolling: bool
+    #: Whether the save is due to a change of the data (the store's flag).
+    changed: bool
+
+    def payload(self, data: dict[str, t.Any], max_age: MaxAge) -> dict[str, t.Any]:
+        """The whole payload to write: ``data``, then koa's bookkeeping."""
+        return {**data, **bookkeeping(max_age, self.now)}
+
+
+def save(op: StoreSave) -> MaxAge:
+    """Write a session to its store entry.
+
+    Merged (``merge`` and a conditional store): a new session is created
+    only where no entry has its id; an existing one is written only onto
+    the entry as it is now, which must still exist; ``regenerate`` creates
+    the entry under ``store_id`` and deletes the loaded one, and what
+    another request saved to the loaded one meanwhile moves along. Else the
+    whole entry is replaced, and after ``regenerate`` the loaded one deleted.
+
+    :return: the max age the entry was saved with: ``op.max_age``, or the
+        entry's own when a merged save kept it.
+    :raise Dropped: when a merged save finds the entry gone, or the new id
+        taken.
+    :raise SessionContentionError: when the entry changed under each of
+        :data:`MAX_ATTEMPTS` tries.
+    """
+    loaded, store = op.loaded, op.store
+    old_id = None if loaded.is_new else loaded.store_id
+    # An existing session was loaded with a version only for a merged save;
+    # a new one is created conditionally on the same terms.
+    if old_id is None:
+        conditional = op.merge and op.capabilities.conditional
+    else:
+        conditional = loaded.version is not None
+    if conditional and old_id is not None and not op.regenerate:
+        return _update(t.cast("ConditionalStore", store), op)
+    payload = op.payload(op.data, op.max_age)
+    ttl = store_ttl(op.max_age)
+    if not conditional:
+        store.set(op.store_id, payload, ttl, rolling=op.rolling, changed=op.changed)
+        if op.regenerate and old_id is not None:
+            # Only once the data is safe under its new id: a store that fails
+            # to save must not have lost the old entry already.
+            store.destroy(old_id)
+        return op.max_age
+    store = t.cast("ConditionalStore", store)
+    if old_id is None:
+        if not store.create(op.store_id, payload, ttl):
+            raise Dropped("taken")
+        return op.max_age
+    if op.capabilities.moves:
+        # Both steps in one round trip (RedisStore's script).
+        moved = t.cast("MovingStore", store).create_and_delete(
+            op.store_id, payload, ttl, old_id, loaded.version
+        )
+    else:
+        moved = create_then_delete(
+            store, op.store_id, payload, ttl, old_id, loaded.version
+        )
+    if moved is False:
+        raise Dropped("taken")
+    return _move(store, op, moved, old_id)
 
 
 class ChangeSet(t.NamedTuple):
@@ -31,7 +156,7 @@ class ChangeSet(t.NamedTuple):
         """The changes from the data as loaded to ``data``.
 
         :param loaded_json: the data as loaded, serialized
-            (:meth:`Loaded.text <flask_koasession.loading.Loaded.text>`);
+            (:meth:`Loaded.text <flask_koasession.decide.Loaded.text>`);
             ``None`` for a new session.
         :param data: the data at the end of the request.
         """
@@ -64,3 +189,90 @@ def _text(value: t.Any) -> str:
     # The text a value is saved as: equal texts are equal values to a store
     # (and to a Koa app reading it), whatever Python's == says of 1 and 1.0.
     return dumps_json({"": value})
+
+
+class _Merge:
+    """This request's changes onto entries as another request left them;
+    the change set is found on first use only."""
+
+    def __init__(self, op: StoreSave) -> None:
+        self.op = op
+        self.changes: ChangeSet | None = None
+
+    def onto(self, entry: Entry) -> tuple[dict[str, t.Any], MaxAge]:
+        """The data and max age to write in place of ``entry``."""
+        op = self.op
+        changes = self.changes
+        if changes is None:
+            changes = self.changes = ChangeSet.between(op.loaded.text(), op.data)
+        max_age = op.max_age
+        if not op.max_age_assigned:
+            max_age = entry_max_age(entry.payload, max_age) or max_age
+        return changes.apply(entry.payload), max_age
+
+
+def _update(store: ConditionalStore, op: StoreSave) -> MaxAge:
+    """Write onto the loaded entry as it is now, if it still exists.
+
+    The first try writes the whole data against the version loaded: if the
+    entry is still that one, that is this request's changes applied to it.
+    """
+    key = op.loaded.store_id
+    assert key is not None
+    merge: _Merge | None = None
+    data, max_age, version = op.data, op.max_age, op.loaded.version
+    for _ in range(MAX_ATTEMPTS):
+        outcome = store.compare_and_set(
+            key,
+            version,
+            op.payload(data, max_age),
+            store_ttl(max_age),
+            rolling=op.rolling,
+            changed=op.changed,
+        )
+        if outcome is True:
+            return max_age
+        if outcome is None:
+            raise Dropped("gone")
+        if merge is None:
+            merge = _Merge(op)
+        data, max_age = merge.onto(outcome)
+        version = outcome.version
+    raise SessionContentionError(type(store).__name__, key, MAX_ATTEMPTS)
+
+
+def _move(
+    store: ConditionalStore, op: StoreSave, outcome: Swapped, old_id: str
+) -> MaxAge:
+    """Finish moving the session to ``op.store_id``, whose entry exists,
+    given what the first try to delete the loaded entry gave: while that
+    entry is no longer the version loaded, rewrite the new entry with this
+    request's changes on the old one as it is now, and try again.
+
+    The new id is in no browser yet, so the new entry is written plainly.
+    When the old entry is gone (a logout raced this login), so is the new
+    one: nothing carries the session on.
+    """
+    merge: _Merge | None = None
+    max_age = op.max_age
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        if outcome is True:
+            return max_age
+        if outcome is None:
+            store.destroy(op.store_id)
+            raise Dropped("gone")
+        if attempt == MAX_ATTEMPTS:
+            break
+        if merge is None:
+            merge = _Merge(op)
+        data, max_age = merge.onto(outcome)
+        store.set(
+            op.store_id,
+            op.payload(data, max_age),
+            store_ttl(max_age),
+            rolling=op.rolling,
+            changed=op.changed,
+        )
+        outcome = store.compare_and_delete(old_id, outcome.version)
+    store.destroy(op.store_id)
+    raise SessionContentionError(type(store).__name__, old_id, MAX_ATTEMPTS)

@@ -12,32 +12,10 @@ import typing as t
 from flask import current_app
 from flask.sessions import NullSession
 
+from .cookies import missing_key
+
 if t.TYPE_CHECKING:
-    from .max_age import MaxAge
-    from .options import Options
-
-#: The error of a signed session that has no key.
-MISSING_KEY = (
-    "The session is unavailable because no secret key was set. Set"
-    " app.secret_key (or pass keys=[...] to KoaSession). signed=False"
-    " needs no key, but anyone can forge an unsigned cookie and"
-    " write any session data: use it only with a store, where the"
-    " cookie holds nothing but a random session id."
-)
-
-
-#: The error of an encrypted, unsigned session that has no key.
-MISSING_ENCRYPTION_KEY = (
-    "The session is unavailable because no secret key was set. Set"
-    " app.secret_key (or pass keys=[...] to KoaSession): encrypt=True"
-    " encrypts the cookie under keys derived from it."
-)
-
-
-def missing_key(options: Options) -> str:
-    """The error of a session that needs a key (to sign or to encrypt) and
-    has none."""
-    return MISSING_KEY if options.signed else MISSING_ENCRYPTION_KEY
+    from .codec import MaxAge
 
 
 class NullKoaSession(NullSession):

@@ -6,27 +6,30 @@ drives the keyword arguments of ``KoaSession(...)`` and ``init_app(...)``, the
 ``app.config["KOA_SESSION"]`` dict, the error messages and the options table
 of the documentation. Adding an option is adding a field.
 
-Every option is checked once, at set-up, so that a mistake raises there with a
-message naming the option, the value given and what is accepted, instead of
-surfacing as a broken request later.
+Each value is checked on its own here; :mod:`.option_sources` merges the
+places options come from and checks the options that depend on each other,
+once, at set-up, so that a mistake raises there with a message naming the
+option, the value given and what is accepted.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import difflib
 import functools
+import hmac
 import re
 import typing as t
 
 from . import codec
-from .cookies import COOKIE_OCTETS_IN_WORDS, not_cookie_octets
-from .exceptions import warn_config
-from .max_age import DEFAULT_MAX_AGE, MAX_MAX_AGE, MaxAge
-from .sealing import require_cryptography
-from .signing import check_digest
-from .stores.base import is_conditional
+from .codec import DEFAULT_MAX_AGE, MaxAge, normalize_max_age
+from .grammar import (
+    COOKIE_ATTRIBUTE,
+    COOKIE_NAME,
+    COOKIE_OCTETS_IN_WORDS,
+    MAX_PREFIX_LENGTH,
+    id_pattern,
+    not_cookie_octets,
+)
 
 if t.TYPE_CHECKING:
     from flask import Request, Response
@@ -34,23 +37,7 @@ if t.TYPE_CHECKING:
 
     from .stores.base import SessionStore
 
-#: What a store id from a request may look like with a custom ``genid``:
-#: printable ASCII without spaces, quotes, commas, semicolons or backslashes
-#: (what a cookie value can carry unquoted), at most 255 characters.
-ANY_ID = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,255}")
-#: The longest store id: what :data:`ANY_ID` allows, and what a SQL store's
-#: id column holds.
-MAX_ID_LENGTH = 255
-#: The longest ``prefix``: with a 36-character UUID4 it makes the longest id.
-MAX_PREFIX_LENGTH = MAX_ID_LENGTH - 36
-_UUID4 = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
-# RFC 6265 token: what a cookie name may hold. (Matched with fullmatch: "$"
-# would let a final newline through, and every write would fail.)
-_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z:]+")
-# What a path or domain attribute may hold (no separators, no controls).
-_ATTRIBUTE = re.compile(r"[\x21-\x3a\x3c-\x7e]+")
 
 
 class ExternalKey(t.Protocol):
@@ -81,35 +68,9 @@ def invalid(
     raise kind(f"KoaSession option {name}={value!r} is invalid: {accepted}.")
 
 
-def normalize_max_age(value: object, name: str = "max_age") -> MaxAge:
-    """Return a max age as whole milliseconds, or ``"session"``.
-
-    :param value: milliseconds (an ``int``, or a ``float`` without a
-        fraction), a :class:`~datetime.timedelta` or ``"session"``.
-    :param name: what to call it in an error message.
-    :raise TypeError: for a value that is neither a number, a timedelta nor
-        ``"session"``.
-    :raise ValueError: for a max age that is not positive, or over 100 years.
-    """
-    accepted = (
-        f"expected milliseconds (0 < int <= {MAX_MAX_AGE}, 100 years),"
-        ' a datetime.timedelta or "session"'
-    )
-    if value == "session":
-        return "session"
-    if isinstance(value, datetime.timedelta):
-        value = int(value.total_seconds() * 1000)
-    elif isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        invalid(name, value, accepted, TypeError)
-    if not 0 < value <= MAX_MAX_AGE:
-        invalid(name, value, accepted)
-    return value
-
-
 def _max_age(name: str, value: object) -> MaxAge:
-    return normalize_max_age(value, name)
+    # Units follow the name: koa's maxAge counts milliseconds, max_age seconds.
+    return normalize_max_age(value, name, unit="ms" if name == "maxAge" else "s")
 
 
 def _boolean(name: str, value: object) -> bool:
@@ -127,7 +88,7 @@ def _boolean_or_none(name: str, value: object) -> bool | None:
 
 
 def _cookie_name(name: str, value: object) -> str:
-    if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
+    if not isinstance(value, str) or not COOKIE_NAME.fullmatch(value):
         invalid(
             name,
             value,
@@ -138,7 +99,7 @@ def _cookie_name(name: str, value: object) -> str:
 
 def _attribute(name: str, value: object) -> object:
     if value is not None and (
-        not isinstance(value, str) or not _ATTRIBUTE.fullmatch(value)
+        not isinstance(value, str) or not COOKIE_ATTRIBUTE.fullmatch(value)
     ):
         invalid(name, value, "expected a cookie attribute (no spaces or ';')")
     return value
@@ -249,7 +210,16 @@ def _keys(name: str, value: object) -> tuple[str | bytes, ...] | None:
 def _digest(name: str, value: object) -> str:
     if not isinstance(value, str):
         invalid(name, value, "expected a hashlib name", TypeError)
-    check_digest(value)
+    try:
+        # Signing itself is tried, not just hashlib.new: hashlib knows hashes
+        # that HMAC cannot use (shake_128, of variable output length).
+        hmac.digest(b"key", b"", value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"KoaSession option {name}={value!r} is invalid: expected a hash"
+            " algorithm this Python can make an HMAC with, such as 'sha1'"
+            " (keygrip's default) or 'sha256'."
+        ) from error
     return value
 
 
@@ -312,8 +282,8 @@ class Options:
     max_age: MaxAge = option(
         DEFAULT_MAX_AGE,
         _max_age,
-        'milliseconds, a :class:`~datetime.timedelta`, or ``"session"`` for a'
-        " browser-session cookie (see :ref:`option-max-age`)",
+        "seconds (``maxAge``: milliseconds), a :class:`~datetime.timedelta`, or"
+        ' ``"session"`` for a browser-session cookie (see :ref:`option-max-age`)',
         koa="maxAge",
     )
     auto_commit: bool = option(
@@ -466,13 +436,8 @@ class Options:
     @functools.cached_property
     def id_pattern(self) -> re.Pattern[str]:
         """What a store id that comes with a request must match to be looked
-        up. With the default ``genid`` only ids it makes (``prefix`` and a
-        UUID4) qualify, so a client-chosen id can never name another key of a
-        shared Redis; a custom ``genid`` allows any id of :data:`ANY_ID`'s shape.
-        """
-        if self.genid is None:
-            return re.compile(re.escape(self.prefix or "") + _UUID4)
-        return ANY_ID
+        up (see :func:`.grammar.id_pattern`)."""
+        return id_pattern(self.prefix, default_genid=self.genid is None)
 
     @property
     def default_codec(self) -> bool:
@@ -503,162 +468,3 @@ def _row(field: dataclasses.Field[t.Any]) -> OptionInfo:
 
 #: Every option, in the order of :class:`Options`.
 OPTIONS: tuple[OptionInfo, ...] = tuple(map(_row, dataclasses.fields(Options)))
-#: Every name an option is accepted under (Python and koa), mapped to the
-#: Python name.
-_NAMES: dict[str, str] = {
-    **{info.koa: info.name for info in OPTIONS if info.koa is not None},
-    **{info.name: info.name for info in OPTIONS},
-}
-_CHECKS: dict[str, Check] = {info.name: info.check for info in OPTIONS}
-
-
-# -- reading options -------------------------------------------------------------
-
-
-def _canonical_name(name: str) -> str:
-    canonical = _NAMES.get(name)
-    if canonical is not None:
-        return canonical
-    known = sorted(_NAMES)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"Unknown KoaSession option {name!r}.{hint} Known options: {', '.join(known)}."
-    )
-
-
-def _canonical(source: t.Mapping[str, t.Any], where: str) -> dict[str, t.Any]:
-    result: dict[str, t.Any] = {}
-    for name, value in source.items():
-        canonical = _canonical_name(name)
-        if canonical in result:
-            raise ValueError(
-                f"KoaSession option {canonical!r} is given twice in {where}"
-                f" (as {canonical!r} and a koa alias); give it once."
-            )
-        result[canonical] = value
-    return result
-
-
-def check_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> dict[str, t.Any]:
-    """Merge option sources (later ones win) and check each option on its own.
-
-    Options that depend on each other are left to :func:`parse_options`: they
-    may come from different places (``KoaSession(...)``, ``init_app``).
-
-    :param sources: ``(mapping, description)`` pairs, lowest priority first;
-        the description names the source in error messages.
-    :return: the options under their Python names, values normalised.
-    :raise ValueError: for an unknown option or a value out of range.
-    :raise TypeError: for a value of the wrong type.
-    """
-    return {name: _CHECKS[name](name, value) for name, value in _merge(sources).items()}
-
-
-def given_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> frozenset[str]:
-    """The Python names of the options given in ``sources`` (as for
-    :func:`check_options`), whatever their values, ``None`` included.
-
-    :raise ValueError: for an unknown option.
-    :raise TypeError: for a source that is not a mapping.
-    """
-    return frozenset(_merge(sources))
-
-
-def _merge(sources: t.Iterable[tuple[t.Mapping[str, t.Any], str]]) -> dict[str, t.Any]:
-    merged: dict[str, t.Any] = {}
-    for mapping, where in sources:
-        if not isinstance(mapping, t.Mapping):
-            raise TypeError(f"{where} must be a dict of options, got {mapping!r}.")
-        merged.update(_canonical(mapping, where))
-    return merged
-
-
-def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
-    """Merge every option source of an app and validate the whole.
-
-    :param sources: as for :func:`check_options`.
-    :raise ValueError: for an unknown option, a value out of range or options
-        that exclude or need each other.
-    :raise TypeError: for a value of the wrong type.
-    """
-    given = _merge(sources)
-    options = Options(**{name: _CHECKS[name](name, v) for name, v in given.items()})
-    _check_together(options)
-    _warn_unlikely(given)
-    return options
-
-
-def _check_sealing(options: Options) -> None:
-    """``encrypt`` and ``compress`` seal koa's own cookie value: they need
-    cookie mode and the default codec, and ``encrypt`` the ``[encrypt]`` extra."""
-    given = " and ".join(
-        f"{name}=True" for name in ("encrypt", "compress") if getattr(options, name)
-    )
-    if not given:
-        return
-    if options.store is not None or options.store_factory is not None:
-        raise ValueError(
-            f"KoaSession option {given} applies to cookie sessions only: with a"
-            " store (store or store_factory) the cookie holds nothing but a random"
-            " session id, and the data stays on the server. Remove"
-            f" {given}, or remove the store to keep the data in a sealed cookie."
-        )
-    custom = " and ".join(
-        name
-        for name, default in (("encode", codec.encode), ("decode", codec.decode))
-        if getattr(options, name) is not default
-    )
-    if custom:
-        raise ValueError(
-            f"KoaSession options {given} and a custom {custom} exclude each other:"
-            f" {given} seals koa's own cookie value, which a custom {custom}"
-            f" replaces. Remove {custom}, or remove {given} and seal the value"
-            f" in your own encode and decode."
-        )
-    if options.encrypt:
-        require_cryptography()
-
-
-def _check_together(options: Options) -> None:
-    """Check the options that depend on each other."""
-    if options.store is not None and options.store_factory is not None:
-        raise ValueError(
-            "KoaSession options store and store_factory (ContextStore) exclude each"
-            " other: give one."
-        )
-    if options.merge and options.store is not None:
-        try:
-            is_conditional(options.store)
-        except TypeError as error:
-            invalid("store", options.store, str(error), TypeError)
-    _check_sealing(options)
-    if options.external_key is not None and (
-        options.store is None and options.store_factory is None
-    ):
-        raise ValueError(
-            "KoaSession option external_key needs a store: the external key is a"
-            " store id. Add store=... (or store_factory=...)."
-        )
-
-
-#: A number ``max_age`` under this (a minute, in ms) was most likely meant in
-#: seconds.
-_SHORTEST_LIKELY_MAX_AGE = 60_000
-
-
-def _warn_unlikely(given: t.Mapping[str, t.Any]) -> None:
-    """Warn about options that are valid but most likely not what was meant."""
-    max_age = given.get("max_age")
-    if (
-        isinstance(max_age, (int, float))
-        and not isinstance(max_age, bool)
-        and max_age < _SHORTEST_LIKELY_MAX_AGE
-    ):
-        warn_config(
-            f"KoaSession option max_age={max_age!r} is {max_age / 1000:g} seconds:"
-            " max_age is in milliseconds, as in koa. For an hour give"
-            " max_age=3_600_000 or max_age=datetime.timedelta(hours=1). A max age"
-            " under a minute (60_000) is most likely meant in seconds; if it is"
-            " not, give a datetime.timedelta or filter KoaSessionConfigWarning."
-        )

@@ -11,9 +11,11 @@ import flask
 import pytest
 from werkzeug.test import TestResponse
 
-from flask_koasession import KoaSession
+from flask_koasession import KoaSession, KoaSessionDict
 from flask_koasession import session as koa_session
-from flask_koasession.signing import Keygrip
+from flask_koasession.context import SessionContext
+from flask_koasession.cookies import Keygrip
+from flask_koasession.decide import Loaded
 
 SECRET = "your-session-secret"
 
@@ -21,7 +23,7 @@ SECRET = "your-session-secret"
 #: use 100 ms; expiry tests move a clock by seconds): the set-up warning about
 #: milliseconds taken for seconds is expected there, and only that warning.
 short_max_age = pytest.mark.filterwarnings(
-    "ignore:KoaSession option max_age=:flask_koasession.KoaSessionConfigWarning"
+    "ignore:KoaSession option maxAge=:flask_koasession.KoaSessionConfigWarning"
 )
 #: The date of an expired cookie, as koa's ``cookies`` module writes it.
 EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
@@ -266,7 +268,7 @@ class RecordingStore:
 
 
 def freeze_clock(monkeypatch: t.Any) -> list[int]:
-    """Freeze the extension's clock (``payload.now_ms``) at the real time, in ms.
+    """Freeze the extension's clock (``codec.now_ms``) at the real time, in ms.
 
     Returns a one-item list: move time by changing ``clock[0]``. Cookies keep
     real-looking dates, and nothing sleeps.
@@ -274,7 +276,7 @@ def freeze_clock(monkeypatch: t.Any) -> list[int]:
     import time
 
     clock = [int(time.time() * 1000)]
-    monkeypatch.setattr("flask_koasession.payload.now_ms", lambda: clock[0])
+    monkeypatch.setattr("flask_koasession.codec.now_ms", lambda: clock[0])
     return clock
 
 
@@ -390,3 +392,12 @@ def round_trip_app(store: t.Any, *, merge: bool) -> flask.Flask:
     for path in ("/new", "/write", "/login", "/logout"):
         warm.get(path)
     return app
+
+
+def load_session(app: flask.Flask) -> tuple[Loaded, dict[str, t.Any]]:
+    """Load the session of the request in context, as its first use would:
+    the record of what came in, and the data."""
+    state = app.extensions["koasession"]
+    session = KoaSessionDict(SessionContext(app, flask.request, state))
+    loaded = session.context.load()
+    return loaded, dict.copy(session)

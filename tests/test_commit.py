@@ -446,7 +446,7 @@ def test_manually_commit_before_writing_keeps_the_later_writes() -> None:
 
 @short_max_age
 def test_rolling_resends_an_unchanged_session(clock: list[int]) -> None:
-    client = make_app(rolling=True, max_age=10_000).test_client()
+    client = make_app(rolling=True, maxAge=10_000).test_client()
     client.get("/")
     clock[0] += 4000
     response = client.get("/touch")
@@ -470,7 +470,7 @@ def test_rolling_does_not_create_a_session(clock: list[int]) -> None:
 def test_rolling_keeps_a_session_alive_past_its_first_max_age(
     clock: list[int],
 ) -> None:
-    client = make_app(rolling=True, max_age=10_000).test_client()
+    client = make_app(rolling=True, maxAge=10_000).test_client()
     client.get("/")
     for _ in range(5):
         clock[0] += 6000
@@ -479,7 +479,7 @@ def test_rolling_keeps_a_session_alive_past_its_first_max_age(
 
 @short_max_age
 def test_without_rolling_a_session_expires(clock: list[int]) -> None:
-    client = make_app(max_age=10_000).test_client()
+    client = make_app(maxAge=10_000).test_client()
     client.get("/")
     clock[0] += 6000
     assert set_cookie_headers(client.get("/touch")) == []
@@ -490,7 +490,7 @@ def test_without_rolling_a_session_expires(clock: list[int]) -> None:
 @short_max_age
 def test_expiry_boundary(clock: list[int]) -> None:
     # koa: expired when ``_expire < Date.now()``; at ``_expire`` it is still valid.
-    client = make_app(max_age=10_000).test_client()
+    client = make_app(maxAge=10_000).test_client()
     client.get("/")
     expire = clock[0] + 10_000
     clock[0] = expire
@@ -502,7 +502,7 @@ def test_expiry_boundary(clock: list[int]) -> None:
 @short_max_age
 def test_renew_only_in_the_second_half(clock: list[int]) -> None:
     # koa tests "when renew set to true" (maxAge 2000; 500 ms, then 1200 ms)
-    client = make_app(renew=True, max_age=2000).test_client()
+    client = make_app(renew=True, maxAge=2000).test_client()
     assert set_cookie_headers(client.get("/touch")) == []
     client.get("/")
     start = clock[0]

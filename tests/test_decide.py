@@ -11,14 +11,13 @@ an older key (to sign it again with the current one).
 
 from __future__ import annotations
 
+import json
 import typing as t
 
 import pytest
 
-from flask_koasession.decide import Reason, decide
-from flask_koasession.loading import Loaded
+from flask_koasession.decide import Loaded, Reason, Requested, decide, detect_change
 from flask_koasession.options import Options
-from flask_koasession.session_dict import Requested
 
 NOW = 1_700_000_000_000
 HOUR = 3_600_000
@@ -148,13 +147,15 @@ def test_save_decision(
     options: dict[str, t.Any],
     expected: Reason,
 ) -> None:
-    assert decide(loaded, asked, data_json, Options(**options), NOW) == expected
+    change = detect_change(loaded, json.loads(data_json), trusted=True)
+    assert decide(loaded, asked, change, Options(**options), NOW) == expected
 
 
 def test_the_decision_depends_on_nothing_else() -> None:
     # Pure: the same arguments give the same reason, and nothing is changed.
     asked = requested(save=False)
     before = (SAVED, vars(asked).copy())
-    reasons = {decide(SAVED, asked, DATA, Options(rolling=True), NOW) for _ in "ab"}
+    change = detect_change(SAVED, json.loads(DATA), trusted=True)
+    reasons = {decide(SAVED, asked, change, Options(rolling=True), NOW) for _ in "ab"}
     assert reasons == {"rolling"}
     assert (SAVED, vars(asked)) == before

@@ -230,7 +230,7 @@ def test_session_page_shows_a_new_session_and_saves_nothing(
     assert info["is_new"] is True
     assert info["mode"] == "cookie"
     assert info["data"] == {}
-    assert info["max_age"] == 86_400_000
+    assert info["max_age"] == 86_400  # seconds
     assert info["expires"] is None
     assert "Set-Cookie" not in response.headers
 

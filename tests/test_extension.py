@@ -45,7 +45,7 @@ def test_one_object_may_set_up_many_apps() -> None:
 
 def test_a_failed_set_up_may_be_retried() -> None:
     app = _app()
-    with pytest.raises(ValueError, match="max_age"):
-        KoaSession(app, max_age=0)
-    KoaSession(app, max_age=100_000)
+    with pytest.raises(ValueError, match="maxAge"):
+        KoaSession(app, maxAge=0)
+    KoaSession(app, maxAge=100_000)
     assert app.extensions["koasession"].options.max_age == 100_000

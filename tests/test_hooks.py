@@ -83,7 +83,7 @@ def test_valid_receives_the_request_and_the_whole_payload() -> None:
         calls.append((request.path, dict(data)))
         return True
 
-    client = make_app(valid=valid, max_age=60_000).test_client()
+    client = make_app(valid=valid, maxAge=60_000).test_client()
     client.get("/")
     client.get("/touch")
     assert len(calls) == 1

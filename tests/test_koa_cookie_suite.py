@@ -4,7 +4,8 @@ One test per ``it(...)`` of the original (43), in the same order, each naming
 the koa test it ports. Koa-isms map to the extension's API:
 
 - ``ctx.session = null`` -> ``session.destroy()``;
-- ``ctx.session.maxAge = x`` -> ``session.max_age = x``;
+- ``ctx.session.maxAge = x`` -> ``session.max_age = x / 1000`` (Python names
+  count seconds, koa's milliseconds);
 - ``ctx.session.regenerate()`` / ``.save()`` -> ``session.regenerate()`` / ``.save()``;
 - ``valid`` / ``beforeSave`` / ``encode`` / ``decode`` take ``request``, not ``ctx``;
 - ``ctx.session = {...}`` (assigning an object) has no equivalent on
@@ -670,7 +671,7 @@ def message_app(**options: t.Any) -> flask.Flask:
 def test_max_age_not_expired_keeps_session(monkeypatch: pytest.MonkeyPatch) -> None:
     # Ports: when maxAge present > and not expire > should not expire the session
     clock = freeze_clock(monkeypatch)
-    app = message_app(max_age=100)
+    app = message_app(maxAge=100)
 
     response = raw_client(app).post("/")
     assert "koa.sess" in cookie_attributes(response)
@@ -683,7 +684,7 @@ def test_max_age_expired_drops_session(monkeypatch: pytest.MonkeyPatch) -> None:
     # Ports: when maxAge present > and expired > should expire the sess
     # (koa sleeps 200 ms; the clock is moved instead)
     clock = freeze_clock(monkeypatch)
-    app = message_app(max_age=100)
+    app = message_app(maxAge=100)
 
     response = raw_client(app).post("/")
     payload = payload_of(response)
@@ -700,14 +701,14 @@ def test_max_age_expired_drops_session(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_max_age_reads_the_option() -> None:
     # Ports: ctx.session.maxAge > should return opt.maxAge
-    app = koa_app(max_age=100)
+    app = koa_app(maxAge=100)
 
     @app.get("/")
     def view() -> str:
         return str(flask.session.max_age)
 
     response = app.test_client().get("/")
-    assert response.get_data(as_text=True) == "100"
+    assert response.get_data(as_text=True) == "0.1"  # seconds: koa's 100 ms
     assert "Set-Cookie" not in response.headers
 
 
@@ -722,7 +723,7 @@ def test_max_age_assignment_sets_expiry(monkeypatch: pytest.MonkeyPatch) -> None
     @app.get("/")
     def view() -> str:
         flask.session["foo"] = "bar"
-        flask.session.max_age = 100
+        flask.session.max_age = 0.1  # koa: ctx.session.maxAge = 100
         return flask.session["foo"]
 
     response = app.test_client().get("/")
@@ -747,7 +748,7 @@ def test_max_age_assignment_saves_unchanged_session(
 
     @app.get("/")
     def view() -> t.Any:
-        flask.session.max_age = 100
+        flask.session.max_age = 0.1  # koa: ctx.session.maxAge = 100
         return flask.jsonify(dict(flask.session))
 
     response = app.test_client().get("/")
@@ -773,7 +774,7 @@ def test_new_session_with_only_max_age_is_saved(
     def view() -> t.Any:
         flask.session.clear()
         flask.session.update({})
-        flask.session.max_age = 100
+        flask.session.max_age = 0.1  # koa: ctx.session.maxAge = 100
         return flask.jsonify(dict(flask.session))
 
     response = app.test_client().get("/")
@@ -1022,7 +1023,7 @@ def test_several_extensions_and_apps() -> None:
         KoaSession(app, key="second")
     assert app.extensions["koasession"].options.key == "first"
 
-    shared = KoaSession(max_age=1000)
+    shared = KoaSession(maxAge=1000)
     one, two = flask.Flask("one"), flask.Flask("two")
     for app_, key in ((one, "one.sess"), (two, "two.sess")):
         app_.secret_key = SECRET
@@ -1035,5 +1036,5 @@ def test_several_extensions_and_apps() -> None:
 
     for app_, key in ((one, "one.sess"), (two, "two.sess")):
         response = app_.test_client().get("/")
-        assert response.get_data(as_text=True) == "1000"
+        assert response.get_data(as_text=True) == "1"  # seconds: maxAge=1000 ms
         assert set(cookie_attributes(response)) == {key, key + ".sig"}

@@ -1,5 +1,5 @@
 """Loading: the record of what came with a request (a cookie session, a store
-session, none), as :func:`flask_koasession.loading.load` makes it."""
+session, none), as :meth:`flask_koasession.context.SessionContext.load` makes it."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import flask
 import pytest
 
 from flask_koasession import session_invalid
-from flask_koasession.loading import Loaded, load
-from flask_koasession.scope import RequestScope
+from flask_koasession.decide import Loaded
 from flask_koasession.stores import MemoryStore
-from tests.helpers import koa_cookie, listen_to, make_app
+from tests.helpers import koa_cookie, listen_to, load_session, make_app
 
 
 def load_with(
@@ -24,12 +23,11 @@ def load_with(
     header = "; ".join(f"{name}={value}" for name, value in pairs)
     environ = {"HTTP_COOKIE": header} if header else {}
     with app.test_request_context("/", environ_base=environ):
-        scope = RequestScope(app, flask.request, app.extensions["koasession"])
-        return load(scope)
+        return load_session(app)
 
 
 def test_no_cookie_is_a_new_session() -> None:
-    loaded, data = load_with(make_app(max_age=500_000))
+    loaded, data = load_with(make_app(maxAge=500_000))
     assert loaded == Loaded(is_new=True, max_age=500_000)
     assert data == {}
 
@@ -85,7 +83,9 @@ def test_store_mode_session_keeps_its_id() -> None:
     )
     app = make_app(store=store, genid=lambda r: "new-id")
     with app.test_request_context():
-        signature = app.extensions["koasession"].keygrip(app).sign("koa.sess=an-id")
+        signature = (
+            app.extensions["koasession"].key_ring.keygrip(app).sign("koa.sess=an-id")
+        )
     loaded, data = load_with(app, {"koa.sess": "an-id", "koa.sess.sig": signature})
     assert loaded == Loaded(
         is_new=False,
@@ -140,7 +140,9 @@ def test_a_flat_float_beyond_a_double_is_a_bad_cookie() -> None:
     app = make_app()
     value = base64.b64encode(b'{"n":1e999,"_expire":4398046511104}').decode()
     with app.test_request_context():
-        signature = app.extensions["koasession"].keygrip(app).sign(f"koa.sess={value}")
+        signature = (
+            app.extensions["koasession"].key_ring.keygrip(app).sign(f"koa.sess={value}")
+        )
     with listen_to(session_invalid) as invalid:
         loaded, data = load_with(app, {"koa.sess": value, "koa.sess.sig": signature})
     assert (loaded.is_new, data) == (True, {})

@@ -21,7 +21,7 @@ from flask_koasession import (
     KoaSession,
     KoaSessionDict,
     SessionContentionError,
-    saving,
+    merging,
     signals,
 )
 from flask_koasession.codec import decode_payload, dumps_json
@@ -61,7 +61,7 @@ def make_app(store: t.Any, **options: t.Any) -> flask.Flask:
     app = flask.Flask(__name__)
     app.secret_key = SECRET
     app.config["TESTING"] = True
-    KoaSession(app, store=store, max_age=HOUR, **options)
+    KoaSession(app, store=store, maxAge=HOUR, **options)
     return app
 
 
@@ -354,7 +354,7 @@ class RestlessStore(MemoryStore):
 def test_a_save_gives_up_after_max_attempts(
     monkeypatch: pytest.MonkeyPatch, regenerate: bool
 ) -> None:
-    monkeypatch.setattr(saving, "MAX_ATTEMPTS", 5)
+    monkeypatch.setattr(merging, "MAX_ATTEMPTS", 5)
     store = RestlessStore()
     app = make_app(store)
     cookie = new_session(app, user="alice")

@@ -25,8 +25,6 @@ from flask_koasession import (
     session_invalid,
     session_regenerated,
 )
-from flask_koasession.loading import load
-from flask_koasession.scope import RequestScope
 from flask_koasession.sealing import FORMAT_DEFLATE, SealedTooLargeError, Sealer
 from flask_koasession.stores import MemoryStore
 from tests.helpers import (
@@ -37,6 +35,7 @@ from tests.helpers import (
     freeze_clock,
     koa_cookie,
     listen_to,
+    load_session,
     make_app,
     raw_client,
     route,
@@ -148,7 +147,7 @@ def test_rolling(sealed: tuple[str, bool], monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_renew(sealed: tuple[str, bool], monkeypatch: pytest.MonkeyPatch) -> None:
     clock = freeze_clock(monkeypatch)
-    s = Sealed(*sealed, renew=True, max_age=100_000)
+    s = Sealed(*sealed, renew=True, maxAge=100_000)
     client = s.app.test_client()
     first = s.payload(client.get("/"))
     clock[0] += 40_000
@@ -280,8 +279,7 @@ def test_loading_records_a_stale_seal_as_rotated(mode: str) -> None:
     s = rotated_app(mode, signed=False)
     value = sealer(mode, ["old-key"]).seal('{"n":1}')
     with s.app.test_request_context(headers={"Cookie": f"koa.sess={value}"}):
-        scope = RequestScope(s.app, flask.request, s.app.extensions["koasession"])
-        loaded, data = load(scope)
+        loaded, data = load_session(s.app)
     assert (loaded.is_new, loaded.signature, data) == (False, "rotated", {"n": 1})
 
 

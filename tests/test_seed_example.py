@@ -16,7 +16,7 @@ def seed_app() -> flask.Flask:
     KoaSession(
         app,
         key="koa:sess",
-        max_age=86400000,
+        max_age=86_400,  # a day: the seed's maxAge: 86400000 (ms)
         auto_commit=True,
         overwrite=True,
         http_only=True,

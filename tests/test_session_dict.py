@@ -72,7 +72,6 @@ READS: dict[str, tuple[t.Callable[[t.Any], t.Any], t.Any]] = {
     "copy": (lambda s: s.copy(), {"views": 1}),
     "eq": (lambda s: s == {"views": 1}, True),
     "or": (lambda s: s | {}, {"views": 1}),
-    "repr": (repr, "{'views': 1}"),
     "template-attr": (
         lambda s: flask.render_template_string("{{ session.views }}"),
         "1",
@@ -100,6 +99,28 @@ def test_every_way_of_reading_loads_the_session(
     client.get("/")
     client.get("/read")
     assert results == [expected]
+
+
+def test_repr_does_not_load_the_session() -> None:
+    # A repr (a debugger's, a log line's) must not cost a store round trip,
+    # nor mark the session read; once loaded, it shows the data.
+    store = RecordingStore()
+    app = make_app(store=store)
+    seen: list[str] = []
+
+    @route(app, "/repr")
+    def repr_view() -> str:
+        seen.append(repr(flask.session))
+        flask.session.get("views")
+        seen.append(repr(flask.session))
+        return "ok"
+
+    client = app.test_client()
+    client.get("/")
+    store.calls.clear()
+    client.get("/repr")
+    assert seen == ["<KoaSessionDict (not loaded yet)>", "{'views': 1}"]
+    assert store.methods() == ["get"]
 
 
 def test_vary_cookie_when_the_session_is_read() -> None:
@@ -192,7 +213,7 @@ def test_populated_and_len() -> None:
 
 
 def test_bookkeeping_is_not_data() -> None:
-    client = make_app(max_age=60_000).test_client()
+    client = make_app(maxAge=60_000).test_client()
     client.get("/")
     assert client.get("/get").json == {"views": 1}
 
@@ -211,31 +232,34 @@ def test_external_key_is_none_in_cookie_mode() -> None:
 
 @short_max_age
 def test_max_age_default_and_from_the_option() -> None:
-    app = make_app(max_age=100)
+    app = make_app(maxAge=100)
 
     @route(app, "/max-age")
     def max_age() -> str:
         return repr(flask.session.max_age)
 
-    # koa test "ctx.session.maxAge should return opt.maxAge"
-    assert app.test_client().get("/max-age").text == "100"
+    # koa test "ctx.session.maxAge should return opt.maxAge", in seconds
+    assert app.test_client().get("/max-age").text == "0.1"
 
 
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("5000", 5000),
-        ("td", 90_000),
+        ("5", 5),
+        ("2.5", 2.5),
+        ("td", 90),
         ("session", "session"),
     ],
 )
 def test_max_age_set_in_a_view(given: str, expected: t.Any, clock: list[int]) -> None:
+    # Seconds in the view (Python's unit); koa's milliseconds on the wire.
     app = make_app()
 
     @route(app, "/set-max-age")
     def set_max_age() -> str:
         value: t.Any = {
-            "5000": 5000,
+            "5": 5,
+            "2.5": 2.5,
             "td": datetime.timedelta(seconds=90),
             "session": "session",
         }[given]
@@ -258,8 +282,8 @@ def test_max_age_set_in_a_view(given: str, expected: t.Any, clock: list[int]) ->
     else:
         assert payload == {
             "foo": "bar",
-            "_expire": clock[0] + expected,
-            "_maxAge": expected,
+            "_expire": clock[0] + int(expected * 1000),
+            "_maxAge": int(expected * 1000),
         }
         assert morsel["expires"]
     # The session keeps its own max age on the next request (koa restores it).
@@ -276,7 +300,7 @@ def test_setting_max_age_saves_an_unchanged_session() -> None:
         return "ok"
 
     response = app.test_client().get("/max-age-only")
-    assert payload_of(response)["_maxAge"] == 100
+    assert payload_of(response)["_maxAge"] == 100_000
     assert "expires=" in set_cookie_headers(response)[0].lower()
 
 
@@ -293,7 +317,7 @@ def test_bad_max_age_in_a_view_raises() -> None:
 
 
 def test_permanent_false_is_a_browser_session_cookie() -> None:
-    app = make_app(max_age=60_000)
+    app = make_app(maxAge=60_000)
 
     @route(app, "/not-permanent")
     def not_permanent() -> str:
@@ -316,7 +340,7 @@ def test_permanent_false_is_a_browser_session_cookie() -> None:
         assert "max-age" not in header.lower()
 
     response = client.get("/permanent")
-    assert response.text == "False 60000"
+    assert response.text == "False 60"
     payload = payload_of(response)
     assert payload["_maxAge"] == 60_000
     assert "_session" not in payload
@@ -334,7 +358,7 @@ def test_permanent_true_when_the_option_is_session_uses_flask_lifetime() -> None
         return f"{before} {flask.session.max_age!r}"
 
     response = app.test_client().get("/permanent")
-    assert response.text == "False 172800000"
+    assert response.text == "False 172800"
     assert payload_of(response)["_maxAge"] == 172_800_000
 
 

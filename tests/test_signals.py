@@ -131,7 +131,7 @@ def test_renewed_by_rolling(recorders: Recorders) -> None:
 
 @short_max_age
 def test_renewed_by_renew(recorders: Recorders, clock: list[int]) -> None:
-    app = make_app(renew=True, max_age=2000)
+    app = make_app(renew=True, maxAge=2000)
     client = app.test_client()
     client.get("/")
 
@@ -206,7 +206,7 @@ def test_expired_in_cookie_mode(recorders: Recorders) -> None:
 
 
 def test_expired_in_store_mode(recorders: Recorders, clock: list[int]) -> None:
-    app = make_app(store=MemoryStore(), max_age=60_000)
+    app = make_app(store=MemoryStore(), maxAge=60_000)
     client = app.test_client()
     key = cookie_value(client.get("/"))
     saved_at = clock[0]
@@ -347,7 +347,7 @@ def test_no_signal_for_an_unchanged_store_session(recorders: Recorders) -> None:
 def test_renew_does_not_fire_while_the_session_is_fresh(
     recorders: Recorders, clock: list[int]
 ) -> None:
-    app = make_app(renew=True, max_age=10_000)
+    app = make_app(renew=True, maxAge=10_000)
     client = app.test_client()
     client.get("/")
     recorders.clear()

@@ -111,7 +111,7 @@ def stalled_app(address: tuple[str, int]) -> flask.Flask:
 
 
 def signed_id_cookie(app: flask.Flask, session_id: str) -> str:
-    from flask_koasession.signing import Keygrip
+    from flask_koasession.cookies import Keygrip
 
     signature = Keygrip([t.cast(str, app.secret_key)]).sign(f"koa.sess={session_id}")
     return f"koa.sess={session_id}; koa.sess.sig={signature}"

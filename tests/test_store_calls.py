@@ -64,7 +64,7 @@ def test_read_without_change_writes_nothing() -> None:
 
 def test_store_set_receives_max_age_plus_ten_seconds(clock: list[int]) -> None:
     store = RecordingStore()
-    response = build_app(count_view, store=store, max_age=60_000).test_client().get("/")
+    response = build_app(count_view, store=store, maxAge=60_000).test_client().get("/")
     key = cookie_value(response)
     ((method, set_key, details),) = store.calls
     assert (method, set_key) == ("set", key)
@@ -82,7 +82,7 @@ def test_store_set_receives_max_age_plus_ten_seconds(clock: list[int]) -> None:
 def test_store_get_receives_the_configured_max_age_and_rolling() -> None:
     store = RecordingStore()
     client = build_app(
-        count_view, store=store, max_age=60_000, rolling=True
+        count_view, store=store, maxAge=60_000, rolling=True
     ).test_client()
     key = cookie_value(client.get("/"))
     store.calls.clear()
@@ -142,7 +142,7 @@ def test_store_max_age_after_assigning_it_in_a_view() -> None:
 
     def view() -> str:
         flask.session["a"] = 1
-        flask.session.max_age = 5000
+        flask.session.max_age = 5  # seconds
         return "ok"
 
     build_app(view, store=store).test_client().get("/")

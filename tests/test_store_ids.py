@@ -188,7 +188,7 @@ def test_expired_entry_gives_a_fresh_id(clock: list[int]) -> None:
     # koa: an expired (or invalid) session is replaced by create(), which
     # draws a new id; the old id is not written again.
     store = RecordingStore()
-    client = build_app(count_view, store=store, max_age=1000).test_client()
+    client = build_app(count_view, store=store, maxAge=1000).test_client()
     old = cookie_value(client.get("/"))
     clock[0] += 1001
     store.calls.clear()

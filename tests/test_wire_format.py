@@ -29,7 +29,7 @@ from flask_koasession import (
     session_expired,
     session_invalid,
 )
-from flask_koasession.signing import Keygrip
+from flask_koasession.cookies import Keygrip
 from tests.helpers import (
     SECRET,
     cookie_attributes,

@@ -1,7 +1,7 @@
 """Server-side session stores.
 
-:class:`SessionStore` is the interface, :class:`ConditionalStore` its
-optional capability of conditional writes, and :class:`TextStore` and
+:class:`SessionStore` is the interface, :class:`ConditionalStore` and
+:class:`MovingStore` its optional capabilities, and :class:`TextStore` and
 :class:`ConditionalTextStore` base classes for stores that keep JSON text;
 :class:`MemoryStore`, :class:`RedisStore` and :class:`SQLAlchemyStore` are
 built in. The last two need optional dependencies (``flask-koasession[redis]``,
@@ -16,13 +16,13 @@ import typing as t
 
 from .base import (
     ConditionalStore,
-    ConditionalTextStore,
     Entry,
+    MovingStore,
     SessionStore,
-    TextStore,
     is_conditional,
 )
 from .memory import MemoryStore
+from .text import ConditionalTextStore, TextStore
 
 if t.TYPE_CHECKING:
     from .redis import RedisStore
@@ -33,6 +33,7 @@ __all__ = [
     "ConditionalTextStore",
     "Entry",
     "MemoryStore",
+    "MovingStore",
     "RedisStore",
     "SQLAlchemyStore",
     "SessionStore",

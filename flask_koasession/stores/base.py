@@ -1,64 +1,33 @@
-"""The interface of a session store, what it promises, and a base class.
+"""The interface of a session store and what it promises.
 
 In store mode the session cookie holds only an id; the data lives in a store.
 A store is any object with the three methods of :class:`SessionStore`, the same
 three that koa-session calls on its ``store`` option, so a store written for
 Koa ports line by line. No base class is needed: the protocol is structural.
-
-Most stores keep each session as its JSON text with an expiry, as koa's stores
-do. :class:`TextStore` does the common part of those (serializing, decoding
-what comes back, turning a max age into a time to live), so that a backend
-writes only how it reads, writes and deletes one entry. A complete, if naive,
-custom store::
-
-    import time
-
-    from flask_koasession.stores import TextStore
-
-    class DictStore(TextStore):
-        def __init__(self):
-            super().__init__()
-            self.entries = {}  # id -> (JSON text, deadline or None)
-
-        def read_text(self, key):
-            text, deadline = self.entries.get(key, (None, None))
-            if deadline is not None and deadline <= time.time():
-                return None
-            return text
-
-        def write_text(self, key, text, ttl):
-            deadline = None if ttl is None else time.time() + ttl
-            self.entries[key] = (text, deadline)
-
-        def destroy(self, key):
-            self.entries.pop(key, None)
-
-Pass it as ``KoaSession(app, store=DictStore())``. The built-in stores,
-:class:`~flask_koasession.stores.MemoryStore`,
-:class:`~flask_koasession.stores.RedisStore` and
-:class:`~flask_koasession.stores.SQLAlchemyStore`, are made the same way.
+A store may have more: conditional writes (:class:`ConditionalStore`), and
+moving an entry in one step (:class:`MovingStore`); :func:`capabilities`
+finds which, once per class. Base classes that do the common part of stores
+keeping JSON text are in :mod:`.text`.
 """
 
 from __future__ import annotations
 
-import abc
 import typing as t
 
-from ..codec import decode_payload, dumps_json
-from ..max_age import MaxAge
+from ..codec import MaxAge
 
 __all__ = [
     "CONDITIONAL_METHODS",
     "ConditionalStore",
-    "ConditionalTextStore",
     "Entry",
     "MaxAge",
+    "MovingStore",
     "SessionStore",
+    "StoreCapabilities",
     "Swapped",
-    "TextStore",
-    "check_session_ttl",
+    "capabilities",
+    "create_then_delete",
     "is_conditional",
-    "ttl_seconds",
 ]
 
 
@@ -263,21 +232,56 @@ class ConditionalStore(SessionStore, t.Protocol):
 #: :class:`SessionStore`.
 CONDITIONAL_METHODS = ("get_entry", "create", "compare_and_set", "compare_and_delete")
 
-# Store class -> whether it has the capability (found once per class).
-_conditional: dict[type, bool] = {}
+
+@t.runtime_checkable
+class MovingStore(ConditionalStore, t.Protocol):
+    """The optional capability of a conditional store to move a session to a
+    new id (a login's ``regenerate()``) in one round trip.
+
+    Without it, the move takes two calls (:func:`create_then_delete`), to the
+    same effect.
+    """
+
+    def create_and_delete(
+        self,
+        key: str,
+        data: dict[str, t.Any],
+        max_age: MaxAge,
+        old_key: str,
+        version: t.Any,
+    ) -> Swapped | t.Literal[False]:
+        """:meth:`~ConditionalStore.create` ``key``, then, only if that
+        created it, :meth:`~ConditionalStore.compare_and_delete` ``old_key``
+        at ``version``, as :func:`create_then_delete` does.
+
+        :return: ``False`` when ``key`` is taken; else what
+            ``compare_and_delete`` returns.
+        """
+        ...
 
 
-def is_conditional(store: object) -> t.TypeGuard[ConditionalStore]:
-    """Whether ``store`` has the methods of :class:`ConditionalStore`.
+class StoreCapabilities(t.NamedTuple):
+    """What a store can do beyond :class:`SessionStore`."""
 
-    Found from the store's class, once per class: the check costs a lookup
-    on every request that saves.
+    #: It has the methods of :class:`ConditionalStore`.
+    conditional: bool
+    #: It has the method of :class:`MovingStore`.
+    moves: bool
 
-    :raise TypeError: when the class has some of them but not all, which
-        would leave the capability half done.
+
+# Store class -> its capabilities (found once per class).
+_capabilities: dict[type, StoreCapabilities] = {}
+
+
+def capabilities(store: object) -> StoreCapabilities:
+    """What ``store`` can do, found from its class, once per class.
+
+    :raise TypeError: when the class has some of the methods of
+        :class:`ConditionalStore` but not all, which would leave the
+        capability half done, or ``create_and_delete`` without them.
     """
     kind = type(store)
-    found = _conditional.get(kind)
+    found = _capabilities.get(kind)
     if found is None:
         present = [m for m in CONDITIONAL_METHODS if callable(getattr(kind, m, None))]
         if present and len(present) < len(CONDITIONAL_METHODS):
@@ -288,27 +292,24 @@ def is_conditional(store: object) -> t.TypeGuard[ConditionalStore]:
                 f" of {', '.join(CONDITIONAL_METHODS)} (see ConditionalStore), or"
                 " none of them for whole-entry saves."
             )
-        found = _conditional[kind] = bool(present)
+        moves = callable(getattr(kind, "create_and_delete", None))
+        if moves and not present:
+            raise TypeError(
+                f"The store {kind.__name__} has create_and_delete but not"
+                f" {', '.join(CONDITIONAL_METHODS)}: create_and_delete is a"
+                " capability of stores with conditional writes (see MovingStore)."
+            )
+        found = _capabilities[kind] = StoreCapabilities(bool(present), moves)
     return found
 
 
-def check_session_ttl(session_ttl: object) -> int | None:
-    """Validate a store's ``session_ttl`` parameter and return it.
+def is_conditional(store: object) -> t.TypeGuard[ConditionalStore]:
+    """Whether ``store`` has the methods of :class:`ConditionalStore`
+    (see :func:`capabilities`).
 
-    :raise ValueError: when it is neither ``None`` nor a positive ``int``.
+    :raise TypeError: as :func:`capabilities` does.
     """
-    if session_ttl is None:
-        return None
-    if (
-        isinstance(session_ttl, bool)
-        or not isinstance(session_ttl, int)
-        or session_ttl <= 0
-    ):
-        raise ValueError(
-            "session_ttl must be None (no expiry for 'session' entries) or a"
-            f" positive int of seconds, got {session_ttl!r}."
-        )
-    return session_ttl
+    return capabilities(store).conditional
 
 
 def create_then_delete(
@@ -329,172 +330,3 @@ def create_then_delete(
     if not store.create(key, data, max_age):
         return False
     return store.compare_and_delete(old_key, version)
-
-
-def ttl_seconds(max_age: object, session_ttl: int | None) -> float | None:
-    """The time to live of an entry in seconds, to the millisecond.
-
-    :param max_age: what :meth:`SessionStore.set` received: milliseconds,
-        or ``"session"``.
-    :param session_ttl: the seconds to use for ``"session"``; ``None`` for no
-        expiry.
-    :return: a positive number of seconds, or ``None`` for no expiry.
-    :raise ValueError: when ``max_age`` is neither a positive ``int`` of
-        milliseconds nor ``"session"``.
-    """
-    if max_age == "session":
-        return None if session_ttl is None else float(session_ttl)
-    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age <= 0:
-        raise ValueError(
-            "A store's max_age must be a positive int of milliseconds or"
-            f" 'session', got {max_age!r}."
-        )
-    return max_age / 1000
-
-
-class TextStore(SessionStore):
-    """Base class of a store that keeps each session as its JSON text.
-
-    :meth:`get` and :meth:`set` are done here: a payload is written as the
-    text :func:`~flask_koasession.codec.dumps_json` makes (what koa's stores
-    write), with its time to live in seconds; text read back goes through
-    :func:`~flask_koasession.codec.decode_payload`, so a damaged or foreign
-    entry is a miss. A subclass implements :meth:`read_text`,
-    :meth:`write_text` and :meth:`~SessionStore.destroy`.
-
-    :param session_ttl: seconds that a ``"session"`` entry (a browser-session
-        cookie) is kept. ``None``, the default, keeps it until it is
-        destroyed.
-    """
-
-    def __init__(self, *, session_ttl: int | None = None) -> None:
-        self.session_ttl = check_session_ttl(session_ttl)
-
-    def get(
-        self, key: str, max_age: MaxAge, *, rolling: bool
-    ) -> dict[str, t.Any] | None:
-        text = self.read_text(key)
-        return None if text is None else decode_payload(text)
-
-    def set(
-        self,
-        key: str,
-        data: dict[str, t.Any],
-        max_age: MaxAge,
-        *,
-        rolling: bool,
-        changed: bool,
-    ) -> None:
-        ttl = ttl_seconds(max_age, self.session_ttl)
-        self.write_text(key, dumps_json(data), ttl)
-
-    @abc.abstractmethod
-    def read_text(self, key: str) -> str | bytes | None:
-        """Return the text stored under ``key``, or ``None`` when there is
-        none or it has expired.
-
-        :param key: the session id.
-        """
-
-    @abc.abstractmethod
-    def write_text(self, key: str, text: str, ttl: float | None) -> None:
-        """Store ``text`` under ``key``, replacing any previous entry.
-
-        :param key: the session id.
-        :param text: the payload's JSON text.
-        :param ttl: seconds until the entry expires (to the millisecond;
-            round up if the backend counts whole seconds), or ``None`` for
-            no expiry.
-        """
-
-    @abc.abstractmethod
-    def destroy(self, key: str) -> None:
-        """Delete the entry of ``key``. An unknown key is not an error.
-
-        :param key: the session id.
-        """
-
-
-class ConditionalTextStore(TextStore):
-    """Base class of a :class:`TextStore` with conditional writes
-    (:class:`ConditionalStore`).
-
-    The version of an entry is its text as stored: a conditional write
-    compares the stored text with the text read, byte for byte. Whatever
-    changes an entry changes its text (koa's bookkeeping field ``_expire``
-    moves on every save), so equal text means an unchanged entry. A
-    subclass implements, besides :class:`TextStore`'s three methods,
-    :meth:`create_text`, :meth:`replace_text` and :meth:`delete_text`, each
-    atomic on the backend (a lock, a script, a conditional statement).
-    """
-
-    def get_entry(self, key: str, max_age: MaxAge, *, rolling: bool) -> Entry | None:
-        text = self.read_text(key)
-        if text is None:
-            return None
-        payload = decode_payload(text)
-        return None if payload is None else Entry(payload, text)
-
-    def create(self, key: str, data: dict[str, t.Any], max_age: MaxAge) -> bool:
-        ttl = ttl_seconds(max_age, self.session_ttl)
-        return self.create_text(key, dumps_json(data), ttl)
-
-    def compare_and_set(
-        self,
-        key: str,
-        version: t.Any,
-        data: dict[str, t.Any],
-        max_age: MaxAge,
-        *,
-        rolling: bool,
-        changed: bool,
-    ) -> Swapped:
-        ttl = ttl_seconds(max_age, self.session_ttl)
-        outcome = self.replace_text(key, version, dumps_json(data), ttl)
-        return outcome if outcome is True else found_entry(outcome)
-
-    def compare_and_delete(self, key: str, version: t.Any) -> Swapped:
-        outcome = self.delete_text(key, version)
-        return outcome if outcome is True else found_entry(outcome)
-
-    @abc.abstractmethod
-    def create_text(self, key: str, text: str, ttl: float | None) -> bool:
-        """Store ``text`` under ``key`` only if there is no entry (or only an
-        expired one), atomically.
-
-        :param ttl: as for :meth:`~TextStore.write_text`.
-        :return: whether it was stored.
-        """
-
-    @abc.abstractmethod
-    def replace_text(
-        self, key: str, expected: str | bytes, text: str, ttl: float | None
-    ) -> t.Literal[True] | str | bytes | None:
-        """Replace the entry of ``key`` with ``text`` (and ``ttl``) if its
-        text is ``expected``, atomically; never create one.
-
-        :param expected: the text as :meth:`~TextStore.read_text` returned it.
-        :param ttl: as for :meth:`~TextStore.write_text`.
-        :return: ``True`` when replaced; else the text stored now, as
-            :meth:`~TextStore.read_text` would return it, or ``None`` when
-            there is no entry (or only an expired one).
-        """
-
-    @abc.abstractmethod
-    def delete_text(
-        self, key: str, expected: str | bytes
-    ) -> t.Literal[True] | str | bytes | None:
-        """Delete the entry of ``key`` if its text is ``expected``,
-        atomically.
-
-        :return: as for :meth:`replace_text`.
-        """
-
-
-def found_entry(text: str | bytes | None) -> Entry | None:
-    """The entry a conditional write found instead of the one expected; a
-    value that no longer decodes is no session: gone."""
-    if text is None:
-        return None
-    payload = decode_payload(text)
-    return None if payload is None else Entry(payload, text)

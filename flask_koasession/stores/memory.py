@@ -6,7 +6,7 @@ import threading
 import time
 import typing as t
 
-from .base import ConditionalTextStore
+from .text import ConditionalTextStore
 
 
 class MemoryStore(ConditionalTextStore):

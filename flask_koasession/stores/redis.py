@@ -20,16 +20,11 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from ..codec import dumps_json
 from ..exceptions import SessionStoreError
-from .base import (
-    ConditionalTextStore,
-    Swapped,
-    create_then_delete,
-    found_entry,
-    ttl_seconds,
-)
+from .base import Swapped, create_then_delete
+from .text import ConditionalTextStore, found_entry, ttl_seconds
 
 if t.TYPE_CHECKING:
-    from ..max_age import MaxAge
+    from ..codec import MaxAge
 
 # RedisClusterException (e.g. no node reachable) is not a RedisError.
 _ERRORS = (RedisError, RedisClusterException)

@@ -25,9 +25,9 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from ..exceptions import SessionStoreError
-from .base import ConditionalTextStore
 from .sql_engines import ACCEPTED_FORMS, database_url, make_engine
 from .sql_statements import Statements, define_table, update_or_insert, upsert
+from .text import ConditionalTextStore
 
 # An unreachable database, a failed statement, or no pooled connection free.
 _ERRORS = (DBAPIError, PoolTimeoutError)

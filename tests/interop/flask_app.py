@@ -47,7 +47,13 @@ def _bool(env: t.Mapping[str, str], name: str) -> bool | None:
 
 
 def _max_age(raw: str) -> int | str:
+    """A max age as koa gives it: milliseconds, or ``"session"``."""
     return "session" if raw == "session" else int(raw)
+
+
+def _ms(seconds: float | str) -> float | str:
+    """``session.max_age`` (Python's seconds) as koa's ``maxAge`` (ms)."""
+    return seconds if isinstance(seconds, str) else seconds * 1000
 
 
 def options_from_env(env: t.Mapping[str, str]) -> dict[str, t.Any]:
@@ -57,7 +63,7 @@ def options_from_env(env: t.Mapping[str, str]) -> dict[str, t.Any]:
         options["keys"] = json.loads(env.get("KEYS") or '["interop-secret"]')
     options["digest"] = env.get("DIGEST") or "sha1"
     if env.get("MAX_AGE"):
-        options["max_age"] = _max_age(env["MAX_AGE"])
+        options["maxAge"] = _max_age(env["MAX_AGE"])
     for name, option in (("ROLLING", "rolling"), ("RENEW", "renew")):
         value = _bool(env, name)
         if value is not None:
@@ -135,7 +141,7 @@ def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
         return {
             "session": dict(session),
             "isNew": session.is_new,
-            "maxAge": session.max_age,
+            "maxAge": _ms(session.max_age),
             "externalKey": session.external_key,
             "populated": session.populated,
             "length": len(session),
@@ -201,7 +207,9 @@ def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
 
     @app.get("/maxage")
     def max_age() -> t.Any:
-        session.max_age = _max_age(request.args.get("value", ""))
+        value = _max_age(request.args.get("value", ""))
+        # koa's ctx.session.maxAge counts milliseconds, session.max_age seconds.
+        session.max_age = value if isinstance(value, str) else value / 1000
         return state()
 
     @app.get("/typed")

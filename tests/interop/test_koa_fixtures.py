@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from flask_koasession import codec
-from flask_koasession.signing import Keygrip
+from flask_koasession.cookies import Keygrip
 from tests.interop import harness
 from tests.interop.flask_app import close_app, create_app
 
