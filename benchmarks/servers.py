@@ -1,11 +1,11 @@
-"""The benchmarks' Redis and PostgreSQL, started by ``tests/servers.py``.
+"""The benchmarks' Redis and PostgreSQL, started by ``devkit/servers.py``.
 
-That module is the one implementation of the project's throw-away servers; it
-imports no pytest, so the benchmarks run with the ``[bench]`` extra alone
-(from a checkout, where ``tests`` is importable). Here: each server in a
-temporary directory, yielding its URL, and PostgreSQL with
-``pg_stat_statements`` loaded, so that round trips are counted by the server
-itself.
+That module is the one implementation of the project's throw-away servers,
+shared with the tests; it imports no pytest, so the benchmarks run with the
+``[bench]`` extra alone (from a checkout, where ``devkit`` is importable).
+Here: each server in a temporary directory, yielding its URL, and PostgreSQL
+with ``pg_stat_statements`` loaded, so that round trips are counted by the
+server itself.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-from tests.servers import PostgresServer, RedisServer
+from devkit.servers import PostgresServer, RedisServer
 
 #: Server settings that make PostgreSQL count every statement.
 PG_STAT_STATEMENTS = (

@@ -14,11 +14,11 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from devkit.servers import RedisServer
 from flask_koasession import KoaSessionDict
 from flask_koasession.stores import RedisStore
 from tests.helpers import round_trip_app
 from tests.redis_traffic import Traffic, redis_traffic
-from tests.servers import RedisServer
 
 #: The database of these tests (others use 0, 5 and 9).
 REDIS_DB = 8

@@ -17,10 +17,10 @@ import flask
 import pytest
 from flask.testing import FlaskClient
 
+from devkit.servers import PostgresServer
 from flask_koasession import KoaSession, SessionStoreError, session
 from flask_koasession.stores import Entry, SQLAlchemyStore
 from tests.helpers import round_trip_app
-from tests.servers import PostgresServer
 from tests.sql_traffic import PostgresRelay, sqlite_traffic
 from tests.store_contract import HOUR, PAYLOAD, SESSION_PAYLOAD, fetch
 
