@@ -9,4 +9,7 @@ run, and which an editable install puts on ``sys.path``).
 
 - :mod:`devkit.servers`: throw-away ``redis-server`` (plain, Sentinel,
   Cluster) and PostgreSQL processes on free loopback ports.
+- :mod:`devkit.traffic`: what a block of code asks of Redis (``MONITOR``),
+  PostgreSQL (a relay that reads the wire protocol) and SQLite (the
+  library's trace callback).
 """
