@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import socket
+import sqlite3
 import struct
 import threading
 import typing as t
@@ -91,7 +92,9 @@ class Traffic:
 
 
 @contextlib.contextmanager
-def redis_traffic(host: str, port: int, db: int | None = None) -> t.Iterator[Traffic]:
+def redis_traffic(
+    host: str, port: int, db: int | None = None, *, check_commandstats: bool = False
+) -> t.Iterator[Traffic]:
     """Record the commands that reach Redis at ``host:port`` during the block.
 
     On leaving the block the helper sends a unique ``ECHO`` on a connection of
@@ -99,15 +102,24 @@ def redis_traffic(host: str, port: int, db: int | None = None) -> t.Iterator[Tra
     sent is in :class:`Traffic` when the ``with`` statement ends.
 
     :param db: count only commands on this database.
+    :param check_commandstats: also count the commands that the server ran
+        during the block, on every database and scripts' inner calls
+        included, from the deltas of ``INFO commandstats`` (read on the
+        helper's connection), and fail unless MONITOR saw as many.
     :raise redis.exceptions.TimeoutError: when MONITOR is silent for
         ``TIMEOUT`` seconds before the marker.
+    :raise AssertionError: when ``check_commandstats`` finds another count.
     """
     traffic = Traffic()
     helper = redis.Redis(host, port, socket_timeout=TIMEOUT)
     marker = f"redis-traffic-end-{uuid.uuid4().hex}"
     try:
         with helper.monitor() as monitor:
+            before = _commands_run(helper) if check_commandstats else 0
             yield traffic
+            # Not the first INFO's own call: a command's count goes up after
+            # it ran.
+            ran = _commands_run(helper) - before - 1 if check_commandstats else 0
             helper.echo(marker)
             seen: list[dict[str, t.Any]] = []
             for _ in range(MAX_COMMANDS):
@@ -122,16 +134,28 @@ def redis_traffic(host: str, port: int, db: int | None = None) -> t.Iterator[Tra
                 )
     finally:
         helper.close()
+    others = 0
     for item in seen:
         # The marker's connection is the helper's: leave out its set-up.
         if (item["client_address"], item["client_port"]) == own:
             continue
+        others += 1
         if db is not None and item["db"] != db:
             continue
         name, _, arguments = item["command"].partition(" ")
         traffic.commands.append(
             Command(name.upper(), arguments, item["client_type"] == "lua")
         )
+    if check_commandstats and ran != others:
+        raise AssertionError(
+            f"INFO commandstats counted {ran} commands, MONITOR {others}"
+        )
+
+
+def _commands_run(client: redis.Redis[t.Any]) -> int:
+    """How many commands the server has run (``INFO commandstats``)."""
+    stats = client.info("commandstats")
+    return sum(int(value["calls"]) for value in stats.values())
 
 
 # -- SQL ----------------------------------------------------------------------
@@ -303,24 +327,30 @@ class SQLiteTraffic:
 
 
 @contextlib.contextmanager
-def sqlite_traffic(engine: sa.Engine) -> t.Iterator[SQLiteTraffic]:
+def sqlite_traffic(engine: sa.Engine | None = None) -> t.Iterator[SQLiteTraffic]:
     """Record what SQLite runs on ``engine``'s connections during the block.
 
     The trace callback is set on each connection as it is checked out, so
     connections already in the pool are traced too.
+
+    :param engine: ``None`` traces the ``sqlite3`` connections of every
+        engine, for code whose engine is out of reach (an app's store).
     """
     traffic = SQLiteTraffic()
     traced: list[t.Any] = []
+    pools: t.Any = sa.pool.Pool if engine is None else engine.pool
 
     def checkout(dbapi_connection: t.Any, record: t.Any, proxy: t.Any) -> None:
+        if engine is None and not isinstance(dbapi_connection, sqlite3.Connection):
+            return
         dbapi_connection.set_trace_callback(traffic.statements.append)
         traced.append(dbapi_connection)
 
-    sa.event.listen(engine.pool, "checkout", checkout)
+    sa.event.listen(pools, "checkout", checkout)
     try:
         yield traffic
     finally:
-        sa.event.remove(engine.pool, "checkout", checkout)
+        sa.event.remove(pools, "checkout", checkout)
         for dbapi_connection in traced:
             with contextlib.suppress(Exception):
                 dbapi_connection.set_trace_callback(None)
