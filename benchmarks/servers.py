@@ -3,9 +3,7 @@
 That module is the one implementation of the project's throw-away servers,
 shared with the tests; it imports no pytest, so the benchmarks run with the
 ``[bench]`` extra alone (from a checkout, where ``devkit`` is importable).
-Here: each server in a temporary directory, yielding its URL, and PostgreSQL
-with ``pg_stat_statements`` loaded, so that round trips are counted by the
-server itself.
+Here: each server in a temporary directory, yielding its URL.
 """
 
 from __future__ import annotations
@@ -16,12 +14,6 @@ import typing as t
 from pathlib import Path
 
 from devkit.servers import PostgresServer, RedisServer
-
-#: Server settings that make PostgreSQL count every statement.
-PG_STAT_STATEMENTS = (
-    "shared_preload_libraries=pg_stat_statements",
-    "pg_stat_statements.track_utility=on",
-)
 
 
 @contextlib.contextmanager
@@ -43,8 +35,6 @@ def postgres_server(database: str = "koa_bench") -> t.Iterator[str]:
 
     Durability is off (``fsync``, ``synchronous_commit``) as in the tests: the
     benchmark measures our work and the round trips, not the disk.
-    ``pg_stat_statements`` is loaded and created in ``database``.
     """
-    with PostgresServer(database, settings=PG_STAT_STATEMENTS) as server:
-        server.execute("CREATE EXTENSION pg_stat_statements")
+    with PostgresServer(database) as server:
         yield server.url
