@@ -12,4 +12,5 @@ run, and which an editable install puts on ``sys.path``).
 - :mod:`devkit.traffic`: what a block of code asks of Redis (``MONITOR``),
   PostgreSQL (a relay that reads the wire protocol) and SQLite (the
   library's trace callback).
+- :mod:`devkit.payloads`: session data that both use (a large cart).
 """
