@@ -15,7 +15,8 @@ cookie mode (signed, the default), each ratio to plain measured in the same
 run, interleaved: the whole request through Flask's test client, and the
 session work alone (open, use, save).
 
-Run: ``python benchmarks/bench_sealing.py [--rounds R] [--requests N]``.
+Run from the repository root (so that ``devkit`` is importable):
+``python -m benchmarks.bench_sealing [--rounds R] [--requests N]``.
 """
 
 from __future__ import annotations
@@ -29,34 +30,22 @@ import typing as t
 import flask
 from werkzeug.test import EnvironBuilder
 
+from devkit.payloads import cart
 from flask_koasession import KoaSession, codec
 from flask_koasession.sealing import Sealer
 
 KEYS = ["benchmark-secret", "previous-secret"]
 COOKIE_LIMIT = 4093
+EXPIRE = 1_795_679_564_692
 SMALL = {
     "user_id": 42,
     "roles": ["admin", "editor"],
     "name": "Zoë",
     "views": 7,
     "csrf_token": "3f1c9a0e5b7d4c2a8e6f1b3d5a7c9e0f",
-    "_expire": 1_795_679_564_692,
+    "_expire": EXPIRE,
     "_maxAge": 86_400_000,
 }
-
-
-def cart(items: int) -> dict[str, t.Any]:
-    entries = [
-        {
-            "sku": f"SKU-{i:05d}",
-            "name": "Organic cotton T-shirt",
-            "size": "M",
-            "qty": 1 + i % 3,
-            "price": 19.99,
-        }
-        for i in range(items)
-    ]
-    return {"cart": entries, "_expire": 1_795_679_564_692, "_maxAge": 86_400_000}
 
 
 def per_call(function: t.Callable[[], object], rounds: int) -> float:
@@ -204,7 +193,10 @@ def main(argv: t.Sequence[str] | None = None) -> None:
         "both": Sealer(KEYS, "koa.sess", encrypt=True, compress=True),
     }
     big = Sealer(KEYS, "koa.sess", encrypt=True, compress=False, max_value_length=10**6)
-    for label, payload in (("small session", SMALL), ("500-item cart", cart(500))):
+    for label, payload in (
+        ("small session", SMALL),
+        ("500-item cart", cart(500, expire=EXPIRE)),
+    ):
         text = codec.dumps_json(payload)
         plain = codec.encode_text(text)
         print(f"{label}: JSON {len(text.encode())} bytes")

@@ -26,7 +26,7 @@ import typing as t
 import urllib.request
 from pathlib import Path
 
-from tests import servers
+from devkit import servers
 
 from . import report
 from .apps import CASES, VARIANTS, Backends, build_app

@@ -1,30 +1,40 @@
 """Counting what a request asks of its store, per command or statement.
 
-- Redis: the deltas of ``INFO commandstats`` count every command the server
-  ran. Those include the commands that a Lua script runs inside one ``EVAL``,
-  which are no round trips; so a ``MONITOR`` connection, which shows script
-  commands as coming from ``lua``, tells them apart. Both are read over a
-  counting pass separate from the timed runs (``MONITOR`` slows Redis down).
-- PostgreSQL: the server's own ``pg_stat_statements`` (loaded by
-  :func:`benchmarks.servers.postgres_server`), which sees every statement a
-  client sends: ``BEGIN``, ``COMMIT`` and a connection pool's pre-ping too
-  (none of which the store sends today).
-- SQLite: in process, so no round trips; the statements SQLAlchemy executes
-  and the commits it makes, through its event listeners.
+The counting is :mod:`devkit.traffic`'s, the tests' own; here it is fitted to
+the benchmark's counting pass, separate from the timed runs: started before a
+batch of requests, stopped after it, counted by command.
+
+- Redis: ``MONITOR`` (:func:`devkit.traffic.redis_traffic`), which shows the
+  commands that a Lua script runs inside one ``EVALSHA`` as coming from
+  ``lua``: those are no round trips. Checked against the deltas of ``INFO
+  commandstats``, which count every command the server ran.
+- PostgreSQL: on the wire, through :class:`devkit.traffic.PostgresRelay`: a
+  round trip per simple query and per ``Sync``, so statements, ``BEGIN``,
+  ``COMMIT`` and a connection pool's pre-ping alike (none of which but
+  statements the store sends today). Only the app that is counted connects
+  through the relay (:meth:`Counter.route`); the timed ones connect directly.
+- SQLite: in process, so no round trips; the statements that the SQLite
+  library runs (:func:`devkit.traffic.sqlite_traffic`), with the ``BEGIN``
+  and ``COMMIT`` that the ``sqlite3`` module adds on its own.
 """
 
 from __future__ import annotations
 
 import collections
-import re
-import socket
-import threading
-import time
+import contextlib
+import dataclasses
 import typing as t
-import uuid
+
+from devkit.traffic import (
+    PostgresRelay,
+    SQLiteTraffic,
+    Traffic,
+    redis_traffic,
+    sqlite_traffic,
+)
 
 if t.TYPE_CHECKING:
-    import sqlalchemy as sa
+    from .apps import Backends
 
 Counts = collections.Counter[str]
 
@@ -35,6 +45,11 @@ class Counter(t.Protocol):
     #: What a count means, for the table's legend.
     unit: str
 
+    def route(self, backends: Backends) -> Backends:
+        """The servers of the app to count: ``backends``, or the counter's
+        own address where it sits between the app and the server."""
+        ...
+
     def start(self) -> None: ...
 
     def stop(self) -> tuple[Counts, Counts]:
@@ -42,13 +57,6 @@ class Counter(t.Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-# -- Redis ---------------------------------------------------------------------
-
-_MONITOR_LINE = re.compile(r'^\+[\d.]+ \[\d+ (?P<source>\S+)\] "(?P<command>[^"]*)"')
-#: Commands the counting itself sends.
-_OWN_COMMANDS = frozenset(("echo", "info"))
 
 
 class RedisCounter:
@@ -62,238 +70,88 @@ class RedisCounter:
     def __init__(self, url: str) -> None:
         import redis
 
-        self.client = redis.Redis.from_url(url)
-        kwargs = self.client.connection_pool.connection_kwargs
-        self.address = (kwargs["host"], kwargs["port"])
-        self.lines: list[str] = []
-        self._seen = threading.Condition()
-        self._socket = socket.create_connection(self.address, timeout=5)
-        self._socket.sendall(b"MONITOR\r\n")
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self._first = 0
-        self._stats: dict[str, int] = {}
+        kwargs = redis.ConnectionPool.from_url(url).connection_kwargs
+        self.host: str = kwargs["host"]
+        self.port: int = kwargs["port"]
+        self._block = contextlib.ExitStack()
+        self._traffic: Traffic | None = None
 
-    def _read(self) -> None:
-        buffer = b""
-        try:
-            while chunk := self._socket.recv(1 << 16):
-                buffer += chunk
-                *complete, buffer = buffer.split(b"\r\n")
-                with self._seen:
-                    self.lines.extend(
-                        line.decode(errors="replace") for line in complete
-                    )
-                    self._seen.notify_all()
-        except OSError:
-            return
-
-    def _sync(self) -> int:
-        """Index in :attr:`lines` after everything sent so far was monitored."""
-        token = uuid.uuid4().hex
-        self.client.echo(token)
-        deadline = time.monotonic() + 10
-        with self._seen:
-            while True:
-                for index in range(len(self.lines) - 1, -1, -1):
-                    if token in self.lines[index]:
-                        return index + 1
-                if time.monotonic() > deadline:
-                    raise RuntimeError("MONITOR did not see the marker")
-                self._seen.wait(0.5)
-
-    def _commandstats(self) -> dict[str, int]:
-        stats = self.client.info("commandstats")
-        return {
-            name.removeprefix("cmdstat_"): int(value["calls"])
-            for name, value in stats.items()
-        }
+    def route(self, backends: Backends) -> Backends:
+        return backends
 
     def start(self) -> None:
-        self._first = self._sync()
-        self._stats = self._commandstats()
+        measuring = redis_traffic(self.host, self.port, check_commandstats=True)
+        self._traffic = self._block.enter_context(measuring)
 
     def stop(self) -> tuple[Counts, Counts]:
-        after = self._commandstats()
-        last = self._sync()
-        top: Counts = collections.Counter()
-        inner: Counts = collections.Counter()
-        for line in self.lines[self._first : last]:
-            match = _MONITOR_LINE.match(line)
-            if match is None:
-                continue
-            command = match["command"].lower()
-            if command in _OWN_COMMANDS:
-                continue
-            (inner if match["source"] == "lua" else top)[command.upper()] += 1
-        server = sum(
-            calls - self._stats.get(name, 0)
-            for name, calls in after.items()
-            if name.split("|")[0] not in _OWN_COMMANDS
-        )
-        if server != sum(top.values()) + sum(inner.values()):
-            raise RuntimeError(
-                f"INFO commandstats counted {server} commands, MONITOR"
-                f" {sum(top.values())} + {sum(inner.values())} in scripts"
-            )
-        return top, inner
+        self._block.close()  # reads MONITOR up to here
+        assert self._traffic is not None, "stop() without start()"
+        traffic, self._traffic = self._traffic, None
+        top = collections.Counter(traffic.names)
+        return top, collections.Counter(traffic.script_calls)
 
     def close(self) -> None:
-        self._socket.close()
-        self.client.close()
-
-
-# -- SQL -----------------------------------------------------------------------
-
-
-class PrePings:
-    """Counts the pool's pre-pings on connections of one DB-API module.
-
-    A pool made with ``pool_pre_ping`` (as :class:`SQLAlchemyStore` makes its
-    engine from a URL) pings on each checkout, with a statement that no
-    statement event sees (and, for psycopg, an empty query ``;`` that
-    ``pg_stat_statements`` does not record either). SQLAlchemy has no public
-    flag for it; ``_pre_ping`` is read for this count only.
-
-    :param module: the DB-API module's name, e.g. ``"psycopg"`` or ``"sqlite3"``.
-    """
-
-    def __init__(self, module: str) -> None:
-        import sqlalchemy as sa
-        from sqlalchemy import event
-
-        self.module = module
-        self.count = 0
-        event.listen(sa.pool.Pool, "checkout", self._checkout)
-
-    def _checkout(self, dbapi_connection: t.Any, record: t.Any, proxy: t.Any) -> None:
-        pool = getattr(proxy, "_pool", None)
-        module = type(dbapi_connection).__module__.split(".")[0]
-        if getattr(pool, "_pre_ping", False) and module == self.module:
-            self.count += 1
-
-    def close(self) -> None:
-        import sqlalchemy as sa
-        from sqlalchemy import event
-
-        event.remove(sa.pool.Pool, "checkout", self._checkout)
+        self._block.close()
 
 
 class PostgresCounter:
-    """Statements the PostgreSQL server ran, from ``pg_stat_statements``.
-
-    Read over a connection of its own in autocommit mode, so that reading
-    adds no ``BEGIN`` or ``ROLLBACK`` of its own to the counts.
+    """Round trips on the wire, through a relay to the server.
 
     :param url: the SQLAlchemy URL of the database.
     """
 
     unit = (
-        "PostgreSQL round trips: statements from pg_stat_statements, and"
-        " PING for a pool's pre-ping (an empty query), where an engine pings"
+        "PostgreSQL round trips on the wire (a relay counts each simple query"
+        " and each Sync: statements, BEGIN, COMMIT and pre-pings alike)"
     )
 
     def __init__(self, url: str) -> None:
-        import psycopg
         import sqlalchemy as sa
 
         parsed = sa.make_url(url)
-        self.pings = PrePings("psycopg")
-        self.connection = psycopg.connect(
-            host=parsed.host,
-            port=parsed.port,
-            user=parsed.username,
-            dbname=parsed.database,
-            autocommit=True,
-        )
-        self._before: Counts = collections.Counter()
+        self.relay = PostgresRelay(parsed.host or "localhost", parsed.port or 5432)
 
-    def _snapshot(self) -> Counts:
-        rows = self.connection.execute(
-            "SELECT s.query, s.calls FROM pg_stat_statements s"
-            " JOIN pg_database d ON d.oid = s.dbid"
-            " WHERE d.datname = current_database()"
-        ).fetchall()
-        counts: Counts = collections.Counter()
-        for text, calls in rows:
-            if "pg_stat_statements" not in text:
-                counts[statement_kind(text)] += int(calls)
-        return counts
+    def route(self, backends: Backends) -> Backends:
+        return dataclasses.replace(
+            backends, postgres_url=self.relay.url(backends.postgres_url)
+        )
 
     def start(self) -> None:
-        self._before = self._snapshot()
-        self.pings.count = 0
+        self.relay.reset()
 
     def stop(self) -> tuple[Counts, Counts]:
-        counts = self._snapshot() - self._before
-        if self.pings.count:
-            counts["PING"] += self.pings.count
-        return counts, collections.Counter()
+        return collections.Counter(self.relay.messages), collections.Counter()
 
     def close(self) -> None:
-        self.pings.close()
-        self.connection.close()
+        self.relay.close()
 
 
-def statement_kind(text: str) -> str:
-    """``SELECT``, ``INSERT``... or ``PING`` for a pool's ``SELECT 1``."""
-    normalized = " ".join(text.split()).lower()
-    if normalized in ("select 1", "select $1"):
-        return "PING"
-    return normalized.split(" ", 1)[0].upper()
-
-
-# -- SQLite (in process) -------------------------------------------------------
-
-
-class SqlEventCounter:
-    """Statements and commits that SQLAlchemy makes on SQLite engines."""
+class SQLiteCounter:
+    """Statements that SQLite runs, on every engine's connections."""
 
     unit = (
-        "SQLite statements, commits and pool pre-pings, if any (SQLAlchemy"
-        " events); in process, so no round trips"
+        "SQLite statements that the library runs (its trace callback), BEGIN"
+        " and COMMIT included; in process, so no round trips"
     )
 
     def __init__(self) -> None:
-        import sqlalchemy as sa
-        from sqlalchemy import event
+        self._block = contextlib.ExitStack()
+        self._traffic: SQLiteTraffic | None = None
 
-        self.counts: Counts = collections.Counter()
-        self.active = False
-        self.pings = PrePings("sqlite3")
-        self._listeners: list[tuple[str, t.Callable[..., None]]] = [
-            ("before_cursor_execute", self._statement),
-            ("commit", self._commit),
-        ]
-        for name, listener in self._listeners:
-            event.listen(sa.Engine, name, listener)
-
-    def _statement(self, connection: sa.Connection, *args: t.Any) -> None:
-        if self.active and connection.engine.dialect.name == "sqlite":
-            self.counts[statement_kind(str(args[1]))] += 1
-
-    def _commit(self, connection: sa.Connection) -> None:
-        if self.active and connection.engine.dialect.name == "sqlite":
-            self.counts["COMMIT"] += 1
+    def route(self, backends: Backends) -> Backends:
+        return backends
 
     def start(self) -> None:
-        self.counts = collections.Counter()
-        self.pings.count = 0
-        self.active = True
+        self._traffic = self._block.enter_context(sqlite_traffic())
 
     def stop(self) -> tuple[Counts, Counts]:
-        self.active = False
-        if self.pings.count:
-            self.counts["PING"] += self.pings.count
-        return self.counts, collections.Counter()
+        self._block.close()
+        assert self._traffic is not None, "stop() without start()"
+        traffic, self._traffic = self._traffic, None
+        return collections.Counter(traffic.kinds), collections.Counter()
 
     def close(self) -> None:
-        self.pings.close()
-        import sqlalchemy as sa
-        from sqlalchemy import event
-
-        for name, listener in self._listeners:
-            event.remove(sa.Engine, name, listener)
+        self._block.close()
 
 
 def describe(top: Counts, inner: Counts, requests: int) -> tuple[float, str]:

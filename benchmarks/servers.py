@@ -1,11 +1,9 @@
-"""The benchmarks' Redis and PostgreSQL, started by ``tests/servers.py``.
+"""The benchmarks' Redis and PostgreSQL, started by ``devkit/servers.py``.
 
-That module is the one implementation of the project's throw-away servers; it
-imports no pytest, so the benchmarks run with the ``[bench]`` extra alone
-(from a checkout, where ``tests`` is importable). Here: each server in a
-temporary directory, yielding its URL, and PostgreSQL with
-``pg_stat_statements`` loaded, so that round trips are counted by the server
-itself.
+That module is the one implementation of the project's throw-away servers,
+shared with the tests; it imports no pytest, so the benchmarks run with the
+``[bench]`` extra alone (from a checkout, where ``devkit`` is importable).
+Here: each server in a temporary directory, yielding its URL.
 """
 
 from __future__ import annotations
@@ -15,13 +13,7 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-from tests.servers import PostgresServer, RedisServer
-
-#: Server settings that make PostgreSQL count every statement.
-PG_STAT_STATEMENTS = (
-    "shared_preload_libraries=pg_stat_statements",
-    "pg_stat_statements.track_utility=on",
-)
+from devkit.servers import PostgresServer, RedisServer
 
 
 @contextlib.contextmanager
@@ -43,8 +35,6 @@ def postgres_server(database: str = "koa_bench") -> t.Iterator[str]:
 
     Durability is off (``fsync``, ``synchronous_commit``) as in the tests: the
     benchmark measures our work and the round trips, not the disk.
-    ``pg_stat_statements`` is loaded and created in ``database``.
     """
-    with PostgresServer(database, settings=PG_STAT_STATEMENTS) as server:
-        server.execute("CREATE EXTENSION pg_stat_statements")
+    with PostgresServer(database) as server:
         yield server.url

@@ -1,7 +1,7 @@
-"""Shared fixtures: real servers started once per test session (servers.py
-starts them): redis_server, redis_sentinel, redis_cluster, postgres_instance
-and postgres_server (its SQLAlchemy URL); and ``clock``, the extension's
-clock frozen (see helpers.freeze_clock).
+"""Shared fixtures: real servers started once per test session
+(``devkit/servers.py`` starts them): redis_server, redis_sentinel,
+redis_cluster, postgres_instance and postgres_server (its SQLAlchemy URL);
+and ``clock``, the extension's clock frozen (see helpers.freeze_clock).
 
 Tests that use one of them, Node.js (tests/interop's ``node_modules``) or
 headless Chromium (tests/browser),
@@ -18,8 +18,8 @@ import typing as t
 
 import pytest
 
+from devkit.servers import PostgresServer, RedisCluster, RedisSentinel, RedisServer
 from tests.helpers import freeze_clock
-from tests.servers import PostgresServer, RedisCluster, RedisSentinel, RedisServer
 
 
 def pytest_report_header() -> str:

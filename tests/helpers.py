@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import typing as t
 from http.cookies import SimpleCookie
 
@@ -324,25 +323,6 @@ def signed_cookie_header(
     """A ``Cookie`` header carrying ``name=value`` and its keygrip signature."""
     signature = Keygrip(list(keys), digest).sign(f"{name}={value}")
     return f"{name}={value}; {name}.sig={signature}"
-
-
-def cart_json(items: int, *, expire: int = 4_102_444_800_000) -> str:
-    """The JSON text of a session holding a cart of ``items`` repetitive
-    entries (what Flask's zlib-compressed cookie holds 1140 of), with koa's
-    bookkeeping, as ``JSON.stringify`` writes it.
-    """
-    cart = [
-        {
-            "sku": f"SKU-{i:05d}",
-            "name": "Organic cotton T-shirt",
-            "size": "M",
-            "qty": 1 + i % 3,
-            "price": 19.99,
-        }
-        for i in range(items)
-    ]
-    payload = {"cart": cart, "_expire": expire, "_maxAge": 86_400_000}
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 def round_trip_app(store: t.Any, *, merge: bool) -> flask.Flask:

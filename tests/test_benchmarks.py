@@ -17,7 +17,7 @@ from benchmarks import cookie_size, inprocess
 from benchmarks.apps import CASES, Backends
 
 if t.TYPE_CHECKING:
-    from tests.servers import RedisServer
+    from devkit.servers import RedisServer
 
 
 @pytest.fixture(scope="module")

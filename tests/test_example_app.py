@@ -17,9 +17,9 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from devkit.servers import RedisServer, free_port
 from example_app import StoreURLError, create_app, create_app_or_exit
 from tests.helpers import cookie_value, set_cookies, signed_cookie_header
-from tests.servers import RedisServer, free_port
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 SEED_ROUTES = ("/", "/set", "/get", "/login", "/logout", "/flash", "/show-flash")

@@ -19,6 +19,7 @@ import zlib
 import flask
 import pytest
 
+from devkit.payloads import cart_json
 from flask_koasession import (
     KoaSession,
     SessionTooLargeError,
@@ -34,7 +35,6 @@ from flask_koasession.sealing import (
 )
 from tests.helpers import (
     SECRET,
-    cart_json,
     cookie_attributes,
     decode_cookie,
     koa_cookie,

@@ -17,6 +17,7 @@ import pytest
 import redis
 from werkzeug.test import EnvironBuilder
 
+from devkit.servers import RedisServer
 from flask_koasession import (
     KoaSession,
     KoaSessionDict,
@@ -27,7 +28,6 @@ from flask_koasession import (
 from flask_koasession.codec import decode_payload, dumps_json
 from flask_koasession.stores import MemoryStore, RedisStore, SQLAlchemyStore
 from tests.helpers import SECRET, RecordingStore, listen_to
-from tests.servers import RedisServer
 
 #: The Redis database of these tests (others use 0, 3, 5, 8 and 9).
 REDIS_DB = 6

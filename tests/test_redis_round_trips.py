@@ -4,7 +4,7 @@ Issue 12 sets the minimum (read 1, write 2, new 1, untouched 0) and issue 9's
 merged, no-resurrection saves add none: a write is ``GET`` then one
 ``EVALSHA`` (a script that compares, then sets), a new session one ``SET
 ... NX``. With ``merge=False`` the commands are koa-redis's own. Counted by
-:func:`tests.redis_traffic.redis_traffic`.
+:func:`devkit.traffic.redis_traffic`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from devkit.servers import RedisServer
+from devkit.traffic import Traffic, redis_traffic
 from flask_koasession import KoaSessionDict
 from flask_koasession.stores import RedisStore
 from tests.helpers import round_trip_app
-from tests.redis_traffic import Traffic, redis_traffic
-from tests.servers import RedisServer
 
 #: The database of these tests (others use 0, 5 and 9).
 REDIS_DB = 8

@@ -19,6 +19,7 @@ import typing as t
 import flask
 import pytest
 
+from devkit.payloads import cart_json
 from flask_koasession import (
     KoaSession,
     SessionTooLargeError,
@@ -30,7 +31,6 @@ from flask_koasession.stores import MemoryStore
 from tests.helpers import (
     EPOCH,
     SECRET,
-    cart_json,
     cookie_attributes,
     freeze_clock,
     koa_cookie,

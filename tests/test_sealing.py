@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from devkit.payloads import cart_json
 from flask_koasession import codec, cookies, sealing
 from flask_koasession.exceptions import SessionTooLargeError
 from flask_koasession.sealing import Opened, SealedTooLargeError, Sealer, SealError
-from tests.helpers import cart_json
 
 VECTORS = json.loads(
     (Path(__file__).parent / "fixtures" / "sealed_vectors.json").read_text("utf-8")

@@ -1,5 +1,5 @@
 """Round trips to a SQL database per request in store mode, counted on real
-PostgreSQL (on the wire, through :class:`tests.sql_traffic.PostgresRelay`)
+PostgreSQL (on the wire, through :class:`devkit.traffic.PostgresRelay`)
 and real SQLite (what the library runs).
 
 Issue 12 sets the minimum (read 1, write 2, new 1, untouched 0):
@@ -17,11 +17,11 @@ import flask
 import pytest
 from flask.testing import FlaskClient
 
+from devkit.servers import PostgresServer
+from devkit.traffic import PostgresRelay, sqlite_traffic
 from flask_koasession import KoaSession, SessionStoreError, session
 from flask_koasession.stores import Entry, SQLAlchemyStore
 from tests.helpers import round_trip_app
-from tests.servers import PostgresServer
-from tests.sql_traffic import PostgresRelay, sqlite_traffic
 from tests.store_contract import HOUR, PAYLOAD, SESSION_PAYLOAD, fetch
 
 

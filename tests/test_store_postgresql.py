@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from devkit.servers import PostgresServer, free_port
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import SQLAlchemyStore
-from tests.servers import PostgresServer, free_port
 from tests.store_contract import PAYLOAD, SQLContract, fetch, put
 
 

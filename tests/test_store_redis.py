@@ -16,11 +16,11 @@ from redis.crc import key_slot
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
+from devkit.servers import RedisServer
 from flask_koasession import KoaSession
 from flask_koasession.codec import dumps_json
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import Entry, RedisStore, SessionStore
-from tests.servers import RedisServer
 from tests.store_contract import (
     HOUR,
     PAYLOAD,

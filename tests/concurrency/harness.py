@@ -26,7 +26,7 @@ import time
 import typing as t
 from pathlib import Path
 
-from tests.servers import LOCALHOST, ServerError, free_port, wait_until
+from devkit.servers import LOCALHOST, ServerError, free_port, wait_until
 
 #: The session cookie of race_app (koa-session's default name) and its signature.
 COOKIE = "koa.sess"

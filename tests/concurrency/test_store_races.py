@@ -48,9 +48,9 @@ from collections import Counter
 import pytest
 import redis
 
+from devkit.servers import RedisServer
 from flask_koasession.stores import SQLAlchemyStore
 from tests.concurrency.harness import Call, GunicornServer, Reply, race, request
-from tests.servers import RedisServer
 
 # needs_server: every test here serves the app with gunicorn.
 pytestmark = [pytest.mark.concurrency, pytest.mark.needs_server]

@@ -21,6 +21,7 @@ import uuid
 import requests
 from flask import Flask, redirect, request, session
 
+from devkit.payloads import cart_items
 from flask_koasession import (
     KoaSession,
     pop_flash,
@@ -174,16 +175,7 @@ def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
     def cart() -> t.Any:
         """A cart of ``n`` repetitive items, as server.js makes it."""
         n = int(request.args.get("n", "0"))
-        session["cart"] = [
-            {
-                "sku": f"SKU-{i:05d}",
-                "name": "Organic cotton T-shirt",
-                "size": "M",
-                "qty": 1 + i % 3,
-                "price": 19.99,
-            }
-            for i in range(n)
-        ]
+        session["cart"] = cart_items(n)
         return {"items": n}
 
     @app.get("/destroy")

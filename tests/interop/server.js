@@ -30,7 +30,7 @@
 //                              JSON object in `json`; answers like /session
 //   GET /incr                  the seed's counter: {views: n}
 //   GET /cart?n=N              session.cart = N repetitive items (the same as the
-//                              Flask twin's and tests/helpers.py's): {items: N}
+//                              Flask twin's and devkit/payloads.py's): {items: N}
 //   GET /destroy               ctx.session = null: {destroyed: true}
 //   GET /regenerate            await ctx.session.regenerate(); answers like /session
 //   GET /flash?msg=...         the seed's flash: sets ctx.session.flash, redirects to

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import flask
 import pytest
 
+from devkit.payloads import cart_json
 from flask_koasession.sealing import Sealer
-from tests.helpers import cart_json
 from tests.interop import harness
 from tests.interop.harness import (
     Browser,

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
+from devkit.payloads import cart_json
 from flask_koasession import codec, sealing
 from flask_koasession.sealing import Sealer, SealError
-from tests.helpers import cart_json
 from tests.interop import harness
 from tests.interop.harness import keygrip_sign, set_cookies
 

@@ -1,11 +1,11 @@
 """Real Redis and PostgreSQL servers, started from Debian's binaries.
 
-One implementation for the tests (their fixtures are in ``conftest.py``) and
-the benchmarks (``benchmarks/servers.py``), so it imports no pytest: the
-``[bench]`` extra does not install it. Each server runs on a free loopback port
-with its files in a directory of its own, and is used as a context manager:
-started on entry, stopped on exit. A missing binary raises
-:class:`ServerError` naming the Debian package to install.
+One implementation for the tests (their fixtures are in
+``tests/conftest.py``) and the benchmarks (``benchmarks/servers.py``), so it
+imports no pytest: the ``[bench]`` extra does not install it. Each server
+runs on a free loopback port with its files in a directory of its own, and is
+used as a context manager: started on entry, stopped on exit. A missing
+binary raises :class:`ServerError` naming the Debian package to install.
 
 - :class:`RedisServer`: one ``redis-server`` (package ``redis-server``).
 - :class:`RedisSentinel`: a ``redis-server --sentinel`` monitoring one master.
