@@ -163,11 +163,12 @@ def trace(request: Callable[[], object], package_dir: Path) -> Walk:
         if names[filename] is not None and code.co_name not in COMPREHENSIONS:
             codes[code] = None
 
+    previous = sys.getprofile()
     sys.setprofile(profile)
     try:
         request()
     finally:
-        sys.setprofile(None)
+        sys.setprofile(previous)
     functions: dict[str, list[str]] = {}
     for code in codes:
         module = names[code.co_filename]
