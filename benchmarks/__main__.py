@@ -1,13 +1,15 @@
 """``python -m benchmarks [section ...]``: run the benchmarks, print the tables.
 
-Sections (all but ``e2e`` and ``profile`` by default):
+Sections (all but ``e2e``, ``profile`` and ``architecture`` by default):
 
 - ``inprocess``: µs per request over a bare app, ratios, round trips;
 - ``sizes``: cookie bytes beside Flask's built-in session;
 - ``cache``: Redis client-side caching (redis-py ``cache_config``, RESP3);
 - ``e2e``: through gunicorn (1 sync worker) with ``wrk``: requests/s and
   server-side µs per request;
-- ``profile``: cProfile hot spots of today's cookie and Redis paths.
+- ``profile``: cProfile hot spots of today's cookie and Redis paths;
+- ``architecture``: the package's architecture figures (modules one request
+  walks, import circles, private reads, module sizes); no servers.
 
 The servers needed (redis-server, PostgreSQL) are started and stopped here.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 from . import servers
 from .apps import CASES, MAIN_VARIANTS, VARIANTS, Backends
 
-SECTIONS = ("inprocess", "sizes", "cache", "e2e", "profile")
+SECTIONS = ("inprocess", "sizes", "cache", "e2e", "profile", "architecture")
 DEFAULT_SECTIONS = ("inprocess", "sizes", "cache")
 
 
@@ -77,6 +79,15 @@ def parse_args(argv: t.Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--e2e-rounds", type=int, default=3, help="e2e: rounds")
     parser.add_argument("--profile-requests", type=int, default=3000)
+    parser.add_argument(
+        "--package-dir", type=Path, default=None, metavar="PATH",
+        help="architecture: the package whose files are read"
+        " (default: the flask_koasession beside benchmarks/)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--functions", action="store_true",
+        help="architecture: list the functions each traced request runs",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     chosen = args.sections or list(DEFAULT_SECTIONS)
     for name in chosen:
@@ -132,7 +143,11 @@ def main(argv: t.Sequence[str] | None = None) -> None:
     print(f"{platform.node()}: {versions()}")
     print()
     with contextlib.ExitStack() as stack:
-        needs = [VARIANTS[name].needs for name in args.variants]
+        needs = (
+            [VARIANTS[name].needs for name in args.variants]
+            if {"inprocess", "e2e"} & set(args.sections)
+            else []
+        )
         if {"cache", "e2e", "profile"} & set(args.sections):
             needs.append("redis_url")
         backends = start_backends(stack, needs, args.redis_server)
@@ -172,6 +187,13 @@ def main(argv: t.Sequence[str] | None = None) -> None:
             from . import hotspots
 
             hotspots.main(backends, requests=args.profile_requests)
+        if "architecture" in args.sections:
+            from . import architecture
+
+            architecture.main(
+                args.package_dir or architecture.DEFAULT_PACKAGE_DIR,
+                list_functions=args.functions,
+            )
 
 
 if __name__ == "__main__":
