@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException
 from flask_koasession import KoaSession
 
 from .csrf import check_csrf, csrf_token
-from .signal_log import SignalLog
+from .signal_log import SignalLog, current_visitor
 from .stores import StoreURLError, shown, store_from_url
 from .views import bp, text, wants_html
 
@@ -130,7 +130,8 @@ def create_app_or_exit() -> Flask:
 def _layout_context() -> dict[str, t.Any]:
     return {
         "example": current_app.extensions["example_app"],
-        "signal_log": current_app.extensions["example_signals"],
+        # This visitor's signals only: the panel shows no one else's.
+        "signals": current_app.extensions["example_signals"].entries(current_visitor()),
         "nav": [
             ("pages.views", "Views"),
             ("pages.set_user", "Set user"),

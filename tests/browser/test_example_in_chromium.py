@@ -181,6 +181,43 @@ def test_logout_removes_both_cookies(
     assert text_of(browser, "user-id") == "None"
 
 
+def signal_names(browser: WebDriver) -> list[str]:
+    """The signal names the panel shows, newest first."""
+    return [
+        element.text
+        for element in browser.find_elements(By.CSS_SELECTOR, "#signals code")
+    ]
+
+
+def test_the_signal_panel_shows_this_browsers_signals_only(
+    browser: WebDriver, store_site: LiveServer
+) -> None:
+    # Ada logs in; her browser's cookies are then put aside.
+    browser.get(store_site.url + "/")
+    submit(browser, store_site, "/login", userId="ada")
+    ada_id = text_of(browser, "store-id")
+    browser.get(store_site.url + "/")
+    assert signal_names(browser) == ["session-regenerated", "session-created"]
+    ada = browser.get_cookies()
+
+    # Another browser, at the same time: its own signals, none of Ada's.
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    browser.get(store_site.url + "/")
+    assert signal_names(browser) == []
+    browser.refresh()
+    panel = browser.find_element(By.ID, "signals").text
+    assert signal_names(browser) == ["session-created"]
+    assert ada_id[:8] not in panel
+
+    # Ada's browser again: still her signals, not the other one's.
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    for cookie in ada:
+        browser.add_cookie({"name": cookie["name"], "value": cookie["value"]})
+    browser.get(store_site.url + "/")
+    assert signal_names(browser) == ["session-regenerated", "session-created"]
+    assert f"{ada_id[:8]}…" in browser.find_element(By.ID, "signals").text
+
+
 @pytest.mark.parametrize("path", ["/set", "/login"])
 def test_an_xss_payload_in_a_form_stays_text_on_every_page(
     browser: WebDriver, store_site: LiveServer, path: str
