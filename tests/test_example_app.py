@@ -126,13 +126,32 @@ def test_login_regenerates_and_keeps_the_counter(client: FlaskClient) -> None:
     assert client.get("/").text == "2 views"
 
 
-# -- forms: POST only, with a CSRF token ----------------------------------------
+# -- forms: POST only, with Flask-WTF's CSRF token --------------------------------
+
+
+def test_csrf_protection_is_flask_wtfs(client: FlaskClient) -> None:
+    assert "csrf" in client.application.extensions  # CSRFProtect(app)
+    token = csrf(client, "/set")
+    with client.session_transaction() as session:
+        secret = session["csrf_token"]  # Flask-WTF's secret, in the koa session
+    assert secret
+    assert secret not in token  # the form carries a signed token, not the secret
+    response = client.post("/set", data={"csrf_token": token, "userId": "ada"})
+    assert response.status_code == 200
+    assert client.get("/get").text == "User ID: ada"
 
 
 @pytest.mark.parametrize("path", ["/set", "/login", "/logout"])
-@pytest.mark.parametrize("token", [None, "", "forged"])
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (None, "The CSRF token is missing."),
+        ("", "The CSRF token is missing."),
+        ("forged", "The CSRF token is invalid."),
+    ],
+)
 def test_a_post_without_the_session_token_is_refused(
-    client: FlaskClient, path: str, token: str | None
+    client: FlaskClient, path: str, token: str | None, reason: str
 ) -> None:
     post(client, "/set", userId="before")
     form = (
@@ -142,14 +161,50 @@ def test_a_post_without_the_session_token_is_refused(
     )
     response = client.post(path, data=form)
     assert response.status_code == 400
-    assert "CSRF token" in response.text
+    assert reason in response.text
     assert client.get("/get").text == "User ID: before"
 
 
-def test_login_gives_a_new_csrf_token(client: FlaskClient) -> None:
-    before = csrf(client)
-    post(client, "/login")
-    assert csrf(client) != before
+def test_a_refused_post_is_an_error_page_for_a_browser(client: FlaskClient) -> None:
+    client.get("/set", headers=HTML)
+    response = client.post("/set", data={"userId": "x"}, headers=HTML)
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "<h1>400 Bad Request</h1>" in response.text
+    assert "The CSRF token is missing. Reload the form and send it again." in (
+        response.text
+    )
+
+
+def test_a_post_without_a_session_is_refused(client: FlaskClient) -> None:
+    token = csrf(client, "/set")
+    client.delete_cookie("koa:sess")
+    client.delete_cookie("koa:sess.sig")
+    response = client.post("/set", data={"csrf_token": token, "userId": "x"})
+    assert response.status_code == 400
+    assert "The CSRF session token is missing." in response.text
+
+
+def test_another_visitors_token_is_refused(client: FlaskClient) -> None:
+    other = client.application.test_client()
+    theirs = csrf(other, "/set")
+    csrf(client, "/set")  # this visitor has a secret of its own
+    response = client.post("/set", data={"csrf_token": theirs, "userId": "x"})
+    assert response.status_code == 400
+    assert "The CSRF tokens do not match." in response.text
+    assert client.get("/get").text == "User ID: None"
+
+
+def test_login_and_logout_give_a_new_csrf_secret(client: FlaskClient) -> None:
+    before = csrf(client, "/set")
+    assert post(client, "/login").status_code == 200
+    refused = client.post("/set", data={"csrf_token": before, "userId": "x"})
+    assert refused.status_code == 400  # a token from before the login is dead
+    after = csrf(client, "/set")
+    assert after != before
+    assert post(client, "/logout").text == "Session Destroyed"
+    refused = client.post("/set", data={"csrf_token": after, "userId": "x"})
+    assert refused.status_code == 400
 
 
 def test_a_too_long_user_id_is_a_400_not_a_500(client: FlaskClient) -> None:
