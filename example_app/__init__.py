@@ -24,12 +24,12 @@ import typing as t
 from dataclasses import dataclass
 
 from flask import Flask, current_app, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from flask_koasession import KoaSession
 
-from .csrf import check_csrf, csrf_token
-from .signal_log import SignalLog
+from .signal_log import SignalLog, current_visitor
 from .stores import StoreURLError, shown, store_from_url
 from .views import bp, text, wants_html
 
@@ -93,6 +93,10 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     store_url = app.config["KOA_SESSION_STORE"]
     store = store_from_url(store_url)
     KoaSession(app, store=store)
+    # Flask-WTF's CSRF protection, as it is: its secret lives in the koa
+    # session (session["csrf_token"]); every POST must carry the token that
+    # the template global csrf_token() puts in each form.
+    CSRFProtect(app)
     app.extensions["example_app"] = ExampleState(
         cookie_name=app.config["KOA_SESSION"]["key"],
         store=store,
@@ -101,8 +105,6 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     SignalLog(app)
 
     app.register_blueprint(bp)
-    app.before_request(check_csrf)
-    app.add_template_global(csrf_token)
     app.context_processor(_layout_context)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)
@@ -130,7 +132,8 @@ def create_app_or_exit() -> Flask:
 def _layout_context() -> dict[str, t.Any]:
     return {
         "example": current_app.extensions["example_app"],
-        "signal_log": current_app.extensions["example_signals"],
+        # This visitor's signals only: the panel shows no one else's.
+        "signals": current_app.extensions["example_signals"].entries(current_visitor()),
         "nav": [
             ("pages.views", "Views"),
             ("pages.set_user", "Set user"),
@@ -153,6 +156,8 @@ def _security_headers(response: Response) -> Response:
 
 def _error_page(error: HTTPException) -> t.Any:
     status = error.code or 500
+    if isinstance(error, CSRFError):  # "The CSRF token is missing." and so on
+        error.description = f"{error.description} Reload the form and send it again."
     if not wants_html() or request.path.startswith("/static/"):
         return text(f"{status} {error.name}: {error.description}\n", status)
     return render_template("error.html", error=error), status

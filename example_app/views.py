@@ -3,8 +3,8 @@
 Every page answers a browser with HTML and ``curl`` (or any client that does
 not ask for HTML) with the seed's plain text: ``curl localhost:5000/`` still
 says ``1 views``. Routes that change who is logged in (``/login``,
-``/logout``) and ``/set`` change state only on POST, with a CSRF token; their
-GET shows the form.
+``/logout``) and ``/set`` change state only on POST, with Flask-WTF's CSRF
+token; their GET shows the form.
 """
 
 from __future__ import annotations
@@ -16,16 +16,17 @@ from datetime import UTC, datetime
 from flask import (
     Blueprint,
     current_app,
+    g,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import BadRequest
 
 from flask_koasession import pop_flash, session, set_flash
 
-from .csrf import csrf_token, new_csrf_token
 from .session_info import session_info
 
 if t.TYPE_CHECKING:
@@ -96,7 +97,7 @@ def login() -> t.Any:
     # is worth nothing after it. The old store entry is deleted.
     previous_id = session.external_key
     session.regenerate()
-    new_csrf_token()  # a new user behind the session: a new token
+    new_csrf_secret()  # a new user behind the session: a new token
     session["userId"] = user_id
     session["role"] = "admin"
     session["login"] = {
@@ -152,4 +153,13 @@ def form_page(template: str, what: str) -> t.Any:
     """A form's page; for ``curl``, how to send the form (with the token)."""
     if wants_html():
         return render_template(template)
-    return text(f"{what} and csrf_token={csrf_token()} (form-encoded)")
+    return text(f"{what} and csrf_token={generate_csrf()} (form-encoded)")
+
+
+def new_csrf_secret() -> None:
+    """Forget Flask-WTF's CSRF secret (``session["csrf_token"]``, and this
+    request's token made from it): the next form gets a new one, and tokens
+    made before, e.g. before a login, are refused."""
+    field = current_app.config["WTF_CSRF_FIELD_NAME"]
+    session.pop(field, None)
+    g.pop(field, None)

@@ -11,14 +11,17 @@ import base64
 import json
 import re
 import typing as t
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
+from flask import Flask
 from flask.testing import FlaskClient
 
 from devkit.servers import RedisServer, free_port
 from example_app import StoreURLError, create_app, create_app_or_exit
+from example_app.signal_log import Entry, SignalLog
 from tests.helpers import cookie_value, set_cookies, signed_cookie_header
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -48,6 +51,12 @@ def csrf(client: FlaskClient, path: str = "/login") -> str:
 def post(client: FlaskClient, path: str, **form: str) -> t.Any:
     """POST ``form`` to ``path`` with the form's CSRF token (as curl would)."""
     return client.post(path, data={"csrf_token": csrf(client, path), **form})
+
+
+def browser_post(client: FlaskClient, path: str, **form: str) -> t.Any:
+    """POST ``form`` to ``path`` with its CSRF token, as a browser does."""
+    data = {"csrf_token": csrf(client, path), **form}
+    return client.post(path, data=data, headers=HTML)
 
 
 # -- the seed's routes, as curl sees them ---------------------------------------
@@ -117,13 +126,32 @@ def test_login_regenerates_and_keeps_the_counter(client: FlaskClient) -> None:
     assert client.get("/").text == "2 views"
 
 
-# -- forms: POST only, with a CSRF token ----------------------------------------
+# -- forms: POST only, with Flask-WTF's CSRF token --------------------------------
+
+
+def test_csrf_protection_is_flask_wtfs(client: FlaskClient) -> None:
+    assert "csrf" in client.application.extensions  # CSRFProtect(app)
+    token = csrf(client, "/set")
+    with client.session_transaction() as session:
+        secret = session["csrf_token"]  # Flask-WTF's secret, in the koa session
+    assert secret
+    assert secret not in token  # the form carries a signed token, not the secret
+    response = client.post("/set", data={"csrf_token": token, "userId": "ada"})
+    assert response.status_code == 200
+    assert client.get("/get").text == "User ID: ada"
 
 
 @pytest.mark.parametrize("path", ["/set", "/login", "/logout"])
-@pytest.mark.parametrize("token", [None, "", "forged"])
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (None, "The CSRF token is missing."),
+        ("", "The CSRF token is missing."),
+        ("forged", "The CSRF token is invalid."),
+    ],
+)
 def test_a_post_without_the_session_token_is_refused(
-    client: FlaskClient, path: str, token: str | None
+    client: FlaskClient, path: str, token: str | None, reason: str
 ) -> None:
     post(client, "/set", userId="before")
     form = (
@@ -133,14 +161,50 @@ def test_a_post_without_the_session_token_is_refused(
     )
     response = client.post(path, data=form)
     assert response.status_code == 400
-    assert "CSRF token" in response.text
+    assert reason in response.text
     assert client.get("/get").text == "User ID: before"
 
 
-def test_login_gives_a_new_csrf_token(client: FlaskClient) -> None:
-    before = csrf(client)
-    post(client, "/login")
-    assert csrf(client) != before
+def test_a_refused_post_is_an_error_page_for_a_browser(client: FlaskClient) -> None:
+    client.get("/set", headers=HTML)
+    response = client.post("/set", data={"userId": "x"}, headers=HTML)
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "<h1>400 Bad Request</h1>" in response.text
+    assert "The CSRF token is missing. Reload the form and send it again." in (
+        response.text
+    )
+
+
+def test_a_post_without_a_session_is_refused(client: FlaskClient) -> None:
+    token = csrf(client, "/set")
+    client.delete_cookie("koa:sess")
+    client.delete_cookie("koa:sess.sig")
+    response = client.post("/set", data={"csrf_token": token, "userId": "x"})
+    assert response.status_code == 400
+    assert "The CSRF session token is missing." in response.text
+
+
+def test_another_visitors_token_is_refused(client: FlaskClient) -> None:
+    other = client.application.test_client()
+    theirs = csrf(other, "/set")
+    csrf(client, "/set")  # this visitor has a secret of its own
+    response = client.post("/set", data={"csrf_token": theirs, "userId": "x"})
+    assert response.status_code == 400
+    assert "The CSRF tokens do not match." in response.text
+    assert client.get("/get").text == "User ID: None"
+
+
+def test_login_and_logout_give_a_new_csrf_secret(client: FlaskClient) -> None:
+    before = csrf(client, "/set")
+    assert post(client, "/login").status_code == 200
+    refused = client.post("/set", data={"csrf_token": before, "userId": "x"})
+    assert refused.status_code == 400  # a token from before the login is dead
+    after = csrf(client, "/set")
+    assert after != before
+    assert post(client, "/logout").text == "Session Destroyed"
+    refused = client.post("/set", data={"csrf_token": after, "userId": "x"})
+    assert refused.status_code == 400
 
 
 def test_a_too_long_user_id_is_a_400_not_a_500(client: FlaskClient) -> None:
@@ -197,13 +261,18 @@ def test_browser_forms_redirect_after_post(client: FlaskClient) -> None:
     assert "UserId set in session" in page.text
 
 
-def test_user_input_is_escaped_in_html_and_plain_in_text(client: FlaskClient) -> None:
-    token = csrf(client)
-    client.post("/login", data={"csrf_token": token, "userId": XSS[:64]})
-    for path in ("/get", "/session", "/show-flash"):
+@pytest.mark.parametrize("form", ["/set", "/login"])
+def test_user_input_is_escaped_in_html_and_plain_in_text(
+    client: FlaskClient, form: str
+) -> None:
+    sent = browser_post(client, form, userId=XSS[:64])
+    assert sent.status_code == 303  # accepted: the payload is in the session
+    landing = client.get(sent.headers["Location"], headers=HTML).text
+    assert "&lt;script&gt;alert(2)" in landing  # the flash banner or the page
+    for path in ("/", "/get", "/session", "/show-flash", "/set", "/login"):
         page = client.get(path, headers=HTML).text
         assert "<img src=x" not in page
-        assert "<script>alert" not in page
+        assert "<script>" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in client.get("/get", headers=HTML).text
     plain = client.get("/get")
     assert plain.mimetype == "text/plain"
@@ -284,19 +353,95 @@ def test_session_page_shows_the_id_change_of_a_login(
     assert f'<code id="previous-id">{first_id}</code>' in page
 
 
-def test_signal_panel_lists_the_last_signals_with_short_ids() -> None:
+def signal_names(page: str) -> list[str]:
+    """The names in a page's signal panel, newest first."""
+    return re.findall(r"<code>(session-[a-z]+)</code>", page)
+
+
+def test_signal_panel_lists_the_visitors_signals_with_short_ids() -> None:
     app = create_app({"TESTING": True, "KOA_SESSION_STORE": "memory"})
     client = app.test_client()
-    client.get("/")
-    post(client, "/login")
+    client.get("/", headers=HTML)
+    browser_post(client, "/login")
     store_id = session_info(client)["store_id"]
-    post(client, "/logout")
-    names = [entry.name for entry in app.extensions["example_signals"].entries()]
-    assert names[:3] == ["session-destroyed", "session-regenerated", "session-created"]
+    browser_post(client, "/logout")
     page = client.get("/", headers=HTML).text
-    assert "session-regenerated" in page
+    names = signal_names(page)
+    assert names[:3] == ["session-destroyed", "session-regenerated", "session-created"]
     assert f"{store_id[:8]}…" in page
     assert store_id not in page
+
+
+def test_each_visitor_sees_only_their_own_signals() -> None:
+    app = create_app({"TESTING": True, "KOA_SESSION_STORE": "memory"})
+    ada, bob = app.test_client(), app.test_client()
+    ada.get("/", headers=HTML)
+    browser_post(ada, "/login", userId="ada")
+    ada_id = session_info(ada)["store_id"]
+    bob.get("/", headers=HTML)
+    bob.get("/", headers=HTML)
+    bob_id = session_info(bob)["store_id"]
+
+    bob_page = bob.get("/", headers=HTML).text
+    assert signal_names(bob_page) == ["session-created"]
+    assert bob_id[:8] in bob_page
+    assert ada_id[:8] not in bob_page
+
+    ada_page = ada.get("/", headers=HTML).text
+    assert signal_names(ada_page) == ["session-regenerated", "session-created"]
+    assert ada_id[:8] in ada_page
+    assert bob_id[:8] not in ada_page
+
+    # A third browser starts with an empty panel.
+    carol = app.test_client().get("/", headers=HTML).text
+    assert signal_names(carol) == []
+    assert "None yet." in carol
+
+
+def test_the_visitor_cookie_is_a_random_id_of_its_own() -> None:
+    client = create_app({"TESTING": True}).test_client()
+    first = client.get("/", headers=HTML)
+    visitor = set_cookies(first)["example.visitor"]["example.visitor"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", visitor.value)
+    assert visitor["httponly"]
+    assert visitor["samesite"] == "Lax"
+    # Sent once; a logout, which replaces the session, keeps the visitor.
+    assert "example.visitor" not in set_cookies(client.get("/", headers=HTML))
+    browser_post(client, "/logout")
+    assert signal_names(client.get("/", headers=HTML).text)[0] == "session-destroyed"
+    # A forged or foreign value is not a visitor id: a new one replaces it.
+    client.set_cookie("example.visitor", "../../etc/passwd")
+    again = set_cookies(client.get("/", headers=HTML))["example.visitor"]
+    assert again["example.visitor"].value != "../../etc/passwd"
+
+
+def test_curl_without_a_visitor_id_gets_no_cookie_and_leaves_no_signals() -> None:
+    app = create_app({"TESTING": True, "KOA_SESSION_STORE": "memory"})
+    client = app.test_client()
+    assert "example.visitor" not in set_cookies(client.get("/"))
+    form = client.get("/login").text  # curl's "POST /login with ... csrf_token=X"
+    match = re.search(r"csrf_token=(\S+)", form)
+    assert match, form
+    response = client.post("/login", data={"csrf_token": match.group(1)})
+    assert response.text == "Logged in as 1234"
+    assert "example.visitor" not in set_cookies(response)
+    assert len(app.extensions["example_signals"]) == 0
+
+
+def test_the_signal_log_keeps_the_most_recent_visitors_only() -> None:
+    log = SignalLog(Flask(__name__), size=2, visitors=3)
+    for name in ("a", "b", "c", "d"):
+        log.add(name, Entry(datetime.now(UTC), f"session-{name}", ""))
+    assert len(log) == 3
+    assert log.entries("a") == []  # the oldest visitor is forgotten
+    log.entries("b")  # reading counts as a visit: now "c" is the oldest
+    log.add("e", Entry(datetime.now(UTC), "session-e", ""))
+    assert log.entries("c") == []
+    assert [entry.name for entry in log.entries("b")] == ["session-b"]
+    for _ in range(5):
+        log.add("b", Entry(datetime.now(UTC), "session-more", ""))
+    assert len(log.entries("b")) == 2
+    assert log.entries(None) == []
 
 
 # -- stores chosen by KOA_SESSION_STORE -----------------------------------------

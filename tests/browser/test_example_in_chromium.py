@@ -181,6 +181,79 @@ def test_logout_removes_both_cookies(
     assert text_of(browser, "user-id") == "None"
 
 
+def test_a_form_posts_with_its_csrf_token(
+    browser: WebDriver, cookie_site: LiveServer
+) -> None:
+    browser.get(cookie_site.url + "/set")
+    token = browser.find_element(By.NAME, "csrf_token").get_attribute("value")
+    assert token  # Flask-WTF's signed token, put in by {{ csrf_token() }}
+    submit(browser, cookie_site, "/set", userId="ada")
+    assert urlsplit(browser.current_url).path == "/get"
+    assert text_of(browser, "user-id") == "ada"
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [(None, "The CSRF token is missing."), ("forged", "The CSRF token is invalid.")],
+)
+def test_a_form_without_its_csrf_token_is_refused(
+    browser: WebDriver, cookie_site: LiveServer, token: str | None, reason: str
+) -> None:
+    submit(browser, cookie_site, "/set", userId="before")
+    browser.get(cookie_site.url + "/set")
+    # What another site's form would send: no token, or one it made up.
+    field = browser.find_element(By.NAME, "csrf_token")
+    if token is None:
+        browser.execute_script("arguments[0].remove()", field)
+    else:
+        browser.execute_script("arguments[0].value = arguments[1]", field, token)
+    box = browser.find_element(By.NAME, "userId")
+    box.clear()
+    box.send_keys("after")
+    click(browser, By.CSS_SELECTOR, "form button[type=submit]")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "400 Bad Request"
+    assert reason in browser.find_element(By.CLASS_NAME, "error").text
+    browser.get(cookie_site.url + "/get")
+    assert text_of(browser, "user-id") == "before"
+
+
+def signal_names(browser: WebDriver) -> list[str]:
+    """The signal names the panel shows, newest first."""
+    return [
+        element.text
+        for element in browser.find_elements(By.CSS_SELECTOR, "#signals code")
+    ]
+
+
+def test_the_signal_panel_shows_this_browsers_signals_only(
+    browser: WebDriver, store_site: LiveServer
+) -> None:
+    # Ada logs in; her browser's cookies are then put aside.
+    browser.get(store_site.url + "/")
+    submit(browser, store_site, "/login", userId="ada")
+    ada_id = text_of(browser, "store-id")
+    browser.get(store_site.url + "/")
+    assert signal_names(browser) == ["session-regenerated", "session-created"]
+    ada = browser.get_cookies()
+
+    # Another browser, at the same time: its own signals, none of Ada's.
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    browser.get(store_site.url + "/")
+    assert signal_names(browser) == []
+    browser.refresh()
+    panel = browser.find_element(By.ID, "signals").text
+    assert signal_names(browser) == ["session-created"]
+    assert ada_id[:8] not in panel
+
+    # Ada's browser again: still her signals, not the other one's.
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    for cookie in ada:
+        browser.add_cookie({"name": cookie["name"], "value": cookie["value"]})
+    browser.get(store_site.url + "/")
+    assert signal_names(browser) == ["session-regenerated", "session-created"]
+    assert f"{ada_id[:8]}…" in browser.find_element(By.ID, "signals").text
+
+
 @pytest.mark.parametrize("path", ["/set", "/login"])
 def test_an_xss_payload_in_a_form_stays_text_on_every_page(
     browser: WebDriver, store_site: LiveServer, path: str
