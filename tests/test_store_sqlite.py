@@ -13,6 +13,8 @@ import sqlalchemy as sa
 
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import SQLAlchemyStore
+from flask_koasession.stores.sql_statements import Statements, define_table
+from tests.sql_traffic import sqlite_traffic
 from tests.store_contract import (
     HOUR,
     PAYLOAD,
@@ -188,6 +190,59 @@ class TestSQLiteFileLocking:
         finally:
             reader.close()
         assert fetch(store, "key") == SESSION_PAYLOAD
+
+
+class TestStatementsSettledOnce:
+    """What the dialect can do is settled when the store is made, from its
+    two class attributes: the one switch."""
+
+    def test_a_dialect_left_out_gets_the_portable_statements(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        class Portable(SQLAlchemyStore):
+            native_upsert_dialects = frozenset({"postgresql"})
+
+        native = closing(SQLAlchemyStore(tmp_path / "native.db"))
+        portable = closing(Portable(tmp_path / "portable.db"))
+        for store, create, write in (
+            (native, ["INSERT"], ["INSERT"]),
+            (portable, ["DELETE", "INSERT"], ["UPDATE", "INSERT"]),
+        ):
+            with sqlite_traffic(store.engine) as traffic:
+                assert store.create("new", PAYLOAD, HOUR)
+            assert traffic.kinds == create
+            with sqlite_traffic(store.engine) as traffic:
+                put(store, "written", PAYLOAD)
+            assert traffic.kinds == write
+            assert fetch(store, "new") == fetch(store, "written") == PAYLOAD
+
+    def test_a_dialect_without_the_statement_is_a_value_error(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        class Mistaken(SQLAlchemyStore):
+            single_statement_swap_dialects = frozenset({"sqlite", "postgresql"})
+
+        with pytest.raises(ValueError, match="single_statement_swap") as caught:
+            Mistaken(tmp_path / "s.db")
+        assert str(caught.value) == (
+            "SQLAlchemyStore.single_statement_swap_dialects names 'sqlite', but"
+            " that statement exists only for 'postgresql': leave 'sqlite' out."
+        )
+        assert not (tmp_path / "s.db").exists()  # refused before any connection
+
+    def test_no_native_upsert_but_sqlite_and_postgresql(self) -> None:
+        table = define_table("t", sa.MetaData())
+        for dialect in ("sqlite", "postgresql"):
+            assert (
+                Statements(
+                    table, dialect, native_upsert=True, single_statement_swap=False
+                ).create
+                is not None
+            )
+        with pytest.raises(ValueError, match="only for 'postgresql' and 'sqlite'"):
+            Statements(table, "mysql", native_upsert=True, single_statement_swap=False)
 
 
 class TestSQLiteMemoryStore(SQLContract):
