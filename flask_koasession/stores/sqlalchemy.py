@@ -26,7 +26,12 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from ..exceptions import SessionStoreError
 from .base import ConditionalTextStore
-from .sql_engines import ACCEPTED_FORMS, database_url, make_engine
+from .sql_engines import (
+    ACCEPTED_FORMS,
+    check_sqlite_directory,
+    database_url,
+    make_engine,
+)
 from .sql_statements import (
     NATIVE_UPSERT,
     SINGLE_STATEMENT_SWAP,
@@ -105,6 +110,11 @@ class SQLAlchemyStore(ConditionalTextStore):
         pass a fake one. Every process sharing the table must agree on it.
     :raise SessionStoreError: when the table cannot be created (operation
         ``"create_table"``).
+    :raise ValueError: for an SQLite file whose directory does not exist (as
+        :meth:`create_table` does), and for the other mistakes in
+        ``engine_or_url`` and ``table``.
+    :raise ImportError: when the database's driver is not installed, e.g.
+        psycopg for ``postgresql://`` (``flask-koasession[postgresql]``).
     """
 
     #: Dialects that get a native one-statement upsert (``INSERT ... ON
@@ -203,8 +213,13 @@ class SQLAlchemyStore(ConditionalTextStore):
         Done when the store is made, unless ``create_table=False`` was
         given. Safe to call from several processes at once.
 
+        :raise ValueError: when the database is an SQLite file whose
+            directory does not exist, with the file's absolute path (often
+            ``sqlite:///srv/s.db``, three slashes, meant as the absolute
+            ``sqlite:////srv/s.db``, four).
         :raise SessionStoreError: when the database fails.
         """
+        check_sqlite_directory(self.engine.url)
         with self._errors("create_table"):
             try:
                 self.table.create(self.engine, checkfirst=True)
