@@ -6,7 +6,8 @@ optional capability of conditional writes, and :class:`TextStore` and
 :class:`MemoryStore`, :class:`RedisStore` and :class:`SQLAlchemyStore` are
 built in. The last two need optional dependencies (``flask-koasession[redis]``,
 ``flask-koasession[sqlalchemy]``) and are imported only when first used, so
-this package imports without them.
+this package imports without them. :func:`bounded_redis_client` makes a Redis
+client that gives up on a Redis that stalls.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .base import (
 from .memory import MemoryStore
 
 if t.TYPE_CHECKING:
-    from .redis import RedisStore
+    from .redis import RedisStore, bounded_redis_client
     from .sqlalchemy import SQLAlchemyStore
 
 __all__ = [
@@ -37,10 +38,15 @@ __all__ = [
     "SQLAlchemyStore",
     "SessionStore",
     "TextStore",
+    "bounded_redis_client",
     "is_conditional",
 ]
 
-_LAZY = {"RedisStore": ".redis", "SQLAlchemyStore": ".sqlalchemy"}
+_LAZY = {
+    "RedisStore": ".redis",
+    "SQLAlchemyStore": ".sqlalchemy",
+    "bounded_redis_client": ".redis",
+}
 
 
 def __getattr__(name: str) -> t.Any:
