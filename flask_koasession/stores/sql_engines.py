@@ -144,8 +144,7 @@ def check_sqlite_directory(url: sa.URL) -> None:
             return
     except OSError as error:  # a name too long, say
         raise ValueError(
-            f"SQLAlchemyStore: cannot use the SQLite file {path!r}:"
-            f" {error.strerror}."
+            f"SQLAlchemyStore: cannot use the SQLite file {path!r}: {error.strerror}."
         ) from error
     if os.path.isabs(database):
         hint = (
