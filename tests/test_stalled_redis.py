@@ -1,11 +1,11 @@
 """A Redis that accepts connections and never answers (a stalled server).
 
-Every Redis client we show must make such a request fail with
+Every Redis client we show or make must make such a request fail with
 :class:`~flask_koasession.SessionStoreError` in bounded time, well inside
-gunicorn's 30-second worker timeout: docs/stores.rst's and
-docs/performance.rst's. With socket timeouts alone, redis-py 6+ retries a
-timed-out command many times: about 25 seconds per request with
-``socket_timeout=2``.
+gunicorn's 30-second worker timeout: docs/stores.rst's, docs/performance.rst's,
+and :func:`~flask_koasession.stores.store_from_url`'s. With socket timeouts
+alone, redis-py 6+ retries a timed-out command many times: about 25 seconds
+per request with ``socket_timeout=2``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from redis.retry import Retry
 from werkzeug.exceptions import InternalServerError
 
 from flask_koasession import KoaSession, SessionStoreError
-from flask_koasession.stores import RedisStore
+from flask_koasession.stores import RedisStore, SessionStore, store_from_url
 
 #: The documented socket timeouts (seconds) and retries.
 SOCKET_TIMEOUT = 2
@@ -85,12 +85,29 @@ def stalled_redis() -> t.Iterator[tuple[str, int]]:
             connection.close()
 
 
-def stalled_app(address: tuple[str, int]) -> flask.Flask:
-    """An app on the documented client, with the documented 503 handlers."""
+#: The ways to a RedisStore on a Redis at an address: docs/stores.rst's
+#: client, and store_from_url's.
+STORES: dict[str, t.Callable[[tuple[str, int]], SessionStore]] = {
+    "documented": lambda address: RedisStore(documented_client(*address)),
+    "store_from_url": lambda address: store_from_url(
+        f"redis://{address[0]}:{address[1]}/0"
+    ),
+}
+
+
+@pytest.fixture(params=list(STORES))
+def stalled_store(
+    request: pytest.FixtureRequest, stalled_redis: tuple[str, int]
+) -> SessionStore:
+    """A RedisStore on the stalled Redis, made each of the ways."""
+    return STORES[request.param](stalled_redis)
+
+
+def stalled_app(store: SessionStore) -> flask.Flask:
+    """An app on ``store``, with the documented 503 handlers."""
     app = flask.Flask(__name__)
     app.secret_key = "secret"
-    client = documented_client(*address)
-    KoaSession(app, store=RedisStore(client))
+    KoaSession(app, store=store)
 
     @app.errorhandler(SessionStoreError)
     def store_failed_on_load(error: SessionStoreError) -> tuple[str, int]:
@@ -122,9 +139,9 @@ def signed_id_cookie(app: flask.Flask, session_id: str) -> str:
 
 
 def test_loading_from_a_stalled_redis_fails_within_the_bound(
-    stalled_redis: tuple[str, int],
+    stalled_store: SessionStore,
 ) -> None:
-    app = stalled_app(stalled_redis)
+    app = stalled_app(stalled_store)
     cookie = signed_id_cookie(app, "0b0f3f0e-7f52-4d59-9e6c-1a2b3c4d5e6f")
     started = time.monotonic()
     client = app.test_client(use_cookies=False)  # keeps the Cookie header given
@@ -135,9 +152,9 @@ def test_loading_from_a_stalled_redis_fails_within_the_bound(
 
 
 def test_saving_to_a_stalled_redis_fails_within_the_bound(
-    stalled_redis: tuple[str, int],
+    stalled_store: SessionStore,
 ) -> None:
-    app = stalled_app(stalled_redis)
+    app = stalled_app(stalled_store)
     started = time.monotonic()
     response = app.test_client().get("/login")  # a new session: one SET
     elapsed = time.monotonic() - started

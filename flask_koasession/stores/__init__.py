@@ -6,8 +6,8 @@ optional capability of conditional writes, and :class:`TextStore` and
 :class:`MemoryStore`, :class:`RedisStore` and :class:`SQLAlchemyStore` are
 built in. The last two need optional dependencies (``flask-koasession[redis]``,
 ``flask-koasession[sqlalchemy]``) and are imported only when first used, so
-this package imports without them. :func:`bounded_redis_client` makes a Redis
-client that gives up on a Redis that stalls.
+this package imports without them. :func:`store_from_url` makes any of them
+from a URL, and :func:`bounded_redis_client` the Redis client it uses.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .base import (
     is_conditional,
 )
 from .memory import MemoryStore
+from .urls import store_from_url
 
 if t.TYPE_CHECKING:
     from .redis import RedisStore, bounded_redis_client
@@ -40,6 +41,7 @@ __all__ = [
     "TextStore",
     "bounded_redis_client",
     "is_conditional",
+    "store_from_url",
 ]
 
 _LAZY = {
