@@ -3,9 +3,9 @@
 Every Redis client we show or make must make such a request fail with
 :class:`~flask_koasession.SessionStoreError` in bounded time, well inside
 gunicorn's 30-second worker timeout: docs/stores.rst's, docs/performance.rst's,
-and :func:`~flask_koasession.stores.store_from_url`'s. With socket timeouts
-alone, redis-py 6+ retries a timed-out command many times: about 25 seconds
-per request with ``socket_timeout=2``.
+and :func:`~flask_koasession.stores.store_from_url`'s (which the example app
+uses). With socket timeouts alone, redis-py 6+ retries a timed-out command
+many times: about 25 seconds per request with ``socket_timeout=2``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from werkzeug.exceptions import InternalServerError
 
+from example_app import StoreURLError, create_app
 from flask_koasession import KoaSession, SessionStoreError
 from flask_koasession.stores import RedisStore, SessionStore, store_from_url
 
@@ -160,6 +161,17 @@ def test_saving_to_a_stalled_redis_fails_within_the_bound(
     elapsed = time.monotonic() - started
     assert response.status_code == 503
     assert "Set-Cookie" not in response.headers
+    assert elapsed < BOUND, f"{elapsed:.1f} s"
+
+
+def test_the_example_app_gives_up_on_a_stalled_redis_at_start_up(
+    stalled_redis: tuple[str, int],
+) -> None:
+    host, port = stalled_redis
+    started = time.monotonic()
+    with pytest.raises(StoreURLError, match="cannot reach the store"):
+        create_app({"KOA_SESSION_STORE": f"redis://{host}:{port}/0"})
+    elapsed = time.monotonic() - started
     assert elapsed < BOUND, f"{elapsed:.1f} s"
 
 
