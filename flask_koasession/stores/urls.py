@@ -53,6 +53,7 @@ def store_from_url(url: str) -> SessionStore:
       first use.
     - ``sqlite:///relative/path.db`` (three slashes: relative to the working
       directory), ``sqlite:////absolute/path.db`` (four), ``postgresql://``
+      or ``postgres://``
       (taken as ``postgresql+psycopg://``: psycopg 3, which the
       ``postgresql`` extra installs; name another driver to use it), or any
       other SQLAlchemy database URL: a
