@@ -9,10 +9,11 @@ path: ``/`` (a view counter), ``/set``, ``/get``, ``/logout``, ``/flash`` and
 ``1 views``).
 
 Sessions live in signed cookies by default. ``KOA_SESSION_STORE`` keeps them
-in a store instead (see :mod:`example_app.stores` for the URLs):
-``memory``, ``redis://localhost:6379/0``, ``sqlite:///sessions.db`` (relative
-path), ``sqlite:////var/lib/app/sessions.db`` (absolute path: four slashes)
-or ``postgresql+psycopg://user@host/db``. ``SECRET_KEY`` sets the signing key
+in a store instead, named by a URL of
+:func:`flask_koasession.stores.store_from_url`: ``memory``,
+``redis://localhost:6379/0``, ``sqlite:///sessions.db`` (relative path),
+``sqlite:////var/lib/app/sessions.db`` (absolute path: four slashes) or
+``postgresql://user@host/db``. ``SECRET_KEY`` sets the signing key
 (``app.keys`` in Koa).
 """
 
@@ -28,9 +29,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from flask_koasession import KoaSession
+from flask_koasession.stores.urls import hide_password
 
 from .signal_log import SignalLog, current_visitor
-from .stores import StoreURLError, shown, store_from_url
+from .stores import StoreURLError, open_store
 from .views import bp, text, wants_html
 
 if t.TYPE_CHECKING:
@@ -91,7 +93,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     )
     app.config.update(config or {})
     store_url = app.config["KOA_SESSION_STORE"]
-    store = store_from_url(store_url)
+    store = open_store(store_url)
     KoaSession(app, store=store)
     # Flask-WTF's CSRF protection, as it is: its secret lives in the koa
     # session (session["csrf_token"]); every POST must carry the token that
@@ -100,7 +102,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app.extensions["example_app"] = ExampleState(
         cookie_name=app.config["KOA_SESSION"]["key"],
         store=store,
-        store_url=shown(store_url.strip()) if store is not None else "",
+        store_url=hide_password(store_url.strip()) if store is not None else "",
     )
     SignalLog(app)
 

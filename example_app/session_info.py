@@ -24,7 +24,8 @@ class SessionInfo:
     mode: str
     is_new: bool
     data: dict[str, t.Any]
-    max_age: int | str
+    #: ``session.max_age``: seconds, or ``"session"``.
+    max_age: float | str
     expires: datetime | None
     store_id: str | None
     previous_id: str | None
@@ -34,7 +35,7 @@ class SessionInfo:
     def max_age_text(self) -> str:
         if self.max_age == "session":
             return "until the browser closes (a browser-session cookie)"
-        return f"{self.max_age} ms ({timedelta(milliseconds=int(self.max_age))})"
+        return f"{self.max_age} s ({timedelta(seconds=float(self.max_age))})"
 
     def as_json(self) -> dict[str, t.Any]:
         """For ``curl``: the same facts as plain JSON."""
@@ -62,7 +63,10 @@ def session_info(cookie_name: str, store: SessionStore | None) -> SessionInfo:
     expire_ms: object = None
     if not is_new:
         if store is not None and store_id is not None:
-            entry = store.get(store_id, session.max_age, rolling=False)
+            # The store's max_age is informational, in koa's milliseconds.
+            max_age = session.max_age
+            koa_max_age = max_age if max_age == "session" else int(max_age * 1000)
+            entry = store.get(store_id, koa_max_age, rolling=False)
             expire_ms = (entry or {}).get("_expire")
         else:
             expire_ms = _cookie_payload(request.cookies.get(cookie_name, "")).get(

@@ -498,9 +498,12 @@ class ConditionalContract(StoreContract):
 # -- SQLAlchemyStore -------------------------------------------------------------
 
 
-#: The class attributes of SQLAlchemyStore naming the dialects that get
-#: statements of their own; empty, a store uses the portable ones.
-PORTABLE = ("native_upsert_dialects", "single_statement_swap_dialects")
+class PortableSQLAlchemyStore(SQLAlchemyStore):
+    """A store that gives no dialect statements of its own: the portable
+    ones that dialects other than SQLite's and PostgreSQL's get."""
+
+    native_upsert_dialects = frozenset()
+    single_statement_swap_dialects = frozenset()
 
 
 class SQLContract(ConditionalContract):
@@ -522,14 +525,15 @@ class SQLContract(ConditionalContract):
         table = f"koa_sessions_{uuid.uuid4().hex[:8]}"  # tests share PostgreSQL
 
         def make(
-            engine_or_url: sa.Engine | str | None = None, **kwargs: t.Any
+            engine_or_url: sa.Engine | str | None = None,
+            *,
+            portable: bool = self.portable,
+            **kwargs: t.Any,
         ) -> SQLAlchemyStore:
             kwargs.setdefault("table", table)
             kwargs.setdefault("clock", clock)
-            store = SQLAlchemyStore(engine_or_url or database_url, **kwargs)
-            if self.portable:
-                for dialects in PORTABLE:
-                    setattr(store, dialects, frozenset())
+            kind = PortableSQLAlchemyStore if portable else SQLAlchemyStore
+            store = kind(engine_or_url or database_url, **kwargs)
             made.append(store)
             return store
 
@@ -662,17 +666,21 @@ class SQLContract(ConditionalContract):
             connection.execute(sa.update(store.table).values(data=raw))
         assert fetch(store, "key") is None
 
-    def test_portable_upsert(self, store: SQLAlchemyStore) -> None:
-        store.native_upsert_dialects = frozenset()  # type: ignore[misc]
+    def test_portable_upsert(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        store = make_store(portable=True)
         put(store, "key", PAYLOAD)
         put(store, "key", SESSION_PAYLOAD, "session")
         assert fetch(store, "key") == SESSION_PAYLOAD
         assert len(self.rows(store)) == 1
 
     def test_portable_create(
-        self, store: SQLAlchemyStore, advance: t.Callable[[float], None]
+        self,
+        make_store: t.Callable[..., SQLAlchemyStore],
+        advance: t.Callable[[float], None],
     ) -> None:
-        store.native_upsert_dialects = frozenset()  # type: ignore[misc]
+        store = make_store(portable=True)
         assert store.create("key", PAYLOAD, 1000)
         assert not store.create("key", SESSION_PAYLOAD, "session")
         assert fetch(store, "key") == PAYLOAD

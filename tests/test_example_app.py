@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 import typing as t
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -496,6 +498,21 @@ def test_redis_store_by_environment(
         client.close()
 
 
+def test_postgresql_store_by_environment(
+    monkeypatch: pytest.MonkeyPatch, postgres_server: str
+) -> None:
+    # "postgresql://" without a driver: psycopg, as the extra installs.
+    url = postgres_server.replace("postgresql+psycopg://", "postgresql://", 1)
+    assert url.startswith("postgresql://")
+    try:
+        count_twice_in_a_store(monkeypatch, url)
+    finally:
+        engine = sa.create_engine(postgres_server)
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE IF EXISTS koa_sessions"))
+        engine.dispose()
+
+
 def test_a_three_slash_sqlite_path_that_meant_absolute_fails_at_start_up(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -503,7 +520,8 @@ def test_a_three_slash_sqlite_path_that_meant_absolute_fails_at_start_up(
     with pytest.raises(StoreURLError) as caught:
         create_app({"KOA_SESSION_STORE": "sqlite:///srv/app/sessions.db"})
     message = str(caught.value)
-    assert "'sqlite:///srv/app/sessions.db'" in message
+    assert message.startswith("KOA_SESSION_STORE='sqlite:///srv/app/sessions.db': ")
+    assert f"SQLite file '{tmp_path}/srv/app/sessions.db' does not exist" in message
     assert "relative to the working directory" in message
     assert "four slashes: 'sqlite:////srv/app/sessions.db'" in message
     assert not (tmp_path / "srv").exists()
@@ -516,9 +534,10 @@ def test_a_three_slash_sqlite_path_that_meant_absolute_fails_at_start_up(
         ("mem", "is not a store URL"),
         ("nosuchdb://host/x", "knows no database"),
         ("postgresql+nosuchdriver://u@h/db", "knows no database"),
+        ("redis://localhost/sessions", "must be a number"),
         ("sqlite:////nonexistent-dir-koa/s.db", "Create the directory"),
         # The directory check itself failed: OSError "File name too long".
-        ("sqlite:///" + "d" * 300 + "/s.db", "cannot use this path"),
+        ("sqlite:///" + "d" * 300 + "/s.db", "File name too long"),
     ],
 )
 def test_a_bad_store_url_fails_at_start_up_naming_it(url: str, expected: str) -> None:
@@ -529,15 +548,30 @@ def test_a_bad_store_url_fails_at_start_up_naming_it(url: str, expected: str) ->
 
 def test_an_unreachable_redis_fails_at_start_up_without_its_password() -> None:
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
-    with pytest.raises(StoreURLError, match="cannot use this Redis") as caught:
+    with pytest.raises(StoreURLError, match="cannot reach the store") as caught:
         create_app({"KOA_SESSION_STORE": url})
     assert "hunter2" not in str(caught.value)
     assert ":***@127.0.0.1" in str(caught.value)
 
 
+def test_a_missing_extra_fails_at_start_up_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Blocked as Python blocks an import; the store module imports anew.
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.delitem(sys.modules, "flask_koasession.stores.redis", raising=False)
+    with pytest.raises(StoreURLError) as caught:
+        create_app({"KOA_SESSION_STORE": "redis://localhost:6379/0"})
+    assert str(caught.value) == (
+        "KOA_SESSION_STORE='redis://localhost:6379/0': The store URL"
+        " 'redis://localhost:6379/0' needs the redis package, which is not"
+        " installed: pip install 'flask-koasession[redis]'."
+    )
+
+
 def test_an_unreachable_database_fails_at_start_up() -> None:
     url = f"postgresql+psycopg://app:hunter2@127.0.0.1:{free_port()}/app"
-    with pytest.raises(StoreURLError, match="cannot open this database") as caught:
+    with pytest.raises(StoreURLError, match="cannot reach the store") as caught:
         create_app({"KOA_SESSION_STORE": url})
     assert "hunter2" not in str(caught.value)
 

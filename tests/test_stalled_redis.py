@@ -1,14 +1,17 @@
 """A Redis that accepts connections and never answers (a stalled server).
 
-The client configuration that docs/stores.rst shows must make such a request
-fail with :class:`~flask_koasession.SessionStoreError` in bounded time. With
-socket timeouts alone, redis-py 6+ retries a timed-out command many times:
-about 25 seconds per request with ``socket_timeout=2``.
+Every Redis client we show or make must make such a request fail with
+:class:`~flask_koasession.SessionStoreError` in bounded time, well inside
+gunicorn's 30-second worker timeout: docs/stores.rst's, docs/performance.rst's,
+and :func:`~flask_koasession.stores.store_from_url`'s (which the example app
+uses). With socket timeouts alone, redis-py 6+ retries a timed-out command
+many times: about 25 seconds per request with ``socket_timeout=2``.
 """
 
 from __future__ import annotations
 
 import pathlib
+import re
 import socket
 import threading
 import time
@@ -21,8 +24,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from werkzeug.exceptions import InternalServerError
 
+from example_app import StoreURLError, create_app
 from flask_koasession import KoaSession, SessionStoreError
-from flask_koasession.stores import RedisStore
+from flask_koasession.stores import RedisStore, SessionStore, store_from_url
 
 #: The documented socket timeouts (seconds) and retries.
 SOCKET_TIMEOUT = 2
@@ -32,6 +36,7 @@ RETRIES = 1
 BOUND = (1 + RETRIES) * SOCKET_TIMEOUT + 2
 
 DOCS = pathlib.Path(__file__).parent.parent / "docs" / "stores.rst"
+PERFORMANCE = DOCS.parent / "performance.rst"
 
 
 def documented_client(host: str, port: int) -> redis.Redis:
@@ -81,12 +86,29 @@ def stalled_redis() -> t.Iterator[tuple[str, int]]:
             connection.close()
 
 
-def stalled_app(address: tuple[str, int]) -> flask.Flask:
-    """An app on the documented client, with the documented 503 handlers."""
+#: The ways to a RedisStore on a Redis at an address: docs/stores.rst's
+#: client, and store_from_url's.
+STORES: dict[str, t.Callable[[tuple[str, int]], SessionStore]] = {
+    "documented": lambda address: RedisStore(documented_client(*address)),
+    "store_from_url": lambda address: store_from_url(
+        f"redis://{address[0]}:{address[1]}/0"
+    ),
+}
+
+
+@pytest.fixture(params=list(STORES))
+def stalled_store(
+    request: pytest.FixtureRequest, stalled_redis: tuple[str, int]
+) -> SessionStore:
+    """A RedisStore on the stalled Redis, made each of the ways."""
+    return STORES[request.param](stalled_redis)
+
+
+def stalled_app(store: SessionStore) -> flask.Flask:
+    """An app on ``store``, with the documented 503 handlers."""
     app = flask.Flask(__name__)
     app.secret_key = "secret"
-    client = documented_client(*address)
-    KoaSession(app, store=RedisStore(client))
+    KoaSession(app, store=store)
 
     @app.errorhandler(SessionStoreError)
     def store_failed_on_load(error: SessionStoreError) -> tuple[str, int]:
@@ -118,9 +140,9 @@ def signed_id_cookie(app: flask.Flask, session_id: str) -> str:
 
 
 def test_loading_from_a_stalled_redis_fails_within_the_bound(
-    stalled_redis: tuple[str, int],
+    stalled_store: SessionStore,
 ) -> None:
-    app = stalled_app(stalled_redis)
+    app = stalled_app(stalled_store)
     cookie = signed_id_cookie(app, "0b0f3f0e-7f52-4d59-9e6c-1a2b3c4d5e6f")
     started = time.monotonic()
     client = app.test_client(use_cookies=False)  # keeps the Cookie header given
@@ -131,12 +153,59 @@ def test_loading_from_a_stalled_redis_fails_within_the_bound(
 
 
 def test_saving_to_a_stalled_redis_fails_within_the_bound(
-    stalled_redis: tuple[str, int],
+    stalled_store: SessionStore,
 ) -> None:
-    app = stalled_app(stalled_redis)
+    app = stalled_app(stalled_store)
     started = time.monotonic()
     response = app.test_client().get("/login")  # a new session: one SET
     elapsed = time.monotonic() - started
     assert response.status_code == 503
     assert "Set-Cookie" not in response.headers
+    assert elapsed < BOUND, f"{elapsed:.1f} s"
+
+
+def test_the_example_app_gives_up_on_a_stalled_redis_at_start_up(
+    stalled_redis: tuple[str, int],
+) -> None:
+    host, port = stalled_redis
+    started = time.monotonic()
+    with pytest.raises(StoreURLError, match="cannot reach the store"):
+        create_app({"KOA_SESSION_STORE": f"redis://{host}:{port}/0"})
+    elapsed = time.monotonic() - started
+    assert elapsed < BOUND, f"{elapsed:.1f} s"
+
+
+def python_block(path: pathlib.Path, containing: str) -> str:
+    """The ``code-block:: python`` of ``path`` that contains ``containing``."""
+    blocks = re.findall(
+        r"^\.\. code-block:: python\n\n((?:(?:    .*)?\n)+)",
+        path.read_text(),
+        flags=re.MULTILINE,
+    )
+    found = [block for block in blocks if containing in block]
+    assert len(found) == 1, f"{len(found)} blocks with {containing!r} in {path}"
+    return "\n".join(line.removeprefix("    ") for line in found[0].splitlines())
+
+
+def test_the_performance_page_client_is_bounded(
+    stalled_redis: tuple[str, int],
+) -> None:
+    # The client-side caching example, run as written but on the stalled
+    # Redis: without its retry policy, about 27 seconds.
+    host, port = stalled_redis
+    code = python_block(PERFORMANCE, "CacheConfig")
+    local = code.replace('host="localhost"', f'host="{host}", port={port}')
+    assert local != code
+    app = flask.Flask(__name__)
+    app.secret_key = "secret"
+    namespace: dict[str, t.Any] = {
+        "app": app,
+        "KoaSession": KoaSession,
+        "RedisStore": RedisStore,
+    }
+    exec(local, namespace)  # our own documentation, as written
+    started = time.monotonic()
+    with pytest.raises(redis.TimeoutError):
+        namespace["client"].get("key")
+    elapsed = time.monotonic() - started
     assert elapsed < BOUND, f"{elapsed:.1f} s"

@@ -3,6 +3,8 @@ outages and restarts."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import sqlalchemy as sa
 
@@ -63,3 +65,45 @@ class TestPostgresPortableStatements(TestPostgresStore):
     with a second statement, a create and an upsert are two."""
 
     portable = True
+
+
+class TestMissingDriver:
+    """A PostgreSQL URL without its driver installed: an ImportError that
+    says what to install. The driver is made missing as Python itself blocks
+    an import: ``None`` in :data:`sys.modules`."""
+
+    def test_without_psycopg(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setitem(sys.modules, "psycopg", None)
+        with pytest.raises(ImportError, match="is not installed") as caught:
+            SQLAlchemyStore("postgresql+psycopg://app:s3cret@db/app")
+        assert str(caught.value) == (
+            "SQLAlchemyStore: the database URL 'postgresql+psycopg://app:***@db/app'"
+            " needs the 'psycopg' package, which is not installed: pip install"
+            " 'flask-koasession[postgresql]'."
+        )
+        assert caught.value.name == "psycopg"
+        assert isinstance(caught.value.__cause__, ModuleNotFoundError)
+
+    def test_plain_postgresql_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Its driver is psycopg on SQLAlchemy 2.1, psycopg2 on 2.0: either
+        # way the message names the package and the extra.
+        monkeypatch.setitem(sys.modules, "psycopg", None)
+        monkeypatch.setitem(sys.modules, "psycopg2", None)
+        with pytest.raises(ImportError, match="is not installed") as caught:
+            SQLAlchemyStore("postgresql://app@db/app")
+        driver = sa.make_url("postgresql://").get_dialect().driver
+        assert caught.value.name == driver
+        assert f"needs the {driver!r} package" in str(caught.value)
+        assert "pip install 'flask-koasession[postgresql]'" in str(caught.value)
+
+    def test_without_psycopg2(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # SQLAlchemy 2.0's driver for "postgresql://": the extra installs
+        # psycopg 3, which the URL must then name.
+        monkeypatch.setitem(sys.modules, "psycopg2", None)
+        with pytest.raises(ImportError, match="'psycopg2' package") as caught:
+            SQLAlchemyStore("postgresql+psycopg2://app@db/app")
+        assert str(caught.value).endswith(
+            ": pip install it, or use psycopg 3, which pip install"
+            " 'flask-koasession[postgresql]' installs, by writing the URL"
+            " 'postgresql+psycopg://...'."
+        )

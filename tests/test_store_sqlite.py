@@ -13,6 +13,8 @@ import sqlalchemy as sa
 
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import SQLAlchemyStore
+from flask_koasession.stores.sql_statements import Statements, define_table
+from tests.sql_traffic import sqlite_traffic
 from tests.store_contract import (
     HOUR,
     PAYLOAD,
@@ -43,27 +45,6 @@ class TestSQLiteFileStore(SQLContract):
             row = {"id": "key", "data": PAYLOAD_JSON, "expires_at": None}
             connection.execute(sa.insert(store.table).values(row))
         assert fetch(store, "key") == PAYLOAD
-
-    def test_unopenable_database_is_a_store_error(self, tmp_path: t.Any) -> None:
-        url = f"sqlite:///{tmp_path / 'missing' / 'dir' / 's.db'}"
-        with pytest.raises(SessionStoreError) as made:
-            SQLAlchemyStore(url)
-        assert (made.value.store, made.value.operation) == (
-            "SQLAlchemyStore",
-            "create_table",
-        )
-        assert isinstance(made.value.__cause__, sa.exc.OperationalError)
-        store = SQLAlchemyStore(url, create_table=False)
-        try:
-            with pytest.raises(SessionStoreError) as caught:
-                put(store, "key", PAYLOAD)
-            assert (caught.value.store, caught.value.operation) == (
-                "SQLAlchemyStore",
-                "set",
-            )
-            assert isinstance(caught.value.__cause__, sa.exc.OperationalError)
-        finally:
-            store.close()
 
     def test_processes_share_the_file(
         self, make_store: t.Callable[..., SQLAlchemyStore]
@@ -188,6 +169,59 @@ class TestSQLiteFileLocking:
         finally:
             reader.close()
         assert fetch(store, "key") == SESSION_PAYLOAD
+
+
+class TestStatementsSettledOnce:
+    """What the dialect can do is settled when the store is made, from its
+    two class attributes: the one switch."""
+
+    def test_a_dialect_left_out_gets_the_portable_statements(
+        self,
+        tmp_path: pathlib.Path,
+        closing: t.Callable[[SQLAlchemyStore], SQLAlchemyStore],
+    ) -> None:
+        class Portable(SQLAlchemyStore):
+            native_upsert_dialects = frozenset({"postgresql"})
+
+        native = closing(SQLAlchemyStore(tmp_path / "native.db"))
+        portable = closing(Portable(tmp_path / "portable.db"))
+        for store, create, write in (
+            (native, ["INSERT"], ["INSERT"]),
+            (portable, ["DELETE", "INSERT"], ["UPDATE", "INSERT"]),
+        ):
+            with sqlite_traffic(store.engine) as traffic:
+                assert store.create("new", PAYLOAD, HOUR)
+            assert traffic.kinds == create
+            with sqlite_traffic(store.engine) as traffic:
+                put(store, "written", PAYLOAD)
+            assert traffic.kinds == write
+            assert fetch(store, "new") == fetch(store, "written") == PAYLOAD
+
+    def test_a_dialect_without_the_statement_is_a_value_error(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        class Mistaken(SQLAlchemyStore):
+            single_statement_swap_dialects = frozenset({"sqlite", "postgresql"})
+
+        with pytest.raises(ValueError, match="single_statement_swap") as caught:
+            Mistaken(tmp_path / "s.db")
+        assert str(caught.value) == (
+            "SQLAlchemyStore.single_statement_swap_dialects names 'sqlite', but"
+            " that statement exists only for 'postgresql': leave 'sqlite' out."
+        )
+        assert not (tmp_path / "s.db").exists()  # refused before any connection
+
+    def test_no_native_upsert_but_sqlite_and_postgresql(self) -> None:
+        table = define_table("t", sa.MetaData())
+        for dialect in ("sqlite", "postgresql"):
+            assert (
+                Statements(
+                    table, dialect, native_upsert=True, single_statement_swap=False
+                ).create
+                is not None
+            )
+        with pytest.raises(ValueError, match="only for 'postgresql' and 'sqlite'"):
+            Statements(table, "mysql", native_upsert=True, single_statement_swap=False)
 
 
 class TestSQLiteMemoryStore(SQLContract):
@@ -342,3 +376,68 @@ class TestSQLAlchemyStoreArgument:
         store = closing(SQLAlchemyStore(url))
         put(store, "key", PAYLOAD)
         assert (tmp_path / "u.db").is_file()
+
+
+class TestSQLiteFileErrors:
+    """An SQLite file that cannot be opened: the message names it, and the
+    slashes of the URL that often cause it."""
+
+    def test_a_missing_directory_is_named_when_the_store_is_made(
+        self, tmp_path: t.Any
+    ) -> None:
+        path = tmp_path / "missing" / "dir" / "s.db"
+        url = f"sqlite:///{path}"
+        with pytest.raises(ValueError, match="does not exist") as made:
+            SQLAlchemyStore(url)
+        assert str(made.value) == (
+            f"SQLAlchemyStore: the directory of the SQLite file '{path}' does not"
+            f" exist. Create the directory '{path.parent}' first. (The URL"
+            f" 'sqlite:///{path}' has four slashes, the path is absolute; with"
+            " three it would be relative to the working directory.)"
+        )
+        store = SQLAlchemyStore(url, create_table=False)
+        try:
+            with pytest.raises(ValueError, match="does not exist"):
+                store.create_table()
+            # A request still meets the database's own error.
+            with pytest.raises(SessionStoreError) as caught:
+                put(store, "key", PAYLOAD)
+            assert (caught.value.store, caught.value.operation) == (
+                "SQLAlchemyStore",
+                "set",
+            )
+            assert isinstance(caught.value.__cause__, sa.exc.OperationalError)
+        finally:
+            store.close()
+        assert not (tmp_path / "missing").exists()
+
+    @pytest.mark.parametrize("given", ["sqlite:///srv/app/s.db", "srv/app/s.db"])
+    def test_three_slashes_meant_as_absolute_are_named(
+        self,
+        tmp_path: pathlib.Path,
+        monkeypatch: pytest.MonkeyPatch,
+        given: str,
+    ) -> None:
+        # The path is relative: the message resolves it and shows both forms.
+        monkeypatch.chdir(tmp_path)
+        with pytest.raises(ValueError, match="does not exist") as made:
+            SQLAlchemyStore(given)
+        message = str(made.value)
+        for part in (
+            f"SQLite file '{tmp_path}/srv/app/s.db'",
+            f"relative to the working directory ({tmp_path})",
+            "'sqlite:///srv/app/s.db' (three slashes)",
+            "For the absolute path '/srv/app/s.db' use four slashes:"
+            " 'sqlite:////srv/app/s.db'",
+            f"create the directory '{tmp_path}/srv/app' first",
+        ):
+            assert part in message
+        assert not (tmp_path / "srv").exists()
+
+    def test_a_path_the_system_refuses_is_named(self, tmp_path: t.Any) -> None:
+        path = tmp_path / ("d" * 300) / "s.db"
+        with pytest.raises(ValueError, match="too long") as made:
+            SQLAlchemyStore(path)
+        assert str(made.value) == (
+            f"SQLAlchemyStore: cannot use the SQLite file '{path}': File name too long."
+        )

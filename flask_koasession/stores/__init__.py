@@ -6,7 +6,8 @@
 :class:`MemoryStore`, :class:`RedisStore` and :class:`SQLAlchemyStore` are
 built in. The last two need optional dependencies (``flask-koasession[redis]``,
 ``flask-koasession[sqlalchemy]``) and are imported only when first used, so
-this package imports without them.
+this package imports without them. :func:`store_from_url` makes any of them
+from a URL, and :func:`bounded_redis_client` the Redis client it uses.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from .base import (
 )
 from .memory import MemoryStore
 from .text import ConditionalTextStore, TextStore
+from .urls import store_from_url
 
 if t.TYPE_CHECKING:
-    from .redis import RedisStore
+    from .redis import RedisStore, bounded_redis_client
     from .sqlalchemy import SQLAlchemyStore
 
 __all__ = [
@@ -38,10 +40,16 @@ __all__ = [
     "SQLAlchemyStore",
     "SessionStore",
     "TextStore",
+    "bounded_redis_client",
     "is_conditional",
+    "store_from_url",
 ]
 
-_LAZY = {"RedisStore": ".redis", "SQLAlchemyStore": ".sqlalchemy"}
+_LAZY = {
+    "RedisStore": ".redis",
+    "SQLAlchemyStore": ".sqlalchemy",
+    "bounded_redis_client": ".redis",
+}
 
 
 def __getattr__(name: str) -> t.Any:

@@ -7,12 +7,14 @@ import typing as t
 
 try:
     from redis import Redis
+    from redis.backoff import NoBackoff
     from redis.exceptions import (
         ClusterCrossSlotError,
         RedisClusterException,
         RedisError,
         ResponseError,
     )
+    from redis.retry import Retry
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         "RedisStore needs the redis package: pip install 'flask-koasession[redis]'"
@@ -25,6 +27,14 @@ from .text import ConditionalTextStore, found_entry, ttl_seconds
 
 if t.TYPE_CHECKING:
     from ..codec import MaxAge
+
+#: Seconds that a client of :func:`bounded_redis_client` waits for a
+#: connection, and for each reply.
+BOUNDED_TIMEOUT = 2
+
+#: How many times such a client tries a command again after a timeout or a
+#: broken connection, at once.
+BOUNDED_RETRIES = 1
 
 # RedisClusterException (e.g. no node reachable) is not a RedisError.
 _ERRORS = (RedisError, RedisClusterException)
@@ -90,6 +100,36 @@ end
 redis.call('DEL', KEYS[2])
 return 1
 """
+
+
+def bounded_redis_client(url: str, **options: t.Any) -> Redis[t.Any]:
+    """A redis-py client for ``url`` that gives up on a Redis that stalls
+    (accepts connections, never answers) in about 4 seconds, rather than
+    hanging the request past a worker timeout (gunicorn's is 30 seconds).
+
+    ``redis.Redis.from_url(url)`` with 2-second connect and socket timeouts
+    (:data:`BOUNDED_TIMEOUT`) and one retry without backoff
+    (``Retry(NoBackoff(), 1)``), as :doc:`/stores` advises: a stalled command
+    fails after two attempts, and the one retry still reconnects at once
+    after Redis restarts. ``RedisStore`` raises the failure as
+    :class:`~flask_koasession.exceptions.SessionStoreError`.
+
+    :param url: ``redis://[[user]:password@]host[:port][/db]``,
+        ``rediss://`` (TLS) or ``unix:///path/to/redis.sock``, as redis-py
+        reads them. Settings in its query string (``?socket_timeout=10``)
+        win over these, as in redis-py.
+    :param options: more ``redis.Redis`` settings, or other values for
+        these (``protocol=3``, ``socket_timeout=1``...).
+    :raise ValueError: when redis-py cannot read ``url``.
+    """
+    settings: dict[str, t.Any] = {
+        "socket_timeout": BOUNDED_TIMEOUT,
+        "socket_connect_timeout": BOUNDED_TIMEOUT,
+        "retry": Retry(NoBackoff(), BOUNDED_RETRIES),
+    }
+    settings.update(options)
+    client: Redis[t.Any] = Redis.from_url(url, **settings)
+    return client
 
 
 def _is_cross_slot(error: Exception) -> bool:

@@ -7,6 +7,7 @@ for an SQLite file with a busy timeout, write-ahead logging and
 from __future__ import annotations
 
 import os
+import pathlib
 import typing as t
 
 import sqlalchemy as sa
@@ -62,6 +63,8 @@ def make_engine(
     :raise ValueError: when SQLAlchemy knows no such database (an unknown
         dialect name, say), or ``synchronous`` is no ``PRAGMA synchronous``
         value.
+    :raise ImportError: when the database's driver is not installed, with
+        what to install.
     """
     backend = parsed.get_backend_name()
     options: dict[str, t.Any] = {"isolation_level": "AUTOCOMMIT"}
@@ -91,6 +94,76 @@ def make_engine(
             f"engine_or_url {shown!r} is not a usable database URL: {error}."
             f" {ACCEPTED_FORMS}"
         ) from error
+    except ImportError as error:  # SQLAlchemy imports the driver here
+        raise _missing_driver(parsed, error) from error
+
+
+def _missing_driver(url: sa.URL, error: ImportError) -> ImportError:
+    """The error for a database URL whose driver is not installed."""
+    module = error.name or str(error)
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() != "postgresql":
+        fix = f"install it (SQLAlchemy's driver for {url.drivername!r})"
+    elif module == "psycopg":
+        fix = "pip install 'flask-koasession[postgresql]'"
+    else:
+        # psycopg2, say: SQLAlchemy 2.0's driver for "postgresql://".
+        fix = (
+            "pip install it, or use psycopg 3, which pip install"
+            " 'flask-koasession[postgresql]' installs, by writing the URL"
+            " 'postgresql+psycopg://...'"
+        )
+    return ImportError(
+        f"SQLAlchemyStore: the database URL {shown!r} needs the {module!r}"
+        f" package, which is not installed: {fix}.",
+        name=module,
+    )
+
+
+def check_sqlite_directory(url: sa.URL) -> None:
+    """Fail, naming the file, when ``url`` is an SQLite file whose directory
+    does not exist: SQLite itself says only "unable to open database file".
+
+    The usual cause: ``sqlite:///srv/app/s.db`` (three slashes) is the path
+    ``srv/app/s.db``, relative to the working directory; the absolute path
+    takes four, ``sqlite:////srv/app/s.db``.
+
+    :raise ValueError: naming the file's absolute path and the fix.
+    """
+    database = url.database or ""
+    if (
+        url.get_backend_name() != "sqlite"
+        or _is_sqlite_memory(url)
+        or database.startswith("file:")  # a URI filename: SQLite's to read
+    ):
+        return
+    path = os.path.abspath(database)
+    directory = os.path.dirname(path)
+    try:
+        if pathlib.Path(directory).is_dir():
+            return
+    except OSError as error:  # a name too long, say
+        raise ValueError(
+            f"SQLAlchemyStore: cannot use the SQLite file {path!r}: {error.strerror}."
+        ) from error
+    if os.path.isabs(database):
+        hint = (
+            f"Create the directory {directory!r} first. (The URL"
+            f" 'sqlite:///{database}' has four slashes, the path is absolute;"
+            " with three it would be relative to the working directory.)"
+        )
+    else:
+        hint = (
+            f"The path {database!r} is relative to the working directory"
+            f" ({os.getcwd()}), as in the URL 'sqlite:///{database}' (three"
+            f" slashes). For the absolute path '/{database}' use four slashes:"
+            f" 'sqlite:////{database}'. For this relative path, create the"
+            f" directory {directory!r} first."
+        )
+    raise ValueError(
+        f"SQLAlchemyStore: the directory of the SQLite file {path!r} does not"
+        f" exist. {hint}"
+    )
 
 
 def _sqlite_file_engine(

@@ -25,8 +25,18 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from ..exceptions import SessionStoreError
-from .sql_engines import ACCEPTED_FORMS, database_url, make_engine
-from .sql_statements import Statements, define_table, update_or_insert, upsert
+from .sql_engines import (
+    ACCEPTED_FORMS,
+    check_sqlite_directory,
+    database_url,
+    make_engine,
+)
+from .sql_statements import (
+    NATIVE_UPSERT,
+    SINGLE_STATEMENT_SWAP,
+    Statements,
+    define_table,
+)
 from .text import ConditionalTextStore
 
 # An unreachable database, a failed statement, or no pooled connection free.
@@ -100,21 +110,26 @@ class SQLAlchemyStore(ConditionalTextStore):
         pass a fake one. Every process sharing the table must agree on it.
     :raise SessionStoreError: when the table cannot be created (operation
         ``"create_table"``).
+    :raise ValueError: for an SQLite file whose directory does not exist (as
+        :meth:`create_table` does), and for the other mistakes in
+        ``engine_or_url`` and ``table``.
+    :raise ImportError: when the database's driver is not installed, e.g.
+        psycopg for ``postgresql://`` (``flask-koasession[postgresql]``).
     """
 
     #: Dialects that get a native one-statement upsert (``INSERT ... ON
-    #: CONFLICT DO UPDATE``). Others update, then insert when no row matched.
-    native_upsert_dialects: t.ClassVar[frozenset[str]] = frozenset(
-        ("sqlite", "postgresql")
-    )
+    #: CONFLICT DO UPDATE``): SQLite's and PostgreSQL's, the two that have it.
+    #: Others update, then insert when no row matched, and create a row in
+    #: two statements. Read once, when the store is made: a subclass may
+    #: leave a dialect out, to run the portable statements on it; naming
+    #: another dialect raises :class:`ValueError` when a store on it is made.
+    native_upsert_dialects: t.ClassVar[frozenset[str]] = NATIVE_UPSERT
 
     #: Dialects on which a conditional save is one statement whatever it
-    #: finds (an ``UPDATE`` of the live row, ``RETURNING`` what stopped it).
-    #: Elsewhere a save that finds the row changed reads it with a second
-    #: statement.
-    single_statement_swap_dialects: t.ClassVar[frozenset[str]] = frozenset(
-        ("postgresql",)
-    )
+    #: finds (an ``UPDATE`` of the live row, ``RETURNING`` what stopped it):
+    #: PostgreSQL's. Elsewhere a save that finds the row changed reads it
+    #: with a second statement. Read once, as :attr:`native_upsert_dialects`.
+    single_statement_swap_dialects: t.ClassVar[frozenset[str]] = SINGLE_STATEMENT_SWAP
 
     #: Seconds that the engine the store makes for an SQLite file waits for
     #: a lock (sqlite3's ``timeout``; its default is 5), unless the URL says
@@ -165,7 +180,13 @@ class SQLAlchemyStore(ConditionalTextStore):
         self.table = (
             define_table(table, self.metadata) if existing is None else existing
         )
-        self._statements = Statements(self.table, self.engine.dialect.name)
+        dialect = self.engine.dialect.name
+        self._statements = Statements(
+            self.table,
+            dialect,
+            native_upsert=dialect in self.native_upsert_dialects,
+            single_statement_swap=dialect in self.single_statement_swap_dialects,
+        )
         #: Where the store's statements run: the engine in autocommit mode
         #: (the engine made from a URL is in it already). Each statement is
         #: a transaction of its own, atomic alone, which is all that the
@@ -192,8 +213,13 @@ class SQLAlchemyStore(ConditionalTextStore):
         Done when the store is made, unless ``create_table=False`` was
         given. Safe to call from several processes at once.
 
+        :raise ValueError: when the database is an SQLite file whose
+            directory does not exist, with the file's absolute path (often
+            ``sqlite:///srv/s.db``, three slashes, meant as the absolute
+            ``sqlite:////srv/s.db``, four).
         :raise SessionStoreError: when the database fails.
         """
+        check_sqlite_directory(self.engine.url)
         with self._errors("create_table"):
             try:
                 self.table.create(self.engine, checkfirst=True)
@@ -221,14 +247,18 @@ class SQLAlchemyStore(ConditionalTextStore):
 
         :raise SessionStoreError: when the database fails.
         """
-        row = {"id": key, "data": text, "expires_at": _deadline(self._clock(), ttl)}
-        if self.engine.dialect.name in self.native_upsert_dialects:
-            statement = upsert(self.table, self.engine.dialect.name, row)
-            self._run("set", key, lambda c: c.execute(statement), retry=True)
+        params = {"key": key, "text": text, "deadline": _deadline(self._clock(), ttl)}
+        statements = self._statements
+        upsert = statements.write
+        if upsert is not None:
+            self._run("set", key, lambda c: c.execute(upsert, params), retry=True)
             return
 
         def write(connection: sa.Connection) -> None:
-            update_or_insert(connection, self.table, row)
+            # The portable upsert: UPDATE, and INSERT when no row matched
+            # (which fails if another writer inserted the id in between).
+            if connection.execute(statements.update, params).rowcount == 0:
+                connection.execute(statements.insert, params)
 
         try:
             self._run("set", key, write, retry=True)
@@ -349,10 +379,7 @@ class SQLAlchemyStore(ConditionalTextStore):
     def _create(self, connection: sa.Connection, params: dict[str, t.Any]) -> bool:
         """Insert the row unless a live one has its id."""
         statements = self._statements
-        if (
-            statements.create is not None
-            and self.engine.dialect.name in self.native_upsert_dialects
-        ):
+        if statements.create is not None:
             created = connection.execute(statements.create, params)
             if statements.create_returns:
                 return created.first() is not None
@@ -370,7 +397,7 @@ class SQLAlchemyStore(ConditionalTextStore):
         self, key: str, expected: str | bytes, now: float
     ) -> dict[str, t.Any]:
         """The parameters naming the live row of ``key`` holding ``expected``."""
-        if self.engine.dialect.name == "sqlite":
+        if self._statements.reads_bytes:
             if isinstance(expected, str):
                 expected = expected.encode()  # compared as read: bytes
         elif isinstance(expected, bytes):
@@ -383,10 +410,7 @@ class SQLAlchemyStore(ConditionalTextStore):
         """The conditional ``UPDATE``: ``True`` when it replaced the row, else
         the row's text as it is now."""
         statements = self._statements
-        if (
-            statements.swap is not None
-            and self.engine.dialect.name in self.single_statement_swap_dialects
-        ):
+        if statements.swap is not None:
             # No row: none is live. A row: NULL when the row now holds the
             # new text, else the text that stopped the write.
             found = connection.execute(statements.swap, params).first()
