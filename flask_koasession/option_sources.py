@@ -18,6 +18,10 @@ from .exceptions import warn_config
 from .options import OPTIONS, Check, Options, invalid
 from .sealing import require_cryptography
 from .stores.base import is_conditional
+from .stores.urls import hide_password, store_from_url
+
+if t.TYPE_CHECKING:
+    from .stores.base import SessionStore
 
 #: Every name an option is accepted under (Python and koa), mapped to the
 #: Python name.
@@ -108,10 +112,24 @@ def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
     :raise TypeError: for a value of the wrong type.
     """
     given = _merge(sources)
-    options = Options(**_checked(given))
+    checked = _checked(given)
+    store = checked.get("store")
+    if isinstance(store, str):
+        checked["store"] = _store_from_url(given["store"][0], store)
+    options = Options(**checked)
     _check_together(options)
     _warn_unlikely(given)
     return options
+
+
+def _store_from_url(name: str, url: str) -> SessionStore:
+    """The store a ``store`` URL names, its errors naming the option."""
+    try:
+        return store_from_url(url)
+    except (ValueError, ImportError) as error:
+        raise type(error)(
+            f"KoaSession option {name}={hide_password(url)!r}: {error}"
+        ) from error
 
 
 def _check_sealing(options: Options) -> None:

@@ -196,6 +196,34 @@ def _methods(*methods: str) -> Check:
     return check
 
 
+_store_object = _methods("get", "set", "destroy")
+
+
+def _store(name: str, value: object) -> object:
+    """A store, or a URL naming one (built once every option is checked:
+    :func:`~flask_koasession.stores.store_from_url`)."""
+    if isinstance(value, str):
+        if not value:
+            invalid(name, value, "expected a store or a store URL", TypeError)
+        return value
+    return _store_object(name, value)
+
+
+def _store_factory(name: str, value: object) -> object:
+    if isinstance(value, type) and callable(getattr(value, "get", None)):
+        # A store class is callable, but called with the request: a 500 on
+        # every request, not an error here.
+        invalid(
+            name,
+            value,
+            f"expected a function store_factory(request) -> store, not the store"
+            f" class {value.__name__}: give store={value.__name__}() for one"
+            f" store, or store_factory=lambda request: {value.__name__}(...)",
+            TypeError,
+        )
+    return _function("store_factory(request) -> store")(name, value)
+
+
 def _keys(name: str, value: object) -> tuple[str | bytes, ...] | None:
     if value is None:
         return None
@@ -361,12 +389,15 @@ class Options:
     )
     store: SessionStore | None = option(
         None,
-        _methods("get", "set", "destroy"),
-        "a server-side store (:doc:`stores`); ``None``: cookie sessions",
+        _store,
+        "a server-side store (:doc:`stores`), or a URL naming one"
+        ' (``"memory"``, ``"redis://..."``, ``"sqlite:///sessions.db"``,'
+        ' ``"postgresql://..."``; see :ref:`store-from-url`); ``None``: cookie'
+        " sessions",
     )
     store_factory: t.Callable[[Request], SessionStore] | None = option(
         None,
-        _function("store_factory(request) -> store"),
+        _store_factory,
         "``store_factory(request) -> store``, called once per request",
         koa="ContextStore",
     )

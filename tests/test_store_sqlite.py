@@ -11,10 +11,10 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 
+from devkit.traffic import sqlite_traffic
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import SQLAlchemyStore
 from flask_koasession.stores.sql_statements import Statements, define_table
-from tests.sql_traffic import sqlite_traffic
 from tests.store_contract import (
     HOUR,
     PAYLOAD,

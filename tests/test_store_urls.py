@@ -3,15 +3,19 @@ PostgreSQL servers; and the errors of a URL that names no usable store."""
 
 from __future__ import annotations
 
+import json
 import pathlib
 import sys
 import typing as t
 import uuid
 
+import flask
 import pytest
 import redis
 import sqlalchemy as sa
 
+from devkit.servers import PostgresServer, RedisServer, redis_command
+from flask_koasession import KoaSession
 from flask_koasession.stores import (
     MemoryStore,
     RedisStore,
@@ -21,7 +25,6 @@ from flask_koasession.stores import (
     store_from_url,
 )
 from flask_koasession.stores.urls import hide_password
-from tests.servers import PostgresServer, RedisServer, redis_command
 from tests.store_contract import HOUR, PAYLOAD, fetch, put
 
 PASSWORD = "hunter2"
@@ -326,3 +329,51 @@ def test_postgresql_without_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ImportError, match="needs the 'psycopg' package") as caught:
         store_from_url("postgresql://app@db/app")
     assert str(caught.value).endswith(": pip install 'flask-koasession[postgresql]'.")
+
+
+# -- the store option takes a URL ------------------------------------------------
+
+
+def test_the_store_option_takes_a_url(redis_server: RedisServer) -> None:
+    # KOA_SESSION = {"store": "redis://..."}: the store chosen in the config.
+    url = f"redis://{redis_server.host}:{redis_server.port}/0"
+    app = flask.Flask(__name__)
+    app.secret_key = "secret"
+    app.config["KOA_SESSION"] = {"store": url}
+    KoaSession(app)
+
+    @app.get("/")
+    def count() -> str:
+        flask.session["n"] = flask.session.get("n", 0) + 1
+        return str(flask.session["n"])
+
+    client = app.test_client()
+    assert [client.get("/").text for _ in range(3)] == ["1", "2", "3"]
+    store = app.extensions["koasession"].options.store
+    assert isinstance(store, RedisStore)
+    cookie = client.get_cookie("koa.sess")
+    assert cookie is not None
+    direct = redis.Redis(redis_server.host, redis_server.port)
+    try:  # the entry is in that Redis, as koa-redis writes it
+        assert json.loads(direct.get(cookie.value) or b"{}")["n"] == 3
+    finally:
+        direct.close()
+
+
+def test_the_store_option_takes_memory() -> None:
+    app = flask.Flask(__name__)
+    KoaSession(app, store="memory")
+    assert isinstance(app.extensions["koasession"].options.store, MemoryStore)
+
+
+@pytest.mark.parametrize("name", ["store", "ContextStore"])
+def test_a_bad_store_url_names_the_option(name: str) -> None:
+    app = flask.Flask(__name__)
+    if name == "store":
+        with pytest.raises(ValueError, match=r"option store='mongodb://u:\*\*\*@h/x'"):
+            KoaSession(app, store="mongodb://u:hunter2@h/x")
+    else:
+        # A store class where a factory function goes: every request would be
+        # a 500; it is an error at set-up instead.
+        with pytest.raises(TypeError, match=r"store=MemoryStore\(\)"):
+            KoaSession(app, ContextStore=MemoryStore)
