@@ -27,7 +27,9 @@ What a store or a custom cookie codec needs is public (``__all__``):
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import datetime
+import decimal
 import json
 import math
 import re
@@ -35,6 +37,7 @@ import time
 import typing as t
 
 from flask.json.tag import TaggedJSONSerializer
+from werkzeug.http import http_date
 
 __all__ = ["decode", "decode_payload", "dumps_json", "encode", "loads_json"]
 
@@ -50,7 +53,29 @@ _TAG_KEYS = frozenset(_tagger.tags)
 SCALARS = frozenset((str, int, float, bool, type(None)))
 _STR = frozenset((str,))
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+def _as_flask_writes(value: t.Any) -> t.Any:
+    """A value that neither JSON nor Flask's tags hold, as Flask's own session
+    writes it (``flask.json.provider.DefaultJSONProvider``): a ``date`` as an
+    HTTP date, a ``Decimal`` as its text, a dataclass as a dict. What Flask's
+    session stores, this one does. (The tagged types, datetimes and UUIDs
+    among them, stay an error where tags are off: see :func:`dumps_json`.)
+    """
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return http_date(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_encoder = json.JSONEncoder(
+    separators=(",", ":"),
+    ensure_ascii=False,
+    allow_nan=False,
+    default=_as_flask_writes,
+)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 

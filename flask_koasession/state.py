@@ -30,6 +30,7 @@ class KoaSessionState:
     def __init__(
         self, options: Options, *, flask_settings: FlaskSettings | None = None
     ) -> None:
+        #: The validated options of the app.
         self.options = options
         #: Flask's settings as read at set-up, until the first session load
         #: has compared them with the config (then ``None``).

@@ -3,6 +3,9 @@ destroy, auto_commit, rolling and renew, and a view that fails."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import decimal
 import enum
 import typing as t
 
@@ -10,6 +13,7 @@ import flask
 import markupsafe
 import pytest
 
+from flask_koasession import KoaSession
 from flask_koasession.stores import MemoryStore
 from tests.helpers import (
     EPOCH,
@@ -547,3 +551,39 @@ def test_session_is_saved_when_the_view_aborts() -> None:
     client = app.test_client()
     assert client.get("/fail").status_code == 401
     assert client.get("/get").json == {"name": "funny"}
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+    when: datetime.date
+
+
+@pytest.mark.parametrize("store", [None, "memory"])
+def test_values_flask_s_session_stores_are_saved_as_flask_writes_them(
+    store: str | None,
+) -> None:
+    # A date, a Decimal, a dataclass: Flask's own session stores them (as
+    # its JSON provider writes them); they were a 500 at save here.
+    app = flask.Flask(__name__)
+    app.secret_key = "secret"
+    KoaSession(app, store=store)
+
+    @app.get("/set")
+    def set_values() -> str:
+        flask.session["day"] = datetime.date(2026, 12, 7)
+        flask.session["price"] = decimal.Decimal("1.50")
+        flask.session["point"] = _Point(1, datetime.date(2026, 1, 1))
+        return "ok"
+
+    @app.get("/get")
+    def get_values() -> t.Any:
+        return dict(flask.session)
+
+    client = app.test_client()
+    assert client.get("/set").status_code == 200
+    assert client.get("/get").json == {
+        "day": "Mon, 07 Dec 2026 00:00:00 GMT",
+        "price": "1.50",
+        "point": {"x": 1, "when": "Thu, 01 Jan 2026 00:00:00 GMT"},
+    }
