@@ -46,12 +46,17 @@ def options(
 
 
 def _login_app(
-    order: str, *, login_required: bool = False, **options: t.Any
+    order: str,
+    *,
+    login_required: bool = False,
+    protection: str = "basic",
+    **options: t.Any,
 ) -> flask.Flask:
     """The recipe's app; ``order`` is the logout's: ``"destroy-first"`` (the
     recipe) or ``"logout_user-first"`` (what the recipe said before)."""
     app = make_app(**options)
     manager = flask_login.LoginManager(app)
+    manager.session_protection = protection
     manager.user_loader(lambda user_id: User(user_id))
 
     @app.post("/login")
@@ -109,6 +114,20 @@ def test_logout_with_remember_me_logs_out(
     assert created.calls == []
     # ...and the next request is anonymous, and stays so.
     assert client.get("/whoami").text == "anonymous"
+    assert client.get("/whoami").text == "anonymous"
+
+
+def test_logout_in_the_strong_protection_set_up(options: dict[str, t.Any]) -> None:
+    # docs/flask-login.rst's set-up: max_age="session", strong protection.
+    app = _login_app("destroy-first", protection="strong", max_age="session", **options)
+    client = app.test_client()
+    client.post("/login")
+    assert client.get("/whoami").text == "7"
+    response = client.post("/logout")
+    assert set_cookies(response)["remember_token"]["remember_token"]["expires"] == (
+        EPOCH
+    )
+    assert client.get_cookie("remember_token") is None
     assert client.get("/whoami").text == "anonymous"
 
 
