@@ -276,7 +276,16 @@ class KoaSessionDict(LazyDict, SessionMixin):
 
     def destroy(self) -> None:
         """Delete the data, the store entry and the cookies (koa's
-        ``ctx.session = null``). Writing afterwards starts a new session.
+        ``ctx.session = null``).
+
+        Keys written earlier in the same request are dropped with the rest of
+        the data: they are neither saved nor seen by code that runs later,
+        ``after_request`` functions included (Flask-Login's ``logout_user()``
+        marker for its remember-me cookie among them, so call ``destroy()``
+        first on logout). Keys written after it, in the view or later, start
+        a new session, saved as any new one: when it still holds data at the
+        end of the request, the response carries it instead of the removal;
+        when it is empty again by then, nothing is saved.
         """
         self.context.destroy()
 
