@@ -160,7 +160,12 @@ def _koa_redis(*, merge: bool = True, **client_options: t.Any) -> Setup:
     return setup
 
 
-def _merge_option(merge: bool) -> dict[str, bool]:
+class _MergeOption(t.TypedDict, total=False):
+    # Only merge: typed as all of KoaSessionOptions, it could hold store too.
+    merge: bool
+
+
+def _merge_option(merge: bool) -> _MergeOption:
     # Not given when True: the default, and a checkout from before the option
     # (issue 9) runs the same variants.
     return {} if merge else {"merge": False}

@@ -34,6 +34,9 @@ from devkit.payloads import cart
 from flask_koasession import KoaSession, codec
 from flask_koasession.sealing import Sealer
 
+if t.TYPE_CHECKING:
+    from flask_koasession import KoaSessionOptions
+
 KEYS = ["benchmark-secret", "previous-secret"]
 COOKIE_LIMIT = 4093
 EXPIRE = 1_795_679_564_692
@@ -87,7 +90,7 @@ def header(value: str) -> int:
 # -- per request ----------------------------------------------------------------
 
 #: The apps compared per request: plain cookie mode, then each sealed form.
-FORMS: dict[str, dict[str, bool]] = {
+FORMS: dict[str, KoaSessionOptions] = {
     "plain": {},
     "encrypt": {"encrypt": True},
     "compress": {"compress": True},

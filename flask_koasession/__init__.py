@@ -32,6 +32,7 @@ from .exceptions import (
 from .extension import KoaSession
 from .flash import pop_flash, set_flash
 from .interface import KoaSessionInterface
+from .option_types import KoaSessionOptions
 from .options import Options
 from .session_dict import KoaSessionDict
 from .signals import (
@@ -57,6 +58,7 @@ __all__ = [
     "KoaSessionDict",
     "KoaSessionError",
     "KoaSessionInterface",
+    "KoaSessionOptions",
     "KoaSessionState",
     "Options",
     "SessionContentionError",

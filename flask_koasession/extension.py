@@ -8,6 +8,7 @@ from . import flask_settings
 from .flash import flash_template_context
 from .interface import KoaSessionInterface
 from .option_sources import check_options, given_options, parse_options
+from .option_types import KoaSessionOptions
 from .state import KoaSessionState
 
 if t.TYPE_CHECKING:
@@ -50,7 +51,9 @@ class KoaSession:
     :raise RuntimeError: when ``app`` is already set up (see :meth:`init_app`).
     """
 
-    def __init__(self, app: Flask | None = None, **options: t.Any) -> None:
+    def __init__(
+        self, app: Flask | None = None, **options: t.Unpack[KoaSessionOptions]
+    ) -> None:
         # Validate now, so that a mistake surfaces where it was made.
         check_options((options, "KoaSession(...)"))
         #: The options given here, as given: shared by every app this object
@@ -60,7 +63,7 @@ class KoaSession:
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask, **options: t.Any) -> None:
+    def init_app(self, app: Flask, **options: t.Unpack[KoaSessionOptions]) -> None:
         """Install the session interface on ``app`` with the merged options.
 
         :param app: the Flask app.

@@ -12,6 +12,7 @@ import typing as t
 from flask import current_app, session
 
 _MISSING = object()
+_T = t.TypeVar("_T")
 
 
 def _flash_key(helper: str) -> str:
@@ -34,7 +35,15 @@ def set_flash(value: t.Any) -> None:
     session[_flash_key("set_flash")] = value
 
 
-def pop_flash(default: t.Any = None) -> t.Any:
+@t.overload
+def pop_flash() -> t.Any | None: ...
+
+
+@t.overload
+def pop_flash(default: _T) -> t.Any | _T: ...
+
+
+def pop_flash(default: object = None) -> t.Any:
     """Return the flash value and remove it; ``default`` when there is none.
 
     The removal is saved with the response, so the message shows once. Also
