@@ -13,6 +13,7 @@ is gone (see :doc:`/concurrency`).
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
 
 from .codec import RESERVED_KEYS, bookkeeping, dumps_json, loads_json, store_ttl
@@ -121,25 +122,43 @@ def save(op: StoreSave) -> MaxAge:
         if op.regenerate and old_id is not None:
             # Only once the data is safe under its new id: a store that fails
             # to save must not have lost the old entry already.
-            store.destroy(old_id)
+            with _discarded_on_failure(store, op.store_id):
+                store.destroy(old_id)
         return op.max_age
     store = t.cast("ConditionalStore", store)
     if old_id is None:
         if not store.create(op.store_id, payload, ttl):
             raise Dropped("taken")
         return op.max_age
-    if op.capabilities.moves:
-        # Both steps in one round trip (RedisStore's script).
-        moved = t.cast("MovingStore", store).create_and_delete(
-            op.store_id, payload, ttl, old_id, loaded.version
-        )
-    else:
-        moved = create_then_delete(
-            store, op.store_id, payload, ttl, old_id, loaded.version
-        )
-    if moved is False:
-        raise Dropped("taken")
-    return _move(store, op, moved, old_id)
+    with _discarded_on_failure(store, op.store_id):
+        if op.capabilities.moves:
+            # Both steps in one round trip (RedisStore's script).
+            moved = t.cast("MovingStore", store).create_and_delete(
+                op.store_id, payload, ttl, old_id, loaded.version
+            )
+        else:
+            moved = create_then_delete(
+                store, op.store_id, payload, ttl, old_id, loaded.version
+            )
+        if moved is False:
+            raise Dropped("taken")
+        return _move(store, op, moved, old_id)
+
+
+@contextlib.contextmanager
+def _discarded_on_failure(store: SessionStore, new_id: str) -> t.Iterator[None]:
+    """A login's move that fails after its new entry may exist: delete that
+    entry (best effort), so that no entry outlives the failure under an id
+    that no browser has; the failure itself is raised. A new id taken by
+    another session (:class:`Dropped`) is not ours to delete."""
+    try:
+        yield
+    except Dropped:
+        raise
+    except BaseException:
+        with contextlib.suppress(Exception):
+            store.destroy(new_id)
+        raise
 
 
 class ChangeSet(t.NamedTuple):

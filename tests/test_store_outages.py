@@ -10,6 +10,7 @@ import pytest
 from werkzeug.exceptions import InternalServerError
 
 from flask_koasession import SessionStoreError
+from flask_koasession.stores import MemoryStore
 from tests.helpers import RecordingStore, cookie_value, sign
 from tests.koa_app import KEYS, UNKNOWN, build_app, count_view
 
@@ -35,6 +36,10 @@ class FailingStore(RecordingStore):
     def set(self, key: str, data: t.Any, max_age: t.Any, **flags: bool) -> None:
         self._check("set", key)
         super().set(key, data, max_age, **flags)
+
+    def destroy(self, key: str) -> None:
+        self._check(f"destroy {key}", key)
+        super().destroy(key)
 
 
 def _outage_app(store: FailingStore) -> flask.Flask:
@@ -140,3 +145,61 @@ def test_regenerate_keeps_the_old_entry_when_the_new_one_cannot_be_saved() -> No
     assert store.get(old, 86_400_000, rolling=False)["views"] == 1
     store.failing = set()
     assert client.get("/").text == "2"  # the old cookie still opens the session
+
+
+def test_a_login_whose_old_entry_cannot_be_deleted_leaves_no_new_entry() -> None:
+    # The 5xx of a failed regenerate must not leave the user's data behind
+    # under the new id, which no browser has (forever with "session").
+    store = FailingStore()
+
+    def view() -> str:
+        flask.session.regenerate()
+        return count_view()
+
+    app = _outage_app(store)
+    app.add_url_rule("/regenerate", "regenerate", view)
+    client = app.test_client()
+    client.get("/")
+    old = store.keys_asked()[-1]
+    store.failing = {f"destroy {old}"}
+    store.calls.clear()
+    assert client.get("/regenerate").status_code == 500
+    [new] = [key for method, key, _ in store.calls if method == "set"]
+    assert new != old
+    assert store.peek(new) is None  # discarded
+    assert store.peek(old) is not None  # kept: the browser still has it
+    store.failing = set()
+    assert client.get("/").text == "2"
+
+
+class _DeleteFailingStore(MemoryStore):
+    """A store with conditional writes whose conditional delete fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: list[str] = []
+
+    def create_text(self, key: str, text: str, ttl: float | None) -> bool:
+        self.created.append(key)
+        return super().create_text(key, text, ttl)
+
+    def delete_text(self, key: str, expected: str | bytes) -> t.Any:
+        raise SessionStoreError("_DeleteFailingStore", "delete", key)
+
+
+def test_a_merged_login_whose_delete_fails_leaves_no_new_entry() -> None:
+    store = _DeleteFailingStore()
+
+    def view() -> str:
+        flask.session.regenerate()
+        return count_view()
+
+    app = _outage_app(store)  # type: ignore[arg-type]
+    app.add_url_rule("/regenerate", "regenerate", view)
+    client = app.test_client()
+    client.get("/")
+    [old] = store.created
+    assert client.get("/regenerate").status_code == 500
+    [_, new] = store.created
+    assert store.get(new, 86_400_000, rolling=False) is None
+    assert store.get(old, 86_400_000, rolling=False) is not None
