@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hmac
+import inspect
 import re
 import typing as t
 
@@ -209,19 +210,39 @@ def _store(name: str, value: object) -> object:
     return _store_object(name, value)
 
 
+def _compress(name: str, value: object) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if value == "auto":
+        return "auto"
+    invalid(name, value, 'expected "auto", True or False', TypeError)
+
+
 def _store_factory(name: str, value: object) -> object:
-    if isinstance(value, type) and callable(getattr(value, "get", None)):
-        # A store class is callable, but called with the request: a 500 on
-        # every request, not an error here.
+    if isinstance(value, type) and not _takes_a_request(value):
+        # A store class whose constructor takes no request (MemoryStore): a
+        # 500 on every request, not an error here. koa's ContextStore is a
+        # class made with the context: one that takes the request is fine.
         invalid(
             name,
             value,
-            f"expected a function store_factory(request) -> store, not the store"
-            f" class {value.__name__}: give store={value.__name__}() for one"
-            f" store, or store_factory=lambda request: {value.__name__}(...)",
+            f"expected store_factory(request) -> store, but the class"
+            f" {value.__name__} cannot be made with the request: give"
+            f" store={value.__name__}() for one store, or"
+            f" store_factory=lambda request: {value.__name__}(...)",
             TypeError,
         )
     return _function("store_factory(request) -> store")(name, value)
+
+
+def _takes_a_request(factory: type) -> bool:
+    try:
+        inspect.signature(factory).bind(None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a builtin): let it be
+        return True
+    return True
 
 
 def _keys(name: str, value: object) -> tuple[str | bytes, ...] | None:
@@ -381,11 +402,13 @@ class Options:
         " derived from the signing keys; needs ``flask-koasession[encrypt]``;"
         " cookie sessions only (see :doc:`sealed`)",
     )
-    compress: bool = option(
-        False,
-        _boolean,
-        "deflate the cookie value when that makes it shorter; cookie sessions"
-        " only (see :doc:`sealed`)",
+    compress: bool | t.Literal["auto"] = option(
+        "auto",
+        _compress,
+        '``"auto"``: deflate the cookie value only when it would not fit'
+        " otherwise, so that a session Flask's own cookie holds fits here too;"
+        " ``True``: whenever that makes it shorter; ``False``: never (see"
+        " :doc:`sealed`)",
     )
     store: SessionStore | None = option(
         None,
@@ -407,6 +430,14 @@ class Options:
         "store mode: a save applies only this request's changes onto the entry"
         " as it is now, and never recreates one that is gone; ``False``: koa's"
         " whole-entry, last-writer-wins saves (see :doc:`concurrency`)",
+        koa=None,
+    )
+    remove_empty: bool = option(
+        True,
+        _boolean,
+        "remove a session that a request emptied (its cookies expired, its"
+        " store entry deleted), as Flask does; ``False``: save it empty, as koa"
+        " does",
         koa=None,
     )
     external_key: ExternalKey | None = option(
