@@ -139,14 +139,29 @@ class SessionContext:
     @property
     def sealer(self) -> Sealer | None:
         """The sealer of the cookie value, ``None`` unless ``encrypt`` or
-        ``compress`` is on.
+        ``compress=True`` is on (``compress="auto"`` uses
+        :meth:`compressor`, only when it must).
 
         :raise RuntimeError: when encryption is on and no key is configured.
         """
         sealer: Sealer | None = self._sealer
         if sealer is _UNSET:
-            sealer = self._sealer = self.state.sealer(self.app)
+            sealer = self.state.sealer(self.app, compress=self.options.compress is True)
+            self._sealer = sealer
         return sealer
+
+    def compressor(self) -> Sealer | None:
+        """With ``compress="auto"``, the sealer that deflates: for a value
+        that would not fit plain, and to open such a value. ``None`` when the
+        cookie holds no koa payload to deflate (a custom codec, a store)."""
+        options = self.options
+        if (
+            options.compress != "auto"
+            or not options.default_codec
+            or self.store is not None
+        ):
+            return None
+        return self.state.sealer(self.app, compress=True)
 
     @property
     def trusted(self) -> bool:
@@ -226,7 +241,13 @@ class SessionContext:
             return None
         options = self.options
         # The sealer only when there is one: the property costs on every read.
-        sealer = self.sealer if options.encrypt or options.compress else None
+        if options.encrypt or options.compress is True:
+            sealer = self.sealer
+        elif raw.startswith("A") and options.compress == "auto":
+            # Deflated by compress="auto" (koa's plain values start with "e").
+            sealer = self.compressor()
+        else:
+            sealer = None
         try:
             decoded, stale_key = self.state.cookie_codec.loads(raw, sealer)
         except SealError as error:  # a sealed value that does not open
@@ -459,6 +480,11 @@ class SessionContext:
             return  # a request with nothing to write makes no writer
         if writer is None:
             writer = self._writer(response)
+        if not data and not loaded.is_new and options.remove_empty:
+            # Emptied (Flask-Login's logout pops every key): removed, as
+            # Flask removes an emptied session, not saved empty as koa does.
+            self._remove_emptied(writer)
+            return
         store_id = loaded.store_id
         if requested.regenerate:
             if self.store is None:
@@ -497,6 +523,16 @@ class SessionContext:
             return
         self._signal_saved(reason, store_id)
 
+    def _remove_emptied(self, writer: CookieWriter) -> None:
+        """Expire the cookies of an emptied session and delete its entry."""
+        store_id = self.loaded.store_id if self.loaded is not None else None
+        if store_id is not None:
+            store = self.store
+            assert store is not None
+            store.destroy(store_id)
+        writer.remove()
+        self._send(signals.session_destroyed, key=store_id)
+
     def _save_cookie(
         self,
         writer: CookieWriter,
@@ -506,9 +542,19 @@ class SessionContext:
         now: int,
     ) -> None:
         extra = codec.bookkeeping(max_age, now)
-        sealer = self.sealer if self.options.encrypt or self.options.compress else None
-        value = self.state.cookie_codec.dumps(data, data_json, extra, sealer)
-        writer.set(value, extra.get("_expire"))
+        options, codec_ = self.options, self.state.cookie_codec
+        sealer = self.sealer if options.encrypt or options.compress is True else None
+        value = codec_.dumps(data, data_json, extra, sealer)
+        try:
+            writer.set(value, extra.get("_expire"))
+        except SessionTooLargeError:
+            # compress="auto": deflated only when plain would not fit, so
+            # small sessions stay koa's plain JSON.
+            compressor = self.compressor() if options.compress == "auto" else None
+            if compressor is None:
+                raise
+            value = codec_.dumps(data, data_json, extra, compressor)
+            writer.set(value, extra.get("_expire"))
 
     def _save_store(
         self,

@@ -117,6 +117,9 @@ class SessionTooLargeError(KoaSessionError):
         self.limit = limit
         super().__init__(
             f"The session cookie is {size} bytes, over the {limit}-byte limit that"
-            " browsers keep (MAX_COOKIE_SIZE). Store less in the session, or use a"
-            " server-side store (store=RedisStore(...) or SQLAlchemyStore(...))."
+            " browsers keep (MAX_COOKIE_SIZE). Compress it (compress=True, or the"
+            ' default compress="auto", which a custom encode turns off), store'
+            " less in the session, or keep the data on the server with a store"
+            ' (store="redis://...", "sqlite:///sessions.db" or'
+            ' "postgresql://...").'
         )

@@ -136,7 +136,9 @@ def _check_sealing(options: Options) -> None:
     """``encrypt`` and ``compress`` seal koa's own cookie value: they need
     cookie mode and the default codec, and ``encrypt`` the ``[encrypt]`` extra."""
     given = " and ".join(
-        f"{name}=True" for name in ("encrypt", "compress") if getattr(options, name)
+        f"{name}=True"
+        for name in ("encrypt", "compress")
+        if getattr(options, name) is True
     )
     if not given:
         return

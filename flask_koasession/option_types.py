@@ -81,11 +81,12 @@ class KoaSessionOptions(t.TypedDict, total=False):
     encode: EncodeOption
     decode: DecodeOption
     encrypt: bool
-    compress: bool
+    compress: bool | t.Literal["auto"]
     store: StoreOption
     store_factory: StoreFactoryOption
     ContextStore: StoreFactoryOption
     merge: bool
+    remove_empty: bool
     external_key: ExternalKey | None
     externalKey: ExternalKey | None
     genid: GenidOption

@@ -44,9 +44,10 @@ class KoaSessionState:
         self.store_capabilities: StoreCapabilities | None = (
             None if options.store is None else capabilities(options.store)
         )
-        # The keys the sealer was made from, and the sealer: one tuple, so a
-        # thread never sees one without the other while the keys rotate.
-        self._sealer: tuple[Keys, Sealer] | None = None
+        # By whether it compresses: the keys the sealer was made from, and
+        # the sealer: one tuple, so a thread never sees one without the other
+        # while the keys rotate.
+        self._sealers: dict[bool, tuple[Keys, Sealer]] = {}
 
     def check_flask_settings(self, app: Flask) -> None:
         """Warn, once, if Flask's settings read at set-up have changed since."""
@@ -54,27 +55,30 @@ class KoaSessionState:
         if settings is not None:
             warn_if_changed(app, settings)
 
-    def sealer(self, app: Flask) -> Sealer | None:
-        """The sealer of cookie values (options ``encrypt`` and ``compress``),
-        ``None`` when neither is on. Encryption uses the app's keys.
+    def sealer(self, app: Flask, *, compress: bool) -> Sealer | None:
+        """The sealer of cookie values: it encrypts with the ``encrypt``
+        option, and deflates when ``compress`` says; ``None`` when it would
+        do neither. Encryption uses the app's keys.
 
+        :param compress: whether it deflates (when that makes a value
+            shorter).
         :raise RuntimeError: when encryption is on and no key is configured.
         """
         options = self.options
-        if not (options.encrypt or options.compress):
+        if not (options.encrypt or compress):
             return None
         keys = self.key_ring.keys(app) if options.encrypt else ()
-        sealer = self._sealer
+        sealer = self._sealers.get(compress)
         if sealer is None or sealer[0] != keys:
             made = Sealer(
                 keys,
                 options.key,
                 encrypt=options.encrypt,
-                compress=options.compress,
+                compress=compress,
                 # Loading refuses a value longer than MAX_COOKIE_SIZE allows
                 # (incoming_limit) before it gets here, as for plain values:
                 # whatever the app may write, it reads back.
                 max_value_length=sys.maxsize,
             )
-            sealer = self._sealer = (keys, made)
+            sealer = self._sealers[compress] = (keys, made)
         return sealer[1]

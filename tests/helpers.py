@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import typing as t
 from http.cookies import SimpleCookie
 
@@ -381,3 +383,14 @@ def load_session(app: flask.Flask) -> tuple[Loaded, dict[str, t.Any]]:
     session = KoaSessionDict(SessionContext(app, flask.request, state))
     loaded = session.context.load()
     return loaded, dict.copy(session)
+
+
+def incompressible(size: int) -> str:
+    """``size`` characters that deflate cannot shorten (hex of a hash chain,
+    the same each run): data too large for a cookie even with
+    ``compress="auto"``."""
+    chunks, block = [], b"seed"
+    while sum(map(len, chunks)) < size:
+        block = hashlib.sha256(block).digest()
+        chunks.append(base64.b64encode(block).decode("ascii"))
+    return "".join(chunks)[:size]

@@ -13,13 +13,14 @@ import flask
 import markupsafe
 import pytest
 
-from flask_koasession import KoaSession
+from flask_koasession import KoaSession, signals
 from flask_koasession.stores import MemoryStore
 from tests.helpers import (
     EPOCH,
     cookie_value,
     decode_cookie,
     koa_cookie,
+    listen_to,
     make_app,
     payload_of,
     route,
@@ -152,10 +153,40 @@ def test_reading_nested_data_saves_nothing() -> None:
     assert set_cookie_headers(response) == []
 
 
-def test_emptying_an_existing_session_saves_it_empty() -> None:
+@pytest.mark.parametrize("store", [None, "memory"])
+def test_an_emptied_session_is_removed(store: str | None) -> None:
+    # As Flask does (Flask-Login's and Flask-Security's logouts pop every
+    # key): the cookie pair expired, the store entry deleted, a signal sent.
+    app = make_app(store=store)
+
+    @route(app, "/empty")
+    def empty() -> str:
+        flask.session.clear()
+        return "ok"
+
+    client = app.test_client()
+    client.get("/")
+    entry_id = client.get_cookie("koa.sess")
+    assert entry_id is not None
+    with listen_to(signals.session_destroyed) as destroyed:
+        response = client.get("/empty")
+    headers = set_cookie_headers(response)
+    assert headers[0].startswith("koa.sess=;")
+    assert all(f"expires={EPOCH}" in h for h in headers), headers
+    assert client.get_cookie("koa.sess") is None
+    if store is None:
+        destroyed.assert_sent_once(app, key=None)
+    else:
+        destroyed.assert_sent_once(app, key=entry_id.value)
+        memory = app.extensions["koasession"].options.store
+        assert memory.get(entry_id.value, DAY, rolling=False) is None
+    assert client.get("/get").json == {}
+
+
+def test_an_emptied_session_is_saved_empty_with_remove_empty_off() -> None:
     # koa: a loaded session has a hash, so becoming empty is a change that is
     # saved (an empty payload), not a removal.
-    app = make_app()
+    app = make_app(remove_empty=False)
 
     @route(app, "/empty")
     def empty() -> str:

@@ -37,6 +37,7 @@ from tests.helpers import (
     SECRET,
     cookie_attributes,
     decode_cookie,
+    incompressible,
     koa_cookie,
     raw_client,
     sign,
@@ -573,7 +574,7 @@ def big_app(size: int, *, testing: bool = True) -> flask.Flask:
 
     @app.get("/big")
     def big() -> str:
-        flask.session["big"] = "x" * size
+        flask.session["big"] = incompressible(size)
         return "ok"
 
     return app
@@ -604,9 +605,9 @@ def test_session_under_the_limit_is_written() -> None:
     response = raw_client(app).get("/big")
     header = response.headers.getlist("Set-Cookie")[0]
     assert 3900 < len(header) <= 4093
-    assert (
-        decode_cookie(cookie_attributes(response)["koa.sess"][0])["big"] == "x" * 2900
-    )
+    assert decode_cookie(cookie_attributes(response)["koa.sess"][0])[
+        "big"
+    ] == incompressible(2900)
 
 
 def test_max_cookie_size_is_configurable() -> None:
@@ -665,7 +666,7 @@ def test_rolling_does_not_fail_on_a_cookie_larger_than_the_app_may_write(
     # rolling re-send of it is skipped rather than a 500 on every request;
     # the browser keeps the cookie it has.
     app = make_app(rolling=True, signed=signed_cookie)
-    big = "x" * 5000
+    big = incompressible(5000)
     data = f'{{"a":"{big}","_expire":{FUTURE},"_maxAge":{DAY}}}'
     cookie = signed(data) if signed_cookie else f"koa.sess={b64(data)}"
     response = raw_client(app).get("/probe", headers={"Cookie": cookie})
@@ -682,7 +683,7 @@ def test_a_cookie_signed_with_an_older_key_and_too_large_to_resign_is_kept() -> 
     # re-send when the value cannot be written back.
     app = make_app()
     app.config["SECRET_KEY_FALLBACKS"] = ["older"]
-    big = "x" * 5000
+    big = incompressible(5000)
     value = b64(f'{{"a":"{big}","_expire":{FUTURE},"_maxAge":{DAY}}}')
     cookie = f"koa.sess={value}; koa.sess.sig={sign(value, keys=['older'])}"
     response = raw_client(app).get("/probe", headers={"Cookie": cookie})
@@ -696,7 +697,7 @@ def test_before_save_growing_a_rolling_session_too_large_is_an_error() -> None:
     # no quiet skip.
     def grow(request: flask.Request, session: t.Any) -> None:
         if request.path == "/probe":
-            session["padding"] = "x" * 5000
+            session["padding"] = incompressible(5000)
 
     app = make_app(rolling=True, before_save=grow)
     client = app.test_client()  # with a cookie jar

@@ -145,6 +145,7 @@ def test_every_declared_option_is_in_the_table_above() -> None:
     assert with_koa_name == {row[0]: row[1] for row in OPTION_TABLE}
     assert [info.name for info in OPTIONS if info.koa is None] == [
         "merge",
+        "remove_empty",
         "flash_key",
     ]
 
@@ -209,7 +210,8 @@ def test_defaults_match_the_api_table() -> None:
     assert options.path == "/"
     assert options.partitioned is False
     assert options.encrypt is False
-    assert options.compress is False
+    assert options.compress == "auto"
+    assert options.remove_empty is True
     assert options.store is None
     assert options.store_factory is None
     assert options.external_key is None
