@@ -204,9 +204,11 @@ class SessionContext:
         # flask.session, say) finds it new and empty.
         self.loaded = _LOADING
         try:
+            # Flask's settings (and KOA_SESSION) changed since the options were
+            # made: made again, as Flask reads its settings on every request.
             state = self.state
-            if state.unchecked_flask_settings is not None:
-                state.check_flask_settings(self.app)
+            state.refresh(self.app.config)
+            self.options = state.options
             if self.store is not None:
                 loaded, data = self._from_store()
             else:

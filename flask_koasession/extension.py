@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import typing as t
 
-from . import flask_settings
 from .flash import flash_template_context
 from .interface import KoaSessionInterface
-from .option_sources import check_options, given_options, parse_options
+from .option_sources import check_options
 from .option_types import KoaSessionOptions
 from .state import KoaSessionState
 
 if t.TYPE_CHECKING:
     from flask import Flask
-
-#: ``app.config`` key holding a dict of options.
-CONFIG_KEY = "KOA_SESSION"
 
 
 class KoaSession:
@@ -77,16 +73,8 @@ class KoaSession:
                 " once per app: give every option to that one KoaSession(...) or"
                 " init_app(...) call, or in app.config['KOA_SESSION']."
             )
-        sources = (
-            (app.config.get(CONFIG_KEY) or {}, f'app.config["{CONFIG_KEY}"]'),
-            (self.shared_options, "KoaSession(...)"),
-            (options, "init_app(...)"),
-        )
-        # Flask's SESSION_COOKIE_* and lifetime settings: the lowest source.
-        from_flask = flask_settings.read(app.config, given_options(*sources))
-        validated = parse_options((from_flask.options, "Flask's settings"), *sources)
         app.extensions["koasession"] = KoaSessionState(
-            validated, flask_settings=from_flask
+            app.config, (self.shared_options, options)
         )
         app.session_interface = KoaSessionInterface()
         # Not add_template_global, which makes app.jinja_env now: settings made

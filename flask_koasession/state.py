@@ -5,36 +5,59 @@ from __future__ import annotations
 import sys
 import typing as t
 
+from . import flask_settings
 from .cookies import CookieCodec, KeyRing, Keys
-from .flask_settings import warn_if_changed
+from .option_sources import given_options, parse_options
 from .sealing import Sealer
 from .stores.base import capabilities
 
 if t.TYPE_CHECKING:
     from flask import Flask
+    from flask.config import Config
 
-    from .flask_settings import FlaskSettings
-    from .options import Options
     from .stores.base import StoreCapabilities
 
 
-class KoaSessionState:
-    """What one app keeps in ``app.extensions["koasession"]``.
+#: ``app.config`` key holding a dict of options.
+CONFIG_KEY = "KOA_SESSION"
 
-    :param options: the validated options of this app.
-    :param flask_settings: the Flask settings its options' defaults were read
-        from, with their values then (see :doc:`/options`); checked for
-        changes once, when the app first loads a session.
+
+class KoaSessionState:
+    """What one app keeps in ``app.extensions["koasession"]``: its options,
+    and what is made of them once.
+
+    The options are made from ``app.config["KOA_SESSION"]``, the options
+    given in code and Flask's session settings, and made again when the
+    config changes (:meth:`refresh`), as Flask reads its settings on every
+    request.
+
+    :param config: the app's config.
+    :param given: the options given to ``KoaSession(...)`` and to
+        ``init_app(...)``, lowest priority first.
+    :raise ValueError: for an unknown option or a value out of range.
+    :raise TypeError: for a value of the wrong type.
     """
 
     def __init__(
-        self, options: Options, *, flask_settings: FlaskSettings | None = None
+        self, config: Config, given: tuple[t.Mapping[str, t.Any], t.Mapping[str, t.Any]]
     ) -> None:
+        self._given = given
+        self._configure(config)
+
+    def _configure(self, config: Config) -> None:
+        shared, own = self._given
+        sources = (
+            (config.get(CONFIG_KEY) or {}, f'app.config["{CONFIG_KEY}"]'),
+            (shared, "KoaSession(...)"),
+            (own, "init_app(...)"),
+        )
+        # Flask's SESSION_COOKIE_* and lifetime settings: the lowest source.
+        from_flask = flask_settings.read(config, given_options(*sources))
+        options = parse_options((from_flask, "Flask's settings"), *sources)
+        #: What the options were made of (:func:`.flask_settings.snapshot`).
+        self.snapshot = flask_settings.snapshot(config)
         #: The validated options of the app.
         self.options = options
-        #: Flask's settings as read at set-up, until the first session load
-        #: has compared them with the config (then ``None``).
-        self.unchecked_flask_settings = flask_settings
         #: Payloads to cookie values and back, as the options say.
         self.cookie_codec = CookieCodec(options)
         #: The secret keys and the signer made of them.
@@ -49,11 +72,14 @@ class KoaSessionState:
         # while the keys rotate.
         self._sealers: dict[bool, tuple[Keys, Sealer]] = {}
 
-    def check_flask_settings(self, app: Flask) -> None:
-        """Warn, once, if Flask's settings read at set-up have changed since."""
-        settings, self.unchecked_flask_settings = self.unchecked_flask_settings, None
-        if settings is not None:
-            warn_if_changed(app, settings)
+    def refresh(self, config: Config) -> None:
+        """Make the options again if the config they were made of changed.
+
+        :raise ValueError: for a changed setting out of range.
+        :raise TypeError: for a changed setting of the wrong type.
+        """
+        if flask_settings.snapshot(config) != self.snapshot:
+            self._configure(config)
 
     def sealer(self, app: Flask, *, compress: bool) -> Sealer | None:
         """The sealer of cookie values: it encrypts with the ``encrypt``

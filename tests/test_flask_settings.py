@@ -10,7 +10,7 @@ import warnings
 import flask
 import pytest
 
-from flask_koasession import KoaSession, KoaSessionConfigWarning
+from flask_koasession import KoaSession
 from tests.helpers import SECRET, cookie_attributes, cookie_value
 
 
@@ -312,56 +312,67 @@ def test_a_bad_flask_setting_is_harmless_when_its_option_is_given() -> None:
 # -- changed after set-up ------------------------------------------------------
 
 
-def test_a_setting_changed_after_set_up_warns_at_the_first_session_use() -> None:
+def test_a_setting_changed_after_set_up_is_used_from_the_next_request() -> None:
+    # As Flask reads its settings on every request: pytest fixtures and app
+    # factories change them after the extensions are set up.
     app = _app()
     KoaSession(app)
+    client = app.test_client()
+    first = cookie_attributes(client.get("/"))
+    assert all("samesite" not in attributes for _, attributes in first.values())
     app.config["SESSION_COOKIE_SECURE"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    client = app.test_client()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        # A request that does not use the session says nothing.
-        assert client.get("/nothing").text == "nothing"
-    with pytest.warns(KoaSessionConfigWarning) as caught:
         response = client.get("/")
-    assert len(caught) == 1
-    message = str(caught[0].message)
-    for text in (
-        "SESSION_COOKIE_SECURE is True (option secure)",
-        "SESSION_COOKIE_SAMESITE is 'Lax' (option same_site)",
-        "before",
-    ):
-        assert text in message, (text, message)
-    # Not used: the settings were read at set-up.
     for _, attributes in cookie_attributes(response).values():
-        assert "samesite" not in attributes
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        client.get("/")  # once per app
+        assert attributes["samesite"] == "lax"
+        assert "secure" in attributes
+    assert _options(app).same_site == "Lax"
 
 
-def test_refresh_changed_after_set_up_warns_only_with_a_lifetime() -> None:
+def test_refresh_changed_after_set_up_applies_only_with_a_lifetime() -> None:
     app = _app()
     KoaSession(app)
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False  # not read: no lifetime
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert app.test_client().get("/").text == "written"
+    assert app.test_client().get("/").text == "written"
+    assert _options(app).rolling is False
 
     app = _app(PERMANENT_SESSION_LIFETIME=HOUR)
     KoaSession(app)
+    assert _options(app).rolling is True
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False
-    with pytest.warns(KoaSessionConfigWarning, match=r"REFRESH.*\(option rolling\)"):
+    app.test_client().get("/")
+    assert _options(app).rolling is False
+
+
+def test_koa_session_set_after_set_up_is_used() -> None:
+    # It was silently ignored: KOA_SESSION is read as Flask's settings are.
+    app = _app()
+    KoaSession(app)
+    app.config["KOA_SESSION"] = {"key": "later.sess"}
+    response = app.test_client().get("/")
+    assert set(cookie_attributes(response)) == {"later.sess", "later.sess.sig"}
+    # Changed in place: seen too.
+    app.config["KOA_SESSION"]["key"] = "again.sess"
+    response = app.test_client().get("/")
+    assert set(cookie_attributes(response)) == {"again.sess", "again.sess.sig"}
+
+
+def test_a_bad_setting_changed_after_set_up_is_a_clear_error() -> None:
+    app = _app()
+    KoaSession(app)
+    app.config["SESSION_COOKIE_SAMESITE"] = "Sideways"
+    with pytest.raises(ValueError, match="SESSION_COOKIE_SAMESITE='Sideways'"):
         app.test_client().get("/")
 
 
-def test_a_setting_changed_after_set_up_is_silent_when_its_option_is_given() -> None:
+def test_a_setting_changed_after_set_up_loses_to_its_option_given() -> None:
     app = _app()
     KoaSession(app, secure=False)
     app.config["SESSION_COOKIE_SECURE"] = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert app.test_client().get("/").text == "written"
+    assert app.test_client().get("/").text == "written"
+    assert _options(app).secure is False
 
 
 def test_settings_unchanged_after_set_up_are_silent() -> None:
