@@ -168,20 +168,15 @@ WATCHED = (
     "PERMANENT_SESSION_LIFETIME",
     "SESSION_REFRESH_EACH_REQUEST",
 )
-_watched = operator.itemgetter(*WATCHED)
+#: The values of :data:`WATCHED` in a config, at C speed (about 0.3 µs): they
+#: are in every Flask config (Flask's defaults), else it raises ``KeyError``.
+watched = operator.itemgetter(*WATCHED)
 
 
 def snapshot(config: Config) -> tuple[t.Any, ...]:
-    """What the app's options were made of: :data:`WATCHED` and a copy of
-    ``KOA_SESSION``. A different snapshot means the options are to be made
-    again (as Flask reads its settings on every request).
-
-    :data:`WATCHED` are in every Flask config (Flask's defaults): read at C
-    speed, about 0.3 µs.
-    """
-    options = config.get("KOA_SESSION")
-    copied = dict(options) if isinstance(options, dict) else options
+    """The values of :data:`WATCHED` in ``config``, even one deleted."""
     try:
-        return (*_watched(config), copied)
-    except KeyError:  # a setting deleted from the config: read one by one
-        return (*map(config.get, WATCHED), copied)
+        values: tuple[t.Any, ...] = watched(config)
+    except KeyError:
+        values = tuple(map(config.get, WATCHED))
+    return values

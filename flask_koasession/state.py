@@ -28,8 +28,8 @@ class KoaSessionState:
 
     The options are made from ``app.config["KOA_SESSION"]``, the options
     given in code and Flask's session settings, and made again when the
-    config changes (:meth:`refresh`), as Flask reads its settings on every
-    request.
+    config changes (:meth:`reconfigure`), as Flask reads its settings on
+    every request.
 
     :param config: the app's config.
     :param given: the options given to ``KoaSession(...)`` and to
@@ -44,6 +44,10 @@ class KoaSessionState:
         self._given = given
         self._configure(config)
 
+    #: The values of Flask's settings in a config, compared with
+    #: :attr:`snapshot` on each session load (C code alone, about 0.3 µs).
+    watched = staticmethod(flask_settings.watched)
+
     def _configure(self, config: Config) -> None:
         shared, own = self._given
         sources = (
@@ -54,8 +58,15 @@ class KoaSessionState:
         # Flask's SESSION_COOKIE_* and lifetime settings: the lowest source.
         from_flask = flask_settings.read(config, given_options(*sources))
         options = parse_options((from_flask, "Flask's settings"), *sources)
-        #: What the options were made of (:func:`.flask_settings.snapshot`).
+        #: What the options were made of: the values of Flask's settings
+        #: (:func:`.flask_settings.snapshot`), and a copy of ``KOA_SESSION``.
         self.snapshot = flask_settings.snapshot(config)
+        given_in_config = config.get(CONFIG_KEY)
+        self.config_options = (
+            dict(given_in_config)
+            if isinstance(given_in_config, dict)
+            else given_in_config
+        )
         #: The validated options of the app.
         self.options = options
         #: Payloads to cookie values and back, as the options say.
@@ -72,14 +83,14 @@ class KoaSessionState:
         # while the keys rotate.
         self._sealers: dict[bool, tuple[Keys, Sealer]] = {}
 
-    def refresh(self, config: Config) -> None:
-        """Make the options again if the config they were made of changed.
+    def reconfigure(self, config: Config) -> None:
+        """Make the options again from ``config``: called when it changed
+        since they were made (see :attr:`snapshot`).
 
         :raise ValueError: for a changed setting out of range.
         :raise TypeError: for a changed setting of the wrong type.
         """
-        if flask_settings.snapshot(config) != self.snapshot:
-            self._configure(config)
+        self._configure(config)
 
     def sealer(self, app: Flask, *, compress: bool) -> Sealer | None:
         """The sealer of cookie values: it encrypts with the ``encrypt``
