@@ -14,7 +14,7 @@ from __future__ import annotations
 import typing as t
 import uuid
 
-from . import codec, cookies, merging, signals
+from . import codec, cookies, merging, migration, signals
 from .codec import MaxAge
 from .decide import Loaded, Requested, decide, detect_change
 from .exceptions import SessionTooLargeError
@@ -67,6 +67,7 @@ class SessionContext:
         "committed",
         "load_failed",
         "loaded",
+        "migrated",
         "options",
         "request",
         "requested",
@@ -86,6 +87,9 @@ class SessionContext:
         self.loaded: Loaded | None = None
         #: Loading raised: the session reads as new and is never saved.
         self.load_failed = False
+        #: The data came from Flask's own session cookie (``migrate_from``),
+        #: which the commit expires once the data is saved.
+        self.migrated = False
         #: What the view asked of the session.
         self.requested = Requested()
         #: The commit happens once per request.
@@ -241,7 +245,7 @@ class SessionContext:
         fresh = Loaded(
             is_new=True, max_age=self.options.max_age, signature=cookie.signature
         )
-        return fresh, {}
+        return fresh, self._carried_over()
 
     def _from_cookie_value(self, raw: str, signature: SignatureState) -> Found | None:
         """The session in a cookie's value; ``None`` (and a signal) when
@@ -305,7 +309,18 @@ class SessionContext:
             store_id=self.new_id(),
             signature=signature,
         )
-        return fresh, {}
+        return fresh, self._carried_over()
+
+    def _carried_over(self) -> Data:
+        """A new session's data: none, or with ``migrate_from="flask"`` what
+        a valid Flask session cookie of the request holds."""
+        if self.options.migrate_from is None:
+            return {}
+        data = migration.flask_session_data(self.app, self.request)
+        if data is None:
+            return {}
+        self.migrated = True
+        return data
 
     def _read_cookie(self) -> cookies.SignedCookie:
         """The signed cookie (payload or store id); a rejected one is signalled."""
@@ -533,6 +548,14 @@ class SessionContext:
             )
             return
         self._signal_saved(reason, store_id)
+        if self.migrated:
+            self._expire_flask_cookie(response)
+
+    def _expire_flask_cookie(self, response: Response) -> None:
+        """The data of Flask's cookie is saved in ours: expire Flask's (unless
+        it has our cookie's name, which the save has just replaced)."""
+        if migration.flask_cookie_name(self.app) != self.options.key:
+            migration.expire_flask_cookie(self.app, response)
 
     def _remove_emptied(self, writer: CookieWriter) -> None:
         """Expire the cookies of an emptied session and delete its entry."""

@@ -97,3 +97,4 @@ class KoaSessionOptions(t.TypedDict, total=False):
     keys: KeysOption
     digest: str
     flash_key: str
+    migrate_from: t.Literal["flask"] | None

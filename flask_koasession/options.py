@@ -218,6 +218,12 @@ def _compress(name: str, value: object) -> bool | str:
     invalid(name, value, 'expected "auto", True or False', TypeError)
 
 
+def _migrate_from(name: str, value: object) -> str | None:
+    if value is None or value == "flask":
+        return value
+    invalid(name, value, 'expected "flask" (Flask\'s built-in session) or None')
+
+
 def _store_factory(name: str, value: object) -> object:
     if isinstance(value, type) and not _takes_a_request(value):
         # A store class whose constructor takes no request (MemoryStore): a
@@ -485,6 +491,14 @@ class Options:
         _string(optional=False),
         "session key used by :func:`~flask_koasession.set_flash` and"
         " :func:`~flask_koasession.pop_flash`",
+        koa=None,
+    )
+    migrate_from: t.Literal["flask"] | None = option(
+        None,
+        _migrate_from,
+        '``"flask"``: a request with no session of ours but a valid Flask'
+        " session cookie (same secret key) gets its data, saved in our format,"
+        " and the old cookie expired (see :ref:`migrating-sessions`)",
         koa=None,
     )
 
