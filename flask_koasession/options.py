@@ -498,7 +498,7 @@ class Options:
         _migrate_from,
         '``"flask"``: a request with no session of ours but a valid Flask'
         " session cookie (same secret key) gets its data, saved in our format,"
-        " and the old cookie expired (see :ref:`migrating-sessions`)",
+        " and the old cookie expired (see :ref:`migrating <migrating-sessions>`)",
         koa=None,
     )
 
