@@ -89,12 +89,11 @@ def _boolean_or_none(name: str, value: object) -> bool | None:
 
 
 def _cookie_name(name: str, value: object) -> str:
-    if not isinstance(value, str) or not COOKIE_NAME.fullmatch(value):
-        invalid(
-            name,
-            value,
-            "expected a cookie name: letters, digits and !#$%&'*+-.^_`|~: only",
-        )
+    accepted = "expected a cookie name: letters, digits and !#$%&'*+-.^_`|~: only"
+    if not isinstance(value, str):
+        invalid(name, value, accepted, TypeError)
+    if not COOKIE_NAME.fullmatch(value):
+        invalid(name, value, accepted)
     return value
 
 

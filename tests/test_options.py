@@ -511,7 +511,7 @@ MISTAKES: list[tuple[str, dict[str, t.Any], type[Exception], list[str]]] = [
     ("key-space", {"key": "koa sess"}, ValueError, ["key", "'koa sess'", "letters"]),
     ("key-semicolon", {"key": "a;b"}, ValueError, ["key", "'a;b'", "letters"]),
     ("key-empty", {"key": ""}, ValueError, ["key", "''", "cookie name"]),
-    ("key-type", {"key": 5}, ValueError, ["key", "5", "cookie name"]),
+    ("key-type", {"key": 5}, TypeError, ["key", "5", "cookie name"]),
     # The message shows the keys as a tuple: "keys=()".
     ("keys-empty", {"keys": []}, ValueError, ["keys=", "non-empty list"]),
     ("keys-blank", {"keys": [""]}, ValueError, ["keys=", "''", "non-empty"]),
