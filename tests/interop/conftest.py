@@ -76,7 +76,8 @@ class ServerPool:
 
     def close(self) -> None:
         errors: list[BaseException] = []
-        for server in [*self._node.values(), *self._flask.values()]:
+        servers: list[harness.Server] = [*self._node.values(), *self._flask.values()]
+        for server in servers:
             try:
                 server.stop()
             except Exception as error:  # stop the others all the same
