@@ -1,9 +1,10 @@
-"""Fixtures for the interop tests: the Koa and Flask servers, a browser, Redis.
+"""Fixtures for the interop tests: the Node and Flask servers, a browser, Redis.
 
 Servers are started once per configuration for the whole test session (a
-configuration is the ``server.js`` environment, see harness.py) and stopped at
-its end. Redis comes from ``tests/conftest.py``'s ``redis_server``; the interop
-tests use their own database number on it.
+configuration is the environment of ``server.js`` or ``express_server.js``,
+see harness.py) and stopped at its end. Redis comes from
+``tests/conftest.py``'s ``redis_server``; the interop tests use their own
+database number on it.
 """
 
 from __future__ import annotations
@@ -34,22 +35,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.interop)
 
 
+_Node = t.TypeVar("_Node", bound=harness.NodeServer)
+
+
 class ServerPool:
-    """Koa and Flask servers by configuration, started on first use."""
+    """Koa, Express and Flask servers by configuration, started on first use."""
 
     def __init__(self) -> None:
-        self._koa: dict[tuple[tuple[str, str], ...], harness.KoaServer] = {}
+        self._node: dict[
+            tuple[type[harness.NodeServer], tuple[tuple[str, str], ...]],
+            harness.NodeServer,
+        ] = {}
         self._flask: dict[tuple[tuple[str, str], ...], harness.FlaskServer] = {}
 
     @staticmethod
     def _key(env: t.Mapping[str, str]) -> tuple[tuple[str, str], ...]:
         return tuple(sorted(env.items()))
 
+    def _start(self, kind: type[_Node], env: t.Mapping[str, str]) -> _Node:
+        key = (kind, self._key(env))
+        if key not in self._node:
+            self._node[key] = kind(env).start()
+        server = self._node[key]
+        assert isinstance(server, kind)
+        return server
+
     def koa(self, env: t.Mapping[str, str]) -> harness.KoaServer:
-        key = self._key(env)
-        if key not in self._koa:
-            self._koa[key] = harness.KoaServer(env).start()
-        return self._koa[key]
+        return self._start(harness.KoaServer, env)
+
+    def express(self, env: t.Mapping[str, str]) -> harness.ExpressServer:
+        """``express_server.js`` (Express with cookie-session) for ``env``."""
+        return self._start(harness.ExpressServer, env)
 
     def flask(self, env: t.Mapping[str, str]) -> harness.FlaskServer:
         key = self._key(env)
@@ -60,14 +76,15 @@ class ServerPool:
 
     def close(self) -> None:
         errors: list[BaseException] = []
-        for server in [*self._koa.values(), *self._flask.values()]:
+        servers: list[harness.Server] = [*self._node.values(), *self._flask.values()]
+        for server in servers:
             try:
                 server.stop()
             except Exception as error:  # stop the others all the same
                 errors.append(error)
             if isinstance(server, harness.FlaskServer):
                 close_app(server.app)
-        self._koa.clear()
+        self._node.clear()
         self._flask.clear()
         if errors:
             raise errors[0]

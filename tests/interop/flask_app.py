@@ -3,10 +3,11 @@
 :func:`create_app` takes the environment that configures ``server.js`` (``KEYS``,
 ``DIGEST``, ``KEY``, ``MAX_AGE``, ``ROLLING``, ``RENEW``, ``SIGNED``,
 ``SAME_SITE``, ``PREFIX``, ``REDIS_URL``, ``SEAL``) and builds the same app on
-flask-koasession, so one configuration drives both sides of a test. One extra
-variable is Flask's own: ``FLASK_KEYS_FROM_CONFIG=1`` gives the keys as
-``SECRET_KEY`` (the first) and ``SECRET_KEY_FALLBACKS`` (the rest) instead of
-``keys=[...]``.
+flask-koasession, so one configuration drives both sides of a test. ``SECURE``
+(a boolean) is the ``secure`` option, as in ``express_server.js``; server.js
+does not read it. One extra variable is Flask's own:
+``FLASK_KEYS_FROM_CONFIG=1`` gives the keys as ``SECRET_KEY`` (the first) and
+``SECRET_KEY_FALLBACKS`` (the rest) instead of ``keys=[...]``.
 
 Run it by hand with ``flask --app tests.interop.flask_app run``.
 """
@@ -74,6 +75,9 @@ def options_from_env(env: t.Mapping[str, str]) -> dict[str, t.Any]:
         options["signed"] = signed
     if env.get("SAME_SITE"):
         options["same_site"] = env["SAME_SITE"]
+    secure = _bool(env, "SECURE")
+    if secure is not None:
+        options["secure"] = secure
     if env.get("PREFIX"):
         options["prefix"] = env["PREFIX"]
     if env.get("SEAL"):

@@ -3,14 +3,17 @@
 - :func:`check_node_modules` makes sure ``npm ci`` was run in ``tests/interop``
   (it runs it only when ``KOA_INTEROP_NPM_CI=1`` asks it to; otherwise it fails
   with the command to run).
-- :class:`KoaServer` starts ``server.js`` with an environment, waits (bounded)
-  for its ``LISTENING <port>`` line and stops it with SIGTERM.
+- :class:`NodeServer` starts one of the Node.js apps here with an environment,
+  waits (bounded) for its ``LISTENING <port>`` line and stops it with SIGTERM:
+  :class:`KoaServer` is ``server.js`` (Koa with koa-session),
+  :class:`ExpressServer` is ``express_server.js`` (Express with
+  cookie-session).
 - :class:`FlaskServer` serves a Flask app with Werkzeug's threaded server in a
   background thread.
-- :class:`Browser` is one ``requests`` cookie jar that moves between the two
-  servers, as a browser moving between two services of one site: both listen on
+- :class:`Browser` is one ``requests`` cookie jar that moves between the
+  servers, as a browser moving between services of one site: all listen on
   127.0.0.1, and cookies ignore the port, so a cookie set by one is sent to the
-  other. It keeps a transcript of every exchange for failure messages.
+  others. It keeps a transcript of every exchange for failure messages.
 - :func:`keygrip_sign` signs as keygrip does, independently of the package, so
   tests can forge and check signatures.
 """
@@ -42,7 +45,6 @@ if t.TYPE_CHECKING:
 
 INTEROP_DIR = Path(__file__).resolve().parent
 NODE_MODULES = INTEROP_DIR / "node_modules"
-SERVER_JS = INTEROP_DIR / "server.js"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 10.0
@@ -118,14 +120,17 @@ def _stale_packages() -> list[str]:
     return stale
 
 
-class KoaServer:
-    """``tests/interop/server.js`` in a child process.
+class NodeServer:
+    """A Node.js app of ``tests/interop`` (:attr:`script`) in a child process.
 
-    :param env: its configuration (``KEYS``, ``MAX_AGE``, ``REDIS_URL``...; see
-        the top of server.js). ``PORT`` is always 0.
+    :param env: its configuration (``KEYS``, ``MAX_AGE``...; see the top of the
+        script). ``PORT`` is always 0.
     """
 
-    name = "koa"
+    #: The side's name in transcripts.
+    name = "node"
+    #: The file in ``tests/interop`` that Node runs.
+    script = ""
 
     def __init__(self, env: t.Mapping[str, str]) -> None:
         self.env = dict(env)
@@ -137,11 +142,11 @@ class KoaServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> KoaServer:
+    def start(self) -> t.Self:
         check_node_modules()
         env = {**os.environ, **self.env, "PORT": "0"}
         self._process = subprocess.Popen(
-            [node_binary(), str(SERVER_JS)],
+            [node_binary(), str(INTEROP_DIR / self.script)],
             cwd=INTEROP_DIR,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -167,7 +172,7 @@ class KoaServer:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise HarnessError(
-                        f"server.js did not print LISTENING in {START_TIMEOUT} s;"
+                        f"{self.script} did not print LISTENING in {START_TIMEOUT} s;"
                         f" stderr:\n{self.stderr()}"
                     )
                 if not selector.select(remaining):
@@ -176,7 +181,7 @@ class KoaServer:
                 if not chunk:
                     self._process.wait(STOP_TIMEOUT)
                     raise HarnessError(
-                        f"server.js exited ({self._process.returncode}) before"
+                        f"{self.script} exited ({self._process.returncode}) before"
                         f" listening; env {self.env}; stderr:\n{self.stderr()}"
                     )
                 buffer += chunk
@@ -206,7 +211,21 @@ class KoaServer:
             self._stderr.close()
 
     def __repr__(self) -> str:
-        return f"<KoaServer {self.url} {self.env}>"
+        return f"<{type(self).__name__} {self.url} {self.env}>"
+
+
+class KoaServer(NodeServer):
+    """``server.js``: Koa 3 with koa-session 7 (and koa-redis in store mode)."""
+
+    name = "koa"
+    script = "server.js"
+
+
+class ExpressServer(NodeServer):
+    """``express_server.js``: Express with cookie-session."""
+
+    name = "express"
+    script = "express_server.js"
 
 
 class FlaskServer:
@@ -247,7 +266,7 @@ class FlaskServer:
         return f"<FlaskServer {self.url} {self.env}>"
 
 
-Server = KoaServer | FlaskServer
+Server = NodeServer | FlaskServer
 
 
 @dataclass
@@ -296,17 +315,20 @@ class Browser:
         cookie: str | None = None,
         allow_redirects: bool = True,
         expect: int | None = 200,
+        headers: t.Mapping[str, str] | None = None,
     ) -> requests.Response:
         """GET ``path`` on ``server`` with the jar's cookies.
 
         :param cookie: send exactly this ``Cookie`` header, bypassing the jar
             (which then neither sends nor receives cookies for this request).
         :param expect: the status to assert (``None``: any).
+        :param headers: more request headers (``X-Forwarded-Proto``...).
         """
         if cookie is None:
             response = self.session.get(
                 server.url + path,
                 params=params,
+                headers=headers,
                 allow_redirects=allow_redirects,
                 timeout=REQUEST_TIMEOUT,
             )
@@ -315,7 +337,11 @@ class Browser:
                 response = bare.get(
                     server.url + path,
                     params=params,
-                    headers={"Cookie": cookie, "Connection": "close"},
+                    headers={
+                        **(headers or {}),
+                        "Cookie": cookie,
+                        "Connection": "close",
+                    },
                     allow_redirects=False,
                     timeout=REQUEST_TIMEOUT,
                 )
