@@ -17,7 +17,7 @@ from . import codec
 from .exceptions import warn_config
 from .options import OPTIONS, Check, Options, invalid
 from .sealing import require_cryptography
-from .stores.base import is_conditional
+from .stores.base import capabilities, is_conditional
 from .stores.urls import hide_password, store_from_url
 
 if t.TYPE_CHECKING:
@@ -113,9 +113,10 @@ def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
     """
     given = _merge(sources)
     checked = _checked(given)
-    store = checked.get("store")
-    if isinstance(store, str):
-        checked["store"] = _store_from_url(given["store"][0], store)
+    for name in ("store", "registry"):
+        url = checked.get(name)
+        if isinstance(url, str):
+            checked[name] = _store_from_url(given[name][0], url)
     options = Options(**checked)
     _check_together(options)
     _warn_unlikely(given)
@@ -185,6 +186,36 @@ def _check_together(options: Options) -> None:
             "KoaSession option external_key needs a store: the external key is a"
             " store id. Add store=... (or store_factory=...)."
         )
+    _check_user_index(options)
+
+
+def _check_user_index(options: Options) -> None:
+    """``user_id_key`` needs a store that indexes sessions by user."""
+    if options.registry is not None and not capabilities(options.registry).indexes:
+        invalid(
+            "registry",
+            options.registry,
+            "expected a store that indexes sessions by user (SessionIndex: the"
+            " built-in stores do), or its URL",
+            TypeError,
+        )
+    if options.user_id_key is None or options.registry is not None:
+        return
+    if options.store is not None and capabilities(options.store).indexes:
+        return
+    where = (
+        "the store has no SessionIndex"
+        if options.store is not None
+        else "with store_factory the store changes per request"
+        if options.store_factory is not None
+        else "cookie sessions keep nothing on the server"
+    )
+    raise ValueError(
+        f"KoaSession option user_id_key={options.user_id_key!r} needs a place to"
+        f" keep each user's sessions, and {where}: give"
+        ' registry="redis://..." (or "sqlite:///sessions.db", a RedisStore,'
+        " an SQLAlchemyStore), or a built-in store as the store."
+    )
 
 
 #: A ``maxAge`` under this (a minute, in ms) was most likely meant in seconds.

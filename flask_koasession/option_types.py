@@ -98,3 +98,7 @@ class KoaSessionOptions(t.TypedDict, total=False):
     digest: str
     flash_key: str
     migrate_from: t.Literal["flask"] | None
+    user_id_key: str | None
+    registry: StoreOption
+    track_ip: bool
+    absolute_max_age: int | float | datetime.timedelta | None

@@ -217,6 +217,14 @@ def _compress(name: str, value: object) -> bool | str:
     invalid(name, value, 'expected "auto", True or False', TypeError)
 
 
+def _absolute_max_age(name: str, value: object) -> MaxAge | None:
+    if value is None:
+        return None
+    if value == "session":
+        invalid(name, value, "expected seconds or a datetime.timedelta, or None")
+    return normalize_max_age(value, name, unit="s")
+
+
 def _migrate_from(name: str, value: object) -> str | None:
     if value is None or value == "flask":
         return value
@@ -498,6 +506,37 @@ class Options:
         '``"flask"``: a request with no session of ours but a valid Flask'
         " session cookie (same secret key) gets its data, saved in our format,"
         " and the old cookie expired (see :ref:`migrating <migrating-sessions>`)",
+        koa=None,
+    )
+    user_id_key: str | None = option(
+        None,
+        _string(optional=True),
+        'the session key that names the user (``"_user_id"`` for'
+        " Flask-Login): keeps each user's sessions listed, to end them (see"
+        " :doc:`users`); ``None``: off",
+        koa=None,
+    )
+    registry: SessionStore | None = option(
+        None,
+        _store,
+        "where ``user_id_key`` keeps its index: a store with"
+        " :class:`~flask_koasession.stores.SessionIndex`, or its URL;"
+        " ``None``: the session store (needed in cookie mode, see :doc:`users`)",
+        koa=None,
+    )
+    track_ip: bool = option(
+        False,
+        _boolean,
+        "with ``user_id_key``: keep each session's client IP address in the"
+        " index (personal data: off by default)",
+        koa=None,
+    )
+    absolute_max_age: MaxAge | None = option(
+        None,
+        _absolute_max_age,
+        "seconds or a :class:`~datetime.timedelta`: a session ends this long"
+        " after it was created, whatever ``rolling`` and ``renew`` do;"
+        " ``None``: no absolute limit",
         koa=None,
     )
 

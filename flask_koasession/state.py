@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from . import flask_settings
+from . import flask_settings, users
 from .cookies import CookieCodec, KeyRing, Keys
 from .option_sources import given_options, parse_options
 from .sealing import Sealer
@@ -15,7 +15,7 @@ if t.TYPE_CHECKING:
     from flask import Flask
     from flask.config import Config
 
-    from .stores.base import StoreCapabilities
+    from .stores.base import SessionIndex, StoreCapabilities
 
 
 #: ``app.config`` key holding a dict of options.
@@ -78,6 +78,16 @@ class KoaSessionState:
         self.store_capabilities: StoreCapabilities | None = (
             None if options.store is None else capabilities(options.store)
         )
+        #: When this process last wrote each session's ``last_seen``.
+        self.seen_times = users.SeenTimes()
+        #: Where ``user_id_key`` keeps each user's sessions: the ``registry``
+        #: option, else the store; ``None`` when the option is off.
+        self.registry: SessionIndex | None = None
+        if options.user_id_key is not None:
+            self.registry = t.cast(
+                "SessionIndex",
+                options.registry if options.registry is not None else options.store,
+            )
         # By whether it compresses: the keys the sealer was made from, and
         # the sealer: one tuple, so a thread never sees one without the other
         # while the keys rotate.
