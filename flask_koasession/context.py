@@ -18,6 +18,7 @@ from . import codec, cookies, merging, migration, signals, users
 from .codec import MaxAge
 from .decide import Loaded, Requested, decide, detect_change
 from .exceptions import SessionTooLargeError
+from .flask_settings import WATCHED
 from .grammar import COOKIE_OCTETS_IN_WORDS, MAX_ID_LENGTH, not_cookie_octets
 from .sealing import SealError
 from .state import CONFIG_KEY
@@ -211,15 +212,12 @@ class SessionContext:
         try:
             # Flask's settings (and KOA_SESSION) changed since the options were
             # made: made again, as Flask reads its settings on every request.
-            # Compared by C code alone, about 0.3 µs a load.
+            # Compared by C code alone (flask_settings.snapshot, inline),
+            # about 0.4 µs a load.
             state, config = self.state, self.app.config
-            try:
-                current = state.watched(config) == state.snapshot and (
-                    config.get(CONFIG_KEY) == state.config_options
-                )
-            except KeyError:  # a setting deleted from the config
-                current = False
-            if not current:
+            if tuple(map(config.get, WATCHED)) != state.snapshot or (
+                config.get(CONFIG_KEY) != state.config_options
+            ):
                 state.reconfigure(config)
                 self.options = state.options
             if self.store is not None:

@@ -44,10 +44,6 @@ class KoaSessionState:
         self._given = given
         self._configure(config)
 
-    #: The values of Flask's settings in a config, compared with
-    #: :attr:`snapshot` on each session load (C code alone, about 0.3 µs).
-    watched = staticmethod(flask_settings.watched)
-
     def _configure(self, config: Config) -> None:
         shared, own = self._given
         sources = (

@@ -386,3 +386,20 @@ def test_settings_unchanged_after_set_up_are_silent() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert app.test_client().get("/").text == "written"
+
+
+@pytest.mark.parametrize("missing", [None, "SESSION_COOKIE_PARTITIONED"])
+def test_unchanged_settings_keep_the_options_and_the_store(missing: str | None) -> None:
+    # Made again only on a change: a store from a URL (here a MemoryStore)
+    # lives as long as the options. Flask 3.0's config has no
+    # SESSION_COOKIE_PARTITIONED: that is no change either.
+    app = _app()
+    if missing is not None:
+        del app.config[missing]
+    KoaSession(app, store="memory")
+    state = app.extensions["koasession"]
+    options = state.options
+    client = app.test_client()
+    assert [client.get("/").text for _ in range(3)] == ["written"] * 3
+    assert state.options is options
+    assert client.get("/read").text == "42"  # the same store all along
