@@ -148,6 +148,10 @@ def test_every_declared_option_is_in_the_table_above() -> None:
         "remove_empty",
         "flash_key",
         "migrate_from",
+        "user_id_key",
+        "registry",
+        "track_ip",
+        "absolute_max_age",
     ]
 
 

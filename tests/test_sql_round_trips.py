@@ -49,7 +49,9 @@ def counted(request: pytest.FixtureRequest, tmp_path: t.Any) -> t.Iterator[Count
         def count(block: t.Callable[[], object]) -> list[str]:
             relay.reset()
             block()
-            return list(relay.messages)
+            # psycopg prepares a statement on its fifth run on a connection:
+            # a round trip of the driver's, once, not the store's.
+            return [kind for kind in relay.messages if kind != "PREPARE"]
 
     else:
         store = SQLAlchemyStore(tmp_path / "trips.db", table=table)
@@ -69,6 +71,13 @@ def app(request: pytest.FixtureRequest, counted: Counted) -> flask.Flask:
     return round_trip_app(counted.store, merge=request.param)
 
 
+#: The statements of a merged login and logout.
+MERGED_EXTRA = {
+    "/login": ["SELECT", "INSERT|UPDATE", "INSERT", "DELETE"],
+    "/logout": ["SELECT", "DELETE", "SELECT"],
+}
+
+
 @pytest.mark.parametrize(
     ("path", "statements"),
     [
@@ -86,6 +95,10 @@ def test_one_statement_per_store_call(
     client: FlaskClient = app.test_client()
     if path != "/new":
         client.get("/new")
+    if app.extensions["koasession"].options.merge:
+        # With merged saves a login first writes the way from its old id to
+        # its new one, and a logout reads it (merging.MOVE_WINDOW).
+        statements = MERGED_EXTRA.get(path, statements)
     seen = counted.count(lambda: client.get(path))
     # A merged save UPDATEs the row it loaded; a whole-entry one upserts.
     assert len(seen) == len(statements)
