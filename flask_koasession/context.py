@@ -661,7 +661,8 @@ class SessionContext:
         if own.user is None or own.handle is None:
             return
         moved = own.handle != loaded.handle or store_id != loaded.store_id
-        if moved or self.state.seen_times.due(own.handle, now):
+        due = self.state.seen_times.due(own.handle, now)  # and taken as seen
+        if moved or due:
             found = users.record(
                 self.request,
                 store_id=store_id,
