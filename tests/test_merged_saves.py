@@ -301,6 +301,25 @@ def test_a_login_that_loses_to_a_logout_creates_nothing(store: t.Any) -> None:
     assert data_of(app, cookie) is None
 
 
+def test_a_logout_that_loaded_before_a_login_wins_over_it(store: t.Any) -> None:
+    # The reverse order: the logout loaded the session, the login moved it to
+    # a new id and committed, then the logout commits. The logout ends the
+    # login's new entry too: whichever response the browser keeps, the old
+    # id and the new one open nothing.
+    app = make_app(store)
+    cookie = new_session(app, cart="apple")
+    logout = Pending(app, cookie)
+    logout.session.destroy()
+    login = Pending(app, cookie)
+    login.session["user"] = "alice"
+    login.session.regenerate()
+    new_cookie = cookie_header(login.save())
+    assert data_of(app, new_cookie) == {"cart": "apple", "user": "alice"}
+    logout.save()
+    assert data_of(app, new_cookie) is None
+    assert data_of(app, cookie) is None
+
+
 def test_a_new_session_never_takes_an_existing_id(store: t.Any) -> None:
     app = make_app(store, genid=lambda request: "the-only-id")
     cookie = new_session(app, user="alice")
