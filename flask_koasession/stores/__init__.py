@@ -19,6 +19,7 @@ from .base import (
     ConditionalStore,
     Entry,
     MovingStore,
+    SessionIndex,
     SessionStore,
     is_conditional,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "Entry",
     "MemoryStore",
     "MovingStore",
+    "SessionIndex",
     "RedisStore",
     "SQLAlchemyStore",
     "SessionStore",
