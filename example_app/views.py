@@ -34,6 +34,11 @@ if t.TYPE_CHECKING:
 
 bp = Blueprint("pages", __name__)
 
+#: Where the seed keeps the user (``ctx.session.userId``), which ``/login``
+#: and ``/set`` write: the extension's ``user_id_key``, so that each user's
+#: sessions are listed on ``/sessions``.
+USER_ID_KEY = "userId"
+
 #: The longest user id accepted: a session cookie holds about 4 KB.
 MAX_USER_ID = 64
 
@@ -73,7 +78,7 @@ def views() -> t.Any:
 def set_user() -> t.Any:
     if request.method == "GET":
         return form_page("set.html", "POST /set with userId")
-    session["userId"] = user_id_from_form()
+    session[USER_ID_KEY] = user_id_from_form()
     if wants_html():
         set_flash("UserId set in session")
         return redirect(url_for(".get_user"), 303)
@@ -82,7 +87,7 @@ def set_user() -> t.Any:
 
 @bp.get("/get")
 def get_user() -> t.Any:
-    user_id = session.get("userId")
+    user_id = session.get(USER_ID_KEY)
     if wants_html():
         return render_template("get.html", user_id=user_id)
     return text(f"User ID: {user_id}")
@@ -98,7 +103,7 @@ def login() -> t.Any:
     previous_id = session.external_key
     session.regenerate()
     new_csrf_secret()  # a new user behind the session: a new token
-    session["userId"] = user_id
+    session[USER_ID_KEY] = user_id
     session["role"] = "admin"
     session["login"] = {
         "previous_id": previous_id,
