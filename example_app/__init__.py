@@ -3,8 +3,9 @@
 Run it with ``./scripts/run-example`` (or ``flask --app example_app run``) and
 open http://127.0.0.1:5000. Every route of koa-session's example keeps its
 path: ``/`` (a view counter), ``/set``, ``/get``, ``/logout``, ``/flash`` and
-``/show-flash``, plus ``/login`` (a new session id on login) and
-``/session`` (the session as the server sees it). A browser gets HTML pages;
+``/show-flash``, plus ``/login`` (a new session id on login), ``/session``
+(the session as the server sees it) and ``/sessions`` (the user's sessions,
+each of which can be logged out from there). A browser gets HTML pages;
 ``curl`` gets the example's plain text (``curl localhost:5000/`` says
 ``1 views``).
 
@@ -28,7 +29,7 @@ from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from flask_koasession import KoaSession
+from flask_koasession import KoaSession, session
 from flask_koasession.stores import MemoryStore, SessionIndex
 from flask_koasession.stores.urls import hide_password
 
@@ -160,6 +161,12 @@ def _layout_context() -> dict[str, t.Any]:
             ("pages.flash_message", "Flash"),
             ("pages.show_flash", "Show flash"),
             ("pages.session_page", "Session"),
+            # Only for a logged-in user: the page is theirs.
+            *(
+                [("pages.sessions_page", "Your sessions")]
+                if session.get(USER_ID_KEY) is not None
+                else []
+            ),
         ],
     }
 
