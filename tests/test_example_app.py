@@ -523,7 +523,8 @@ def test_sessions_lists_the_users_browsers_and_marks_this_one(
     assert page.count("Log out this device") == 1
     assert 'action="/sessions/revoke-others"' in page
     assert page.count('name="csrf_token"') == 2  # each form carries its token
-    assert re.search(r"<time datetime=\"[0-9T:+-]+\">\d{4}-\d\d-\d\d [0-9:]+ UTC", page)
+    stamp = r'<time datetime="[0-9T:+-]+"><span>[0-9-]{10}</span> <span>[0-9:]{8} UTC<'
+    assert len(re.findall(stamp, page)) == 6  # created, last seen, expires: 2 rows
 
 
 def test_log_out_one_device(sessions_app: Flask) -> None:
