@@ -449,11 +449,19 @@ def test_the_signal_log_keeps_the_most_recent_visitors_only() -> None:
 # -- /sessions: the user's sessions, each of which can be logged out --------------
 
 
-@pytest.fixture(params=["", "memory"], ids=["cookie", "store"])
-def sessions_app(request: pytest.FixtureRequest) -> Flask:
-    """The example app in cookie mode (the index in a registry of its own)
-    and in store mode (the index in the MemoryStore)."""
-    return create_app({"TESTING": True, "KOA_SESSION_STORE": request.param})
+@pytest.fixture(params=["cookie", "memory", "sqlite"])
+def sessions_app(request: pytest.FixtureRequest, tmp_path: Path) -> t.Iterator[Flask]:
+    """The example app in cookie mode (the index in a registry of its own),
+    with a MemoryStore (the index in the store) and with an SQLite store
+    (which keeps no index: a registry beside it)."""
+    url = {"cookie": "", "memory": "memory"}.get(
+        request.param, f"sqlite:///{tmp_path / 'sessions.db'}"
+    )
+    app = create_app({"TESTING": True, "KOA_SESSION_STORE": url})
+    yield app
+    store = app.extensions["example_app"].store
+    if hasattr(store, "close"):
+        store.close()
 
 
 def browser_as(app: Flask, user_agent: str, user_id: str | None = None) -> FlaskClient:
