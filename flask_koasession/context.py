@@ -12,7 +12,6 @@ is a thin face on it.
 from __future__ import annotations
 
 import typing as t
-import uuid
 
 from . import codec, cookies, merging, migration, signals, users
 from .codec import MaxAge
@@ -188,8 +187,8 @@ class SessionContext:
         genid = self.options.genid
         if genid is None:
             # Nothing to check: prefix was at set-up, and a UUID's 36
-            # characters are letters, digits and dashes.
-            return (self.options.prefix or "") + str(uuid.uuid4())
+            # characters (or express-session's 32) are cookie-safe.
+            return (self.options.prefix or "") + str(self.state.make_id())
         return check_new_id(genid(self.request))
 
     # -- loading (koa's initFromCookie and initFromExternal) ------------------
