@@ -142,7 +142,15 @@ class ExpressPayloads:
         return text, float(max(1, math.ceil((expire - now_ms()) / 1000)))
 
     def decode_entry(self, text: str | bytes) -> dict[str, t.Any] | None:
-        """A session as express-session wrote it, as a koa payload."""
+        """A session as express-session wrote it, as a koa payload.
+
+        Its max age is the entry's ``cookie.originalMaxAge`` (which
+        express-session lets drift a millisecond or two below the app's).
+        Its stored ``cookie.expires`` is not an expiry: express-session
+        pushes the key's TTL forward on every read (connect-redis's
+        ``touch``) and leaves the text as it was, so only Redis's TTL ends
+        a session, on both sides.
+        """
         stored = decode_payload(text)
         if stored is None:
             return None
@@ -150,11 +158,10 @@ class ExpressPayloads:
         if not isinstance(cookie, dict):
             return stored  # no cookie: the configured max age
         kept = cookie.get("originalMaxAge")
-        expires = _epoch_ms(cookie.get("expires"))
-        if is_number(kept) and expires is not None and t.cast(float, kept) > 0:
-            return {**stored, "_expire": expires, "_maxAge": int(t.cast(float, kept))}
-        if kept is None and expires is None:
+        if kept is None:
             return {**stored, "_session": True}
+        if is_number(kept) and t.cast(float, kept) >= 1:
+            return {**stored, "_maxAge": int(t.cast(float, kept))}
         return stored  # damaged bookkeeping: the configured max age
 
 
@@ -175,15 +182,3 @@ def _iso(epoch_ms: float) -> str:
     """``Date.prototype.toISOString()``: UTC, milliseconds, ``Z``."""
     moment = datetime.datetime.fromtimestamp(epoch_ms / 1000, datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _epoch_ms(value: object) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return int(moment.timestamp() * 1000)

@@ -209,3 +209,27 @@ def test_an_express_store_object(redis_server: RedisServer) -> None:
 
     client = app.test_client()
     assert [client.get("/").text for _ in range(2)] == ["1", "2"]
+
+
+def test_a_stale_expires_in_a_live_entry_is_no_expiry(
+    redis_server: RedisServer, client_redis: redis.Redis[bytes]
+) -> None:
+    # express-session touches the key's TTL on each read and leaves the text:
+    # its cookie.expires lags behind, and only the TTL ends a session.
+    session_id = "AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+    entry = {
+        "cookie": {
+            "originalMaxAge": 3_599_999,  # drifted, as express-session lets it
+            "expires": "2000-01-01T00:00:00.000Z",
+            "httpOnly": True,
+            "path": "/",
+        },
+        "views": 1,
+    }
+    client_redis.set(f"sess:{session_id}", json.dumps(entry), ex=3600)
+    client = express_app(redis_server).test_client()
+    client.set_cookie("connect.sid", "s:" + cookie_signature(session_id))
+    assert client.get("/count").text == "2"
+    saved = json.loads(client_redis.get(f"sess:{session_id}") or "")
+    assert saved["cookie"]["originalMaxAge"] == 3_599_999
+    assert saved["cookie"]["expires"] > "2026"
