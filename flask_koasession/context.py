@@ -12,7 +12,6 @@ is a thin face on it.
 from __future__ import annotations
 
 import typing as t
-import uuid
 
 from . import codec, cookies, merging, migration, signals, users
 from .codec import MaxAge
@@ -29,7 +28,7 @@ if t.TYPE_CHECKING:
     from flask import Flask, Request, Response
     from flask.sessions import SessionMixin
 
-    from .cookies import CookieWriter, Keygrip, SignatureState
+    from .cookies import CookieWriter, SignatureState, Signer
     from .decide import Change, Reason
     from .options import Options
     from .sealing import Sealer
@@ -61,8 +60,8 @@ class SessionContext:
     # functools.cached_property takes a lock on Python 3.11.
     __slots__ = (
         "_capabilities",
-        "_keygrip",
         "_sealer",
+        "_signer",
         "_store",
         "app",
         "committed",
@@ -102,7 +101,7 @@ class SessionContext:
         # Each found on first use.
         self._store: t.Any = _UNSET
         self._capabilities: t.Any = _UNSET
-        self._keygrip: t.Any = _UNSET
+        self._signer: t.Any = _UNSET
         self._sealer: t.Any = _UNSET
 
     # -- what the request's session work needs, each found once ---------------
@@ -131,16 +130,17 @@ class SessionContext:
         return found
 
     @property
-    def keygrip(self) -> Keygrip | None:
-        """The signer, ``None`` when cookies are unsigned. The keys are read
-        from the config once per request.
+    def signer(self) -> Signer | None:
+        """The signer of the session cookie (koa's keygrip, or
+        express-session's), ``None`` when cookies are unsigned. The keys are
+        read from the config once per request.
 
         :raise RuntimeError: when signing is on and no key is configured.
         """
-        keygrip: Keygrip | None = self._keygrip
-        if keygrip is _UNSET:
-            keygrip = self._keygrip = self.state.key_ring.keygrip(self.app)
-        return keygrip
+        signer: Signer | None = self._signer
+        if signer is _UNSET:
+            signer = self._signer = self.state.key_ring.signer(self.app)
+        return signer
 
     @property
     def sealer(self) -> Sealer | None:
@@ -187,8 +187,8 @@ class SessionContext:
         genid = self.options.genid
         if genid is None:
             # Nothing to check: prefix was at set-up, and a UUID's 36
-            # characters are letters, digits and dashes.
-            return (self.options.prefix or "") + str(uuid.uuid4())
+            # characters (or express-session's 32) are cookie-safe.
+            return (self.options.prefix or "") + str(self.state.make_id())
         return check_new_id(genid(self.request))
 
     # -- loading (koa's initFromCookie and initFromExternal) ------------------
@@ -322,7 +322,7 @@ class SessionContext:
 
     def _read_cookie(self) -> cookies.SignedCookie:
         """The signed cookie (payload or store id); a rejected one is signalled."""
-        cookie = cookies.read(self.request, self.options.key, self.keygrip)
+        cookie = cookies.read(self.request, self.options.key, self.signer)
         if cookie.rejected is not None:
             self._invalid(None, None, cookie.rejected)
         return cookie
@@ -799,7 +799,7 @@ class SessionContext:
 
     def _writer(self, response: Response) -> CookieWriter:
         return cookies.CookieWriter(
-            response, self.request, self.options, self.keygrip, self.app
+            response, self.request, self.options, self.signer, self.app
         )
 
     def _signal_saved(self, reason: Reason, store_id: str | None) -> None:

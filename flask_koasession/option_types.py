@@ -97,6 +97,7 @@ class KoaSessionOptions(t.TypedDict, total=False):
     keys: KeysOption
     digest: str
     flash_key: str
+    wire: t.Literal["koa", "express-session"]
     migrate_from: t.Literal["flask"] | None
     user_id_key: str | None
     registry: StoreOption

@@ -28,6 +28,8 @@ from .grammar import (
     COOKIE_NAME,
     COOKIE_OCTETS_IN_WORDS,
     MAX_PREFIX_LENGTH,
+    UID_SAFE_24,
+    UUID4,
     id_pattern,
     not_cookie_octets,
 )
@@ -223,6 +225,12 @@ def _absolute_max_age(name: str, value: object) -> MaxAge | None:
     if value == "session":
         invalid(name, value, "expected seconds or a datetime.timedelta, or None")
     return normalize_max_age(value, name, unit="s")
+
+
+def _wire(name: str, value: object) -> str:
+    if value == "koa" or value == "express-session":
+        return str(value)
+    invalid(name, value, 'expected "koa" or "express-session"')
 
 
 def _migrate_from(name: str, value: object) -> str | None:
@@ -500,6 +508,14 @@ class Options:
         " :func:`~flask_koasession.pop_flash`",
         koa=None,
     )
+    wire: t.Literal["koa", "express-session"] = option(
+        "koa",
+        _wire,
+        '``"express-session"``: share sessions with an Express app that uses'
+        " express-session and connect-redis (its ``connect.sid`` cookie, its"
+        ' Redis entries; see :doc:`express`); ``"koa"``: koa-session\'s',
+        koa=None,
+    )
     migrate_from: t.Literal["flask"] | None = option(
         None,
         _migrate_from,
@@ -551,7 +567,10 @@ class Options:
     def id_pattern(self) -> re.Pattern[str]:
         """What a store id that comes with a request must match to be looked
         up (see :func:`.grammar.id_pattern`)."""
-        return id_pattern(self.prefix, default_genid=self.genid is None)
+        if self.genid is not None:
+            return id_pattern(self.prefix, None)
+        made = UID_SAFE_24 if self.wire == "express-session" else UUID4
+        return id_pattern(self.prefix, made)
 
     @property
     def default_codec(self) -> bool:

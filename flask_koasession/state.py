@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 import typing as t
+import uuid
 
 from . import flask_settings, users
-from .cookies import CookieCodec, KeyRing, Keys
+from .cookies import CookieCodec, Keygrip, KeyRing, Keys, Signer
 from .option_sources import given_options, parse_options
 from .sealing import Sealer
 from .stores.base import capabilities
@@ -67,8 +68,16 @@ class KoaSessionState:
         self.options = options
         #: Payloads to cookie values and back, as the options say.
         self.cookie_codec = CookieCodec(options)
+        signer: t.Callable[[Keys, str], Signer] = Keygrip
+        #: Makes a new store id (with the default ``genid``).
+        self.make_id: t.Callable[[], object] = uuid.uuid4
+        if options.wire == "express-session":
+            from . import express  # it needs the [redis] extra
+
+            signer, self.make_id = express.ExpressSigner, express.new_id
+            t.cast("express.ExpressPayloads", options.store).bind_cookie(options)
         #: The secret keys and the signer made of them.
-        self.key_ring = KeyRing(options)
+        self.key_ring = KeyRing(options, signer)
         #: What the ``store`` option's store can do, found once; ``None`` in
         #: cookie mode or with ``store_factory`` (found per request then).
         self.store_capabilities: StoreCapabilities | None = (

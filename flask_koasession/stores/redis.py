@@ -20,10 +20,9 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "RedisStore needs the redis package: pip install 'flask-koasession[redis]'"
     ) from error
 
-from ..codec import dumps_json
 from ..exceptions import SessionStoreError
 from .base import Swapped, create_then_delete
-from .text import ConditionalTextStore, found_entry, ttl_seconds
+from .text import ConditionalTextStore
 
 if t.TYPE_CHECKING:
     from ..codec import MaxAge
@@ -361,11 +360,11 @@ class RedisStore(ConditionalTextStore):
         script = self._move_script
         if script is None:
             return create_then_delete(self, key, data, max_age, old_key, version)
-        ttl = ttl_seconds(max_age, self.session_ttl)
+        text, ttl = self.encode_entry(data, max_age)
         ex = "" if ttl is None else str(math.ceil(ttl))
         keys = [self.prefix + key, self.prefix + old_key]
         try:
-            outcome = script(keys=keys, args=(dumps_json(data), ex, version))
+            outcome = script(keys=keys, args=(text, ex, version))
         except UnicodeDecodeError:
             return None  # decode_responses=True and the value is not UTF-8
         except _ERRORS as error:
@@ -384,7 +383,7 @@ class RedisStore(ConditionalTextStore):
             return False
         if isinstance(outcome, int):
             return True
-        return found_entry(outcome)
+        return self.entry_of(outcome)
 
     def destroy(self, key: str) -> None:
         """Delete the entry of ``key`` if it holds a string, as sessions do.
