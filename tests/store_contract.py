@@ -666,6 +666,18 @@ class IndexContract:
         assert store.index_session("u2", "rolled-over", {"n": 1}, 1)
         assert store.indexed_sessions("u2") == {"rolled-over": {"n": 1}}
 
+    def test_concurrent_first_index_of_one_handle(self, store: t.Any) -> None:
+        # Calls that all find no entry, and insert or meet the one another
+        # call made: each one indexes.
+        def work(worker: int) -> bool:
+            indexed: bool = store.index_session("u1", "new", {"w": worker}, LONG)
+            return indexed
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            outcomes = list(pool.map(work, range(8)))
+        assert outcomes == [True] * 8
+        assert list(store.indexed_sessions("u1")) == ["new"]
+
     def test_concurrent_index_and_end_never_resurrect(self, store: t.Any) -> None:
         # Requests in flight save a session (index_session, in a loop) while
         # two "log out everywhere" end it. An index that began after an end
@@ -725,7 +737,7 @@ class IndexContract:
             for thread in threads:
                 thread.join(timeout=120)
                 assert not thread.is_alive()
-            assert errors == []
+            assert errors == [], errors
             assert late == [], f"round {number}: indexed after the end returned"
             assert sorted(ends) == [False, True], f"round {number}: {ends}"
             assert store.user_of(handle) is None, f"round {number}: resurrected"
@@ -748,7 +760,7 @@ class PortableSQLAlchemyStore(SQLAlchemyStore):
     single_statement_swap_dialects = frozenset()
 
 
-class SQLContract(ConditionalContract):
+class SQLContract(ConditionalContract, IndexContract):
     """SQLAlchemyStore on some database; subclasses give ``database_url``."""
 
     @pytest.fixture
@@ -781,6 +793,7 @@ class SQLContract(ConditionalContract):
 
         yield make
         for store in reversed(made):  # borrowers of an engine before its owner
+            store.index_table.drop(store.engine, checkfirst=True)
             store.table.drop(store.engine, checkfirst=True)
             store.close()
 
@@ -966,3 +979,95 @@ class SQLContract(ConditionalContract):
                 SQLAlchemyStore(engine, table="")
         finally:
             engine.dispose()
+
+    # -- the user index ----------------------------------------------------------
+
+    def index_rows(self, store: SQLAlchemyStore) -> list[tuple[t.Any, ...]]:
+        query = sa.select(store.index_table).order_by(store.index_table.c.handle)
+        with store.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(query)]
+
+    def test_creates_the_index_table_when_made(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        store = make_store()
+        name = store.index_table.name
+        assert name == f"{store.table.name}_users"
+        inspector = sa.inspect(store.engine)
+        columns = {column["name"]: column for column in inspector.get_columns(name)}
+        assert list(columns) == ["handle", "user_id", "record", "expires_at", "ended"]
+        assert [name for name, column in columns.items() if column["nullable"]] == [
+            "record",
+            "expires_at",
+        ]
+        assert inspector.get_pk_constraint(name)["constrained_columns"] == ["handle"]
+        indexed = [index["column_names"] for index in inspector.get_indexes(name)]
+        assert sorted(indexed) == [["expires_at"], ["user_id"]]
+
+    def test_create_table_makes_the_index_table(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        store = make_store(create_table=False)
+        with pytest.raises(SessionStoreError) as caught:
+            store.index_session("u1", "h1", RECORD, LONG)
+        assert (caught.value.operation, caught.value.key) == ("index_session", "h1")
+        assert not sa.inspect(store.engine).has_table(store.index_table.name)
+        store.create_table()
+        assert sa.inspect(store.engine).has_table(store.index_table.name)
+        assert store.index_session("u1", "h1", RECORD, LONG)
+        store.create_table()  # again: nothing happens
+        assert store.indexed_sessions("u1") == {"h1": RECORD}
+
+    def test_index_row_layout(self, store: SQLAlchemyStore, clock: FakeClock) -> None:
+        assert store.index_session("u1", "active", RECORD, 3600)
+        assert store.index_session("u1", "ended", RECORD, None)
+        assert store.end_session("u1", "ended", 60)
+        assert not store.end_session("u1", "unknown", None)
+        assert self.index_rows(store) == [
+            ("active", "u1", dumps_json(RECORD), pytest.approx(clock.now + 3600), 0),
+            # An ended row keeps no record: "" says it was active when ended.
+            ("ended", "u1", "", pytest.approx(clock.now + 60), 1),
+            ("unknown", "u1", None, None, 1),
+        ]
+
+    def test_cleanup_deletes_expired_index_rows(
+        self, store: SQLAlchemyStore, advance: t.Callable[[float], None]
+    ) -> None:
+        put(store, "session", PAYLOAD, 1000)
+        assert store.index_session("u1", "short", RECORD, 1)
+        assert store.index_session("u1", "long", RECORD, 60)
+        assert store.index_session("u1", "forever", RECORD, None)
+        assert not store.end_session("u1", "ended-briefly", 1)
+        assert not store.end_session("u1", "ended-for-good", None)
+        advance(2)
+        assert len(self.index_rows(store)) == 5
+        assert store.cleanup() == 1  # sessions are counted, not index rows
+        assert [row[0] for row in self.index_rows(store)] == [
+            "ended-for-good",
+            "forever",
+            "long",
+        ]
+        assert store.indexed_sessions("u1") == {"long": RECORD, "forever": RECORD}
+        assert not store.index_session("u1", "ended-for-good", RECORD, 1)
+
+    def test_cleanup_without_the_index_table(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        # Migrations made before the index made the session table alone.
+        store = make_store()
+        store.index_table.drop(store.engine)
+        put(store, "session", PAYLOAD, 1000)
+        assert store.cleanup() == 0
+        store.create_table()
+        assert store.index_session("u1", "h1", RECORD, LONG)
+
+    def test_uses_an_existing_index_table(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        metadata = sa.MetaData()
+        first = make_store(metadata=metadata)
+        assert metadata.tables[first.index_table.name] is first.index_table
+        assert first.index_session("u1", "h1", RECORD, LONG)
+        second = make_store(first.engine, metadata=metadata)
+        assert second.index_table is first.index_table
+        assert second.indexed_sessions("u1") == {"h1": RECORD}

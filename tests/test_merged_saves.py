@@ -53,6 +53,7 @@ def store(request: pytest.FixtureRequest, tmp_path: t.Any) -> t.Iterator[t.Any]:
         )
         sql = SQLAlchemyStore(url, table=f"merged_{uuid.uuid4().hex[:8]}")
         yield sql
+        sql.index_table.drop(sql.engine)
         sql.table.drop(sql.engine)
         sql.close()
 
