@@ -3,7 +3,7 @@ file reruns: subclass :class:`StoreContract`, or :class:`ConditionalContract`
 for a store with conditional writes (every built-in one; :class:`SQLContract`
 for SQLAlchemyStore), give the ``make_store`` and ``write_raw`` fixtures, and
 add the backend's own tests. A store that indexes sessions by user
-(:class:`~flask_koasession.stores.base.SessionIndex`, every built-in one)
+(:class:`~flask_koasession.stores.SessionIndex`, every built-in one)
 mixes in :class:`IndexContract` too. Stores with an injectable clock move
 time with a fake clock; Redis expires keys itself, so its tests sleep.
 

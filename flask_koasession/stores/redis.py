@@ -370,7 +370,7 @@ class RedisStore(ConditionalTextStore):
     extension's default ids, to keep session keys apart from other data.
 
     The store also indexes sessions by user
-    (:class:`~flask_koasession.stores.base.SessionIndex`, for the
+    (:class:`~flask_koasession.stores.SessionIndex`, for the
     ``user_id_key`` option) in keys beside the sessions', under the same
     ``prefix``: ``koa:handles:<handle>``, a hash of the session's ``user``
     and ``record`` (or of ``ended`` alone once ended) with the record's
@@ -590,8 +590,8 @@ class RedisStore(ConditionalTextStore):
 
         Two round trips, each a script on one key: ``LIST_HANDLE_SCRIPT`` on
         the user's key, then ``INDEX_HANDLE_SCRIPT`` on the handle's, which
-        refuses an ended handle (the user's entry is then unlisted by the
-        next listing).
+        refuses an ended handle (the user's entry is then unlisted by a
+        later listing).
 
         :raise SessionStoreError: when Redis fails.
         """

@@ -90,7 +90,7 @@ class SQLAlchemyStore(ConditionalTextStore):
     guarantees: :ref:`sqlalchemy-store`.
 
     The store also indexes sessions by user
-    (:class:`~flask_koasession.stores.base.SessionIndex`, for the
+    (:class:`~flask_koasession.stores.SessionIndex`, for the
     ``user_id_key`` option) in a second table, :attr:`index_table`, named
     after the first with ``_users`` appended: one row a session handle
     (``handle``, ``user_id``, ``record``, ``expires_at``, ``ended``),
