@@ -244,6 +244,10 @@ class PostgresRelay:
         # The first word of each prepared statement, by name ("" unnamed).
         prepared: dict[bytes, str] = {}
         current = "SYNC"
+        # Whether the exchange ran a statement (a Bind): one that only
+        # parses a named statement is the driver preparing it ("PREPARE",
+        # psycopg's once per connection and statement), not the store's.
+        bound = False
         try:
             while chunk := client.recv(1 << 16):
                 buffer += chunk
@@ -272,9 +276,11 @@ class PostgresRelay:
                         current = prepared[name] = _first_word(query)
                     elif kind == b"B":  # Bind: portal, prepared statement
                         current = prepared.get(body.split(b"\x00", 2)[1], current)
+                        bound = True
                     elif kind == b"S":
-                        self._count(current)
-                        current = "SYNC"
+                        preparing = current != "SYNC" and not bound
+                        self._count("PREPARE" if preparing else current)
+                        current, bound = "SYNC", False
                 # Passed on once counted: the server cannot answer (and the
                 # client go on to what is counted next) before the count.
                 server.sendall(chunk)

@@ -3,8 +3,9 @@
 Run it with ``./scripts/run-example`` (or ``flask --app example_app run``) and
 open http://127.0.0.1:5000. Every route of koa-session's example keeps its
 path: ``/`` (a view counter), ``/set``, ``/get``, ``/logout``, ``/flash`` and
-``/show-flash``, plus ``/login`` (a new session id on login) and
-``/session`` (the session as the server sees it). A browser gets HTML pages;
+``/show-flash``, plus ``/login`` (a new session id on login), ``/session``
+(the session as the server sees it) and ``/sessions`` (the user's sessions,
+each of which can be logged out from there). A browser gets HTML pages;
 ``curl`` gets the example's plain text (``curl localhost:5000/`` says
 ``1 views``).
 
@@ -28,19 +29,20 @@ from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from flask_koasession import KoaSession
+from flask_koasession import KoaSession, session
+from flask_koasession.stores import MemoryStore, SessionIndex
 from flask_koasession.stores.urls import hide_password
 
 from .signal_log import SignalLog, current_visitor
 from .stores import StoreURLError, open_store
-from .views import bp, text, wants_html
+from .views import USER_ID_KEY, bp, text, wants_html
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response
 
     from flask_koasession.stores import SessionStore
 
-__all__ = ["StoreURLError", "create_app", "create_app_or_exit"]
+__all__ = ["USER_ID_KEY", "StoreURLError", "create_app", "create_app_or_exit"]
 
 #: The seed's CONFIG object, ported as it is (plus sameSite).
 CONFIG: dict[str, t.Any] = {
@@ -76,6 +78,8 @@ class ExampleState:
     cookie_name: str
     store: SessionStore | None
     store_url: str
+    #: The extension: ``/sessions`` lists and ends a user's sessions with it.
+    koa: KoaSession
 
 
 def create_app(config: dict[str, t.Any] | None = None) -> Flask:
@@ -94,7 +98,18 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     app.config.update(config or {})
     store_url = app.config["KOA_SESSION_STORE"]
     store = open_store(store_url)
-    KoaSession(app, store=store)
+    # user_id_key: each user's sessions are indexed, for /sessions. The index
+    # lives in the session store when it can keep one (MemoryStore); in
+    # cookie mode, and beside a store that cannot, in a MemoryStore of this
+    # process: scripts/run-example serves one process (several would need one
+    # registry that they all share), and a restart forgets the index, which
+    # in cookie mode logs everyone out.
+    koa = KoaSession(
+        app,
+        store=store,
+        user_id_key=USER_ID_KEY,
+        registry=None if isinstance(store, SessionIndex) else MemoryStore(),
+    )
     # Flask-WTF's CSRF protection, as it is: its secret lives in the koa
     # session (session["csrf_token"]); every POST must carry the token that
     # the template global csrf_token() puts in each form.
@@ -103,6 +118,7 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         cookie_name=app.config["KOA_SESSION"]["key"],
         store=store,
         store_url=hide_password(store_url.strip()) if store is not None else "",
+        koa=koa,
     )
     SignalLog(app)
 
@@ -145,6 +161,12 @@ def _layout_context() -> dict[str, t.Any]:
             ("pages.flash_message", "Flash"),
             ("pages.show_flash", "Show flash"),
             ("pages.session_page", "Session"),
+            # Only for a logged-in user: the page is theirs.
+            *(
+                [("pages.sessions_page", "Your sessions")]
+                if session.get(USER_ID_KEY) is not None
+                else []
+            ),
         ],
     }
 

@@ -57,6 +57,7 @@ SIGNALS: tuple[NamedSignal, ...] = (
     signals.session_invalid,
     signals.session_missed,
     signals.session_dropped,
+    signals.session_revoked,
 )
 
 
@@ -89,6 +90,9 @@ def describe(kwargs: dict[str, t.Any]) -> str:
     elif "session" in kwargs:
         key = getattr(kwargs["session"], "external_key", None)
         parts.append(f"id {short_id(key)}")
+    elif "handles" in kwargs:  # session_revoked: how many, not which
+        count = len(kwargs["handles"])
+        parts.append(f"{count} session{'s' if count != 1 else ''}")
     return ", ".join(parts)
 
 

@@ -3,8 +3,8 @@
 Every page answers a browser with HTML and ``curl`` (or any client that does
 not ask for HTML) with the seed's plain text: ``curl localhost:5000/`` still
 says ``1 views``. Routes that change who is logged in (``/login``,
-``/logout``) and ``/set`` change state only on POST, with Flask-WTF's CSRF
-token; their GET shows the form.
+``/logout``, the forms of ``/sessions``) and ``/set`` change state only on
+POST, with Flask-WTF's CSRF token; their GET shows the form.
 """
 
 from __future__ import annotations
@@ -32,7 +32,15 @@ from .session_info import session_info
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response
 
+    from flask_koasession import KoaSession
+    from flask_koasession.users import ActiveSession
+
 bp = Blueprint("pages", __name__)
+
+#: Where the seed keeps the user (``ctx.session.userId``), which ``/login``
+#: and ``/set`` write: the extension's ``user_id_key``, so that each user's
+#: sessions are listed on ``/sessions``.
+USER_ID_KEY = "userId"
 
 #: The longest user id accepted: a session cookie holds about 4 KB.
 MAX_USER_ID = 64
@@ -73,7 +81,7 @@ def views() -> t.Any:
 def set_user() -> t.Any:
     if request.method == "GET":
         return form_page("set.html", "POST /set with userId")
-    session["userId"] = user_id_from_form()
+    session[USER_ID_KEY] = user_id_from_form()
     if wants_html():
         set_flash("UserId set in session")
         return redirect(url_for(".get_user"), 303)
@@ -82,7 +90,7 @@ def set_user() -> t.Any:
 
 @bp.get("/get")
 def get_user() -> t.Any:
-    user_id = session.get("userId")
+    user_id = session.get(USER_ID_KEY)
     if wants_html():
         return render_template("get.html", user_id=user_id)
     return text(f"User ID: {user_id}")
@@ -98,7 +106,7 @@ def login() -> t.Any:
     previous_id = session.external_key
     session.regenerate()
     new_csrf_secret()  # a new user behind the session: a new token
-    session["userId"] = user_id
+    session[USER_ID_KEY] = user_id
     session["role"] = "admin"
     session["login"] = {
         "previous_id": previous_id,
@@ -147,6 +155,89 @@ def session_page() -> t.Any:
             data_json=json.dumps(info.data, indent=2, sort_keys=True, default=str),
         )
     return text(json.dumps(info.as_json(), indent=2, sort_keys=True, default=str))
+
+
+# -- the user's sessions: koa.sessions_of, koa.revoke, koa.revoke_user ---------
+
+
+def koa() -> KoaSession:
+    """The app's extension object (its methods list and end sessions)."""
+    koa: KoaSession = current_app.extensions["example_app"].koa
+    return koa
+
+
+@bp.get("/sessions")
+def sessions_page() -> t.Any:
+    user_id = session.get(USER_ID_KEY)
+    if user_id is None:
+        return to_login()
+    listed = koa().sessions_of(user_id)
+    if wants_html():
+        return render_template("sessions.html", user_id=user_id, sessions=listed)
+    return text(sessions_text(user_id, listed))
+
+
+@bp.post("/sessions/revoke")
+def revoke_session() -> t.Any:
+    """Log out one of the user's other sessions, named by its handle."""
+    user_id = session.get(USER_ID_KEY)
+    if user_id is None:
+        return to_login()
+    handle = request.form.get("handle", "")
+    # The handle is whatever the form sent: end it only if it is one of this
+    # user's sessions (a handle of someone else's is refused), and not this
+    # browser's own (that is /logout).
+    mine = {found.handle: found for found in koa().sessions_of(user_id)}
+    if handle in mine and mine[handle].current:
+        return done("That is this browser: log it out with Log out.")
+    if handle in mine and koa().revoke(handle):
+        return done("Logged out that device.")
+    return done("No other session of yours has that handle: nothing was logged out.")
+
+
+@bp.post("/sessions/revoke-others")
+def revoke_other_sessions() -> t.Any:
+    """Log out every session of the user but this browser's."""
+    user_id = session.get(USER_ID_KEY)
+    if user_id is None:
+        return to_login()
+    ended = koa().revoke_user(user_id, keep_current=True)
+    if ended == 0:
+        return done("No other session to log out.")
+    return done(f"Logged out {ended} other session{'s' if ended > 1 else ''}.")
+
+
+def to_login() -> Response:
+    """Where a visitor who is not logged in is sent from ``/sessions``."""
+    if wants_html():
+        set_flash("Log in to see your sessions.")
+    return redirect(url_for(".login"), 303)
+
+
+def done(message: str) -> t.Any:
+    """The answer to a form of ``/sessions``: back to it, with ``message``."""
+    if wants_html():
+        set_flash(message)
+        return redirect(url_for(".sessions_page"), 303)
+    return text(message)
+
+
+def sessions_text(user_id: object, listed: list[ActiveSession]) -> str:
+    """``/sessions`` for ``curl``: one session a line, with its handle (POST
+    it to ``/sessions/revoke`` as ``handle``)."""
+    lines = [f"Sessions of user {str(user_id)!r}: {len(listed)}"]
+    for found in listed:
+        mark = "this one" if found.current else found.handle
+        lines.append(
+            f"{mark}  created {utc(found.created_at)}"
+            f"  last seen {utc(found.last_seen)}"
+            f"  expires {utc(found.expires_at)}  {found.user_agent or '-'}"
+        )
+    return "\n".join(lines)
+
+
+def utc(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
 def form_page(template: str, what: str) -> t.Any:

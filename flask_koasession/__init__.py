@@ -2,18 +2,26 @@
 
 A map of the modules, in the order a request meets them:
 
-- ``extension``, ``options``, ``state``: set-up; each option declared once.
-- ``interface``: Flask's session interface; ``commit()`` runs the steps below.
-- ``scope``: the request's app, options, store and signer.
-- ``loading``: read the cookie or store entry, check it, record what came in.
-- ``session_dict``: the session a view sees, and what the view asked of it.
-- ``decide``: the pure save decision (koa's named reasons).
-- ``saving``: save or remove, to the cookie or the store.
-- Cookie value layers, outermost first: ``cookies`` (Set-Cookie headers and
-  signatures, with ``signing``), ``cookie_value`` (payload to cookie text),
-  ``payload`` (data plus koa's bookkeeping fields), ``codec`` (koa's
-  base64 JSON, with Flask's tagged values).
-- ``stores``: server-side stores; ``signals``, ``flash``, ``cli``.
+- ``extension``, ``state``: set-up, and what each app keeps;
+  ``options`` declares each option once, ``option_sources`` merges where
+  they come from (with ``flask_settings``, Flask's own settings),
+  ``option_types`` types them for editors and mypy.
+- ``interface``: Flask's session interface: opens a request's
+  ``context`` and calls its commit.
+- ``context``: one request's session (koa's ``ContextSession``): loads it
+  on first use, records what the view asks, decides and commits.
+- ``session_dict``: the session a view sees, a thin face on the context.
+- ``decide``: what came in, what was asked, the one change detection and
+  the pure save decision (koa's named reasons).
+- ``merging``: every write to a store entry (merged saves, moves).
+- ``cookies``: the session cookies (keys, keygrip signatures, the cookie
+  value, ``Set-Cookie``); ``codec``: koa's payload, its bookkeeping and its
+  base64 JSON; ``sealing``: encrypted and compressed values; ``grammar``:
+  what cookies and ids may hold.
+- ``users``: a user's sessions (``user_id_key``), listed and ended;
+  ``migration``: Flask's built-in sessions carried over.
+- ``stores``: server-side stores; ``signals``, ``flash``, ``cli``,
+  ``null_session``, ``exceptions``.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from .signals import (
     session_missed,
     session_regenerated,
     session_renewed,
+    session_revoked,
 )
 from .state import KoaSessionState
 
@@ -74,5 +83,6 @@ __all__ = [
     "session_missed",
     "session_regenerated",
     "session_renewed",
+    "session_revoked",
     "set_flash",
 ]

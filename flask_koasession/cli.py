@@ -5,15 +5,22 @@ package installed has them::
 
     $ flask --app myapp koa-session cleanup
     Removed 42 expired sessions.
+    $ flask --app myapp koa-session sessions 42
+    $ flask --app myapp koa-session revoke 42 --all
 """
 
 from __future__ import annotations
+
+import datetime
+import typing as t
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from . import users
 from .exceptions import SessionStoreError
+from .extension import KoaSession
 
 koa_session_cli = AppGroup(
     "koa-session", help="Manage the sessions of flask-koasession."
@@ -57,3 +64,79 @@ def cleanup_command() -> None:
         raise click.ClickException(str(error)) from error
     noun = "session" if removed == 1 else "sessions"
     click.echo(f"Removed {removed} expired {noun}.")
+
+
+def _extension_state() -> t.Any:
+    state = current_app.extensions.get("koasession")
+    if state is None:
+        raise click.ClickException(
+            "flask-koasession is not set up on this app: call KoaSession(app)"
+            " or koa.init_app(app) in the app factory."
+        )
+    if state.registry is None:
+        raise click.ClickException(
+            "The app keeps no index of users' sessions: set the option"
+            ' user_id_key (e.g. user_id_key="_user_id" for Flask-Login).'
+        )
+    return state
+
+
+def _when(moment: datetime.datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@koa_session_cli.command("sessions")
+@click.argument("user_id")
+def sessions_command(user_id: str) -> None:
+    """List the active sessions of USER_ID: handle, created, last seen,
+    expires, user agent."""
+    state = _extension_state()
+    try:
+        found = users.sessions_of(state, user_id, None)
+    except SessionStoreError as error:
+        raise click.ClickException(str(error)) from error
+    if not found:
+        click.echo(f"No active session for user {user_id!r}.")
+        return
+    rows = [("HANDLE", "CREATED", "LAST SEEN", "EXPIRES", "USER AGENT")]
+    rows += [
+        (
+            session.handle,
+            _when(session.created_at),
+            _when(session.last_seen),
+            _when(session.expires_at),
+            # Printed as text: a user agent is whatever the client sent.
+            (session.user_agent or "-").replace("\n", " ")[:60],
+        )
+        for session in found
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[4]]))
+
+
+@koa_session_cli.command("revoke")
+@click.argument("user_id")
+@click.option("--all", "everything", is_flag=True, help="End every session.")
+@click.option("--handle", "handle", help="End the session with this handle.")
+def revoke_command(user_id: str, everything: bool, handle: str | None) -> None:
+    """End sessions of USER_ID: --all of them, or the one --handle H."""
+    if everything == (handle is not None):
+        raise click.UsageError("Give either --all or --handle HANDLE.")
+    extension = KoaSession()
+    try:
+        if everything:
+            ended = extension.revoke_user(user_id)
+        else:
+            assert handle is not None
+            state = _extension_state()
+            if state.registry.user_of(handle) != user_id:
+                raise click.ClickException(
+                    f"No active session {handle!r} of user {user_id!r}."
+                )
+            ended = int(extension.revoke(handle))
+    except SessionStoreError as error:
+        raise click.ClickException(str(error)) from error
+    noun = "session" if ended == 1 else "sessions"
+    click.echo(f"Ended {ended} {noun} of user {user_id!r}.")

@@ -43,8 +43,19 @@ __all__ = ["decode", "decode_payload", "dumps_json", "encode", "loads_json"]
 
 #: Written into a payload whose values were tagged: only those are untagged.
 TAGGED = "_tagged"
-#: Keys that hold bookkeeping in a payload; never session data.
-RESERVED_KEYS = frozenset(("_expire", "_maxAge", "_session", TAGGED))
+#: koa's bookkeeping keys (and ``_tagged``): written anew by every save.
+BOOKKEEPING_KEYS = frozenset(("_expire", "_maxAge", "_session", TAGGED))
+#: When the session was created (epoch ms), written with ``absolute_max_age``
+#: or ``user_id_key``. Not ``_``-prefixed: a Koa app that rewrites the
+#: session keeps it, so it cannot extend the session's life silently.
+CREATED_KEY = "$created"
+#: The session's handle in the user index (``user_id_key``): opaque, never
+#: its id.
+HANDLE_KEY = "$handle"
+#: The session's own keys, kept across saves (merged like data).
+TRACKING_KEYS = frozenset((CREATED_KEY, HANDLE_KEY))
+#: Keys that are never session data: a view never sees them.
+RESERVED_KEYS = BOOKKEEPING_KEYS | TRACKING_KEYS
 
 _tagger = TaggedJSONSerializer()
 _TAG_KEYS = frozenset(_tagger.tags)

@@ -12,9 +12,8 @@ is a thin face on it.
 from __future__ import annotations
 
 import typing as t
-import uuid
 
-from . import codec, cookies, merging, migration, signals
+from . import codec, cookies, merging, migration, signals, users
 from .codec import MaxAge
 from .decide import Loaded, Requested, decide, detect_change
 from .exceptions import SessionTooLargeError
@@ -29,7 +28,7 @@ if t.TYPE_CHECKING:
     from flask import Flask, Request, Response
     from flask.sessions import SessionMixin
 
-    from .cookies import CookieWriter, Keygrip, SignatureState
+    from .cookies import CookieWriter, SignatureState, Signer
     from .decide import Change, Reason
     from .options import Options
     from .sealing import Sealer
@@ -61,8 +60,8 @@ class SessionContext:
     # functools.cached_property takes a lock on Python 3.11.
     __slots__ = (
         "_capabilities",
-        "_keygrip",
         "_sealer",
+        "_signer",
         "_store",
         "app",
         "committed",
@@ -102,7 +101,7 @@ class SessionContext:
         # Each found on first use.
         self._store: t.Any = _UNSET
         self._capabilities: t.Any = _UNSET
-        self._keygrip: t.Any = _UNSET
+        self._signer: t.Any = _UNSET
         self._sealer: t.Any = _UNSET
 
     # -- what the request's session work needs, each found once ---------------
@@ -131,16 +130,17 @@ class SessionContext:
         return found
 
     @property
-    def keygrip(self) -> Keygrip | None:
-        """The signer, ``None`` when cookies are unsigned. The keys are read
-        from the config once per request.
+    def signer(self) -> Signer | None:
+        """The signer of the session cookie (koa's keygrip, or
+        express-session's), ``None`` when cookies are unsigned. The keys are
+        read from the config once per request.
 
         :raise RuntimeError: when signing is on and no key is configured.
         """
-        keygrip: Keygrip | None = self._keygrip
-        if keygrip is _UNSET:
-            keygrip = self._keygrip = self.state.key_ring.keygrip(self.app)
-        return keygrip
+        signer: Signer | None = self._signer
+        if signer is _UNSET:
+            signer = self._signer = self.state.key_ring.signer(self.app)
+        return signer
 
     @property
     def sealer(self) -> Sealer | None:
@@ -187,8 +187,8 @@ class SessionContext:
         genid = self.options.genid
         if genid is None:
             # Nothing to check: prefix was at set-up, and a UUID's 36
-            # characters are letters, digits and dashes.
-            return (self.options.prefix or "") + str(uuid.uuid4())
+            # characters (or express-session's 32) are cookie-safe.
+            return (self.options.prefix or "") + str(self.state.make_id())
         return check_new_id(genid(self.request))
 
     # -- loading (koa's initFromCookie and initFromExternal) ------------------
@@ -322,7 +322,7 @@ class SessionContext:
 
     def _read_cookie(self) -> cookies.SignedCookie:
         """The signed cookie (payload or store id); a rejected one is signalled."""
-        cookie = cookies.read(self.request, self.options.key, self.keygrip)
+        cookie = cookies.read(self.request, self.options.key, self.signer)
         if cookie.rejected is not None:
             self._invalid(None, None, cookie.rejected)
         return cookie
@@ -354,6 +354,25 @@ class SessionContext:
         if valid is not None and not valid(self.request, decoded):
             self._invalid(key, decoded, "valid")
             return None
+        created = decoded.get(codec.CREATED_KEY)
+        if not codec.is_number(created):
+            created = None
+        absolute = self.options.absolute_max_age
+        if (
+            absolute is not None
+            and created is not None
+            and codec.now_ms() - created > absolute
+        ):
+            # Past its absolute age, whatever rolling or renew did.
+            self._send(signals.session_expired, key=key, value=decoded)
+            return None
+        user = handle = None
+        if self.options.user_id_key is not None:
+            indexed = self._indexed_user(decoded)
+            if indexed is None:
+                self._invalid(key, decoded, "revoked")
+                return None
+            user, handle = indexed
         # A copy: a store may hand out an object it keeps. The bookkeeping keys
         # popped, not filtered out: measured 0.15 µs against 0.27.
         data = decoded.copy()
@@ -388,8 +407,34 @@ class SessionContext:
             signature=signature,
             version=version,
             flat=flat,
+            created=created,
+            user=user,
+            handle=handle,
         )
         return loaded, data
+
+    def _indexed_user(
+        self, decoded: dict[str, t.Any]
+    ) -> tuple[str | None, str | None] | None:
+        """With ``user_id_key``: the user a payload carries and its handle;
+        ``None`` when that session was ended (revoked, logged out).
+
+        Where no store entry can be deleted for good (cookie mode,
+        ``store_factory``), the index is asked whether the handle is still
+        active: one round trip, for sessions that carry a user only.
+        """
+        options = self.options
+        found = decoded.get(t.cast(str, options.user_id_key))
+        if found is None:
+            return None, None
+        user, handle = str(found), decoded.get(codec.HANDLE_KEY)
+        if not isinstance(handle, str):
+            return user, None  # indexed at its next save
+        registry = self.state.registry
+        assert registry is not None
+        if options.store is None and registry.user_of(handle) != user:
+            return None
+        return user, handle
 
     def _invalid(self, key: str | None, value: t.Any, reason: str) -> None:
         self._send(signals.session_invalid, key=key, value=value, reason=reason)
@@ -423,6 +468,8 @@ class SessionContext:
         requested.destroy = True
         if not loaded.is_new:
             requested.destroyed_id = loaded.store_id
+        if loaded.user is not None and loaded.handle is not None:
+            requested.ended = (loaded.user, loaded.handle)
         # What was asked of the destroyed session is void.
         requested.save = requested.regenerate = False
         self.loaded = loaded.restarted(None if self.store is None else self.new_id())
@@ -479,7 +526,10 @@ class SessionContext:
             if requested.destroy and requested.destroyed_id is not None:
                 store = self.store
                 assert store is not None
-                store.destroy(requested.destroyed_id)
+                merged = self.options.merge and self.store_capabilities.conditional
+                merging.destroy(store, requested.destroyed_id, merged=merged)
+            if requested.ended is not None:
+                self._end_indexed(*requested.ended, loaded.max_age)
             self._expire_cookies(writer)
             if requested.destroy:
                 self._send(signals.session_destroyed, key=requested.destroyed_id)
@@ -500,7 +550,16 @@ class SessionContext:
         change = detect_change(loaded, data, trusted=self.trusted)
         now = codec.now_ms()
         reason = decide(loaded, requested, change, options, now)
+        own = None
+        if options.user_id_key is not None or options.absolute_max_age is not None:
+            own = self._own_keys(loaded, data, now)
+            if reason is None and own.changed:
+                reason = "force"  # it gets its creation time, or its handle
         if reason is None:
+            if own is not None:  # seen: last_seen, once a minute at most
+                self._index(
+                    loaded, own, loaded.store_id, loaded.expire, now, loaded.max_age
+                )
             return  # a request with nothing to write makes no writer
         if writer is None:
             writer = self._writer(response)
@@ -522,12 +581,15 @@ class SessionContext:
         if data_json is None:  # unchanged, saved all the same: its text now
             data_json = codec.dumps_data(data, trusted=self.trusted)
         max_age = loaded.max_age if requested.max_age is None else requested.max_age
+        fields = {} if own is None else own.fields
         try:
             if self.store is None:
-                self._save_cookie(writer, data, data_json, max_age, now)
+                self._save_cookie(writer, data, data_json, max_age, now, fields)
             else:
                 assert store_id is not None
-                self._save_store(writer, response, data, store_id, max_age, now, reason)
+                max_age = self._save_store(
+                    writer, response, data, store_id, max_age, now, reason, own
+                )
         except SessionTooLargeError:
             if self._is_resend(data_json):
                 # Unchanged data that came in larger than this app may write
@@ -546,8 +608,70 @@ class SessionContext:
             )
             return
         self._signal_saved(reason, store_id)
+        if own is not None:
+            expires = None if max_age == "session" else now + max_age
+            self._index(loaded, own, store_id, expires, now, max_age)
         if self.migrated:
             self._expire_flask_cookie(response)
+
+    def _own_keys(self, loaded: Loaded, data: Data, now: int) -> OwnKeys:
+        """The session's own keys to save (:data:`~.codec.TRACKING_KEYS`):
+        when it was created, and its handle in the user index."""
+        options = self.options
+        created = now if loaded.created is None else loaded.created
+        fields: Data = {codec.CREATED_KEY: created}
+        # An existing session saved without them gets them.
+        changed = loaded.created is None and not loaded.is_new
+        user = handle = None
+        if options.user_id_key is not None:
+            found = data.get(options.user_id_key)
+            if found is not None:
+                user = str(found)
+                # A new user (a login, another user) means a new handle.
+                handle = loaded.handle if loaded.user == user else None
+                if handle is None:
+                    handle = users.new_handle()
+                    changed = changed or not loaded.is_new
+                fields[codec.HANDLE_KEY] = handle
+            elif loaded.handle is not None:
+                changed = True  # logged out by popping the user's key
+        return OwnKeys(fields, user, handle, changed)
+
+    def _index(
+        self,
+        loaded: Loaded,
+        own: OwnKeys,
+        store_id: str | None,
+        expires: float | None,
+        now: int,
+        max_age: MaxAge,
+    ) -> None:
+        """Keep the user index in step with what the request did: the
+        session it loaded ended when its user changed or left; its own
+        record written when new, moved, or last seen over a minute ago."""
+        registry = self.state.registry
+        if registry is None:
+            return
+        if (
+            loaded.user is not None
+            and loaded.handle is not None
+            and (own.user, own.handle) != (loaded.user, loaded.handle)
+        ):
+            self._end_indexed(loaded.user, loaded.handle, loaded.max_age)
+        if own.user is None or own.handle is None:
+            return
+        moved = own.handle != loaded.handle or store_id != loaded.store_id
+        due = self.state.seen_times.due(own.handle, now)  # and taken as seen
+        if moved or due:
+            found = users.record(
+                self.request,
+                store_id=store_id,
+                created=own.fields.get(codec.CREATED_KEY),
+                now=now,
+                expires_at=expires,
+                track_ip=self.options.track_ip,
+            )
+            registry.index_session(own.user, own.handle, found, users.ttl(max_age))
 
     def _expire_flask_cookie(self, response: Response) -> None:
         """The data of Flask's cookie is saved in ours: expire Flask's (unless
@@ -557,13 +681,23 @@ class SessionContext:
 
     def _remove_emptied(self, writer: CookieWriter) -> None:
         """Expire the cookies of an emptied session and delete its entry."""
-        store_id = self.loaded.store_id if self.loaded is not None else None
+        loaded = self.loaded
+        assert loaded is not None
+        store_id = loaded.store_id
         if store_id is not None:
             store = self.store
             assert store is not None
             store.destroy(store_id)
+        if loaded.user is not None and loaded.handle is not None:
+            self._end_indexed(loaded.user, loaded.handle, loaded.max_age)
         writer.remove()
         self._send(signals.session_destroyed, key=store_id)
+
+    def _end_indexed(self, user: str, handle: str, max_age: MaxAge) -> None:
+        """End a session in the user index (a logout)."""
+        registry = self.state.registry
+        if registry is not None:
+            registry.end_session(user, handle, users.ttl(max_age))
 
     def _save_cookie(
         self,
@@ -572,8 +706,16 @@ class SessionContext:
         data_json: str,
         max_age: MaxAge,
         now: int,
+        own: Data,
     ) -> None:
+        """Save to the cookie.
+
+        :param own: the session's own keys (:meth:`_own_keys`), after koa's
+            bookkeeping.
+        """
         extra = codec.bookkeeping(max_age, now)
+        if own:
+            extra.update(own)
         options, codec_ = self.options, self.state.cookie_codec
         sealer = self.sealer if options.encrypt or options.compress is True else None
         value = codec_.dumps(data, data_json, extra, sealer)
@@ -597,9 +739,12 @@ class SessionContext:
         max_age: MaxAge,
         now: int,
         reason: Reason,
-    ) -> None:
+        own: OwnKeys | None,
+    ) -> MaxAge:
         """Save to the store, then the id to the cookie (or the external key).
 
+        :param own: the session's own keys (:meth:`_own_keys`), if kept.
+        :return: the max age saved (a merged save may keep the entry's).
         :raise merging.Dropped: when a merged save is dropped.
         """
         store, loaded, requested, options = (
@@ -624,6 +769,8 @@ class SessionContext:
                 regenerate=requested.regenerate,
                 rolling=options.rolling,
                 changed=reason == "changed",
+                own={} if own is None else own.fields,
+                own_changed=own is not None and own.changed,
             )
         )
         if requested.regenerate:
@@ -632,6 +779,7 @@ class SessionContext:
             options.external_key.set(response, store_id)
         else:
             writer.set(store_id, codec.bookkeeping(max_age, now).get("_expire"))
+        return max_age
 
     def _is_resend(self, data_json: str) -> bool:
         """Whether a cookie save re-sends the data as it came in, unasked
@@ -651,7 +799,7 @@ class SessionContext:
 
     def _writer(self, response: Response) -> CookieWriter:
         return cookies.CookieWriter(
-            response, self.request, self.options, self.keygrip, self.app
+            response, self.request, self.options, self.signer, self.app
         )
 
     def _signal_saved(self, reason: Reason, store_id: str | None) -> None:
@@ -674,6 +822,20 @@ class SessionContext:
             )
         if reason in ("rolling", "renew"):
             self._send(signals.session_renewed, session=self.session, reason=reason)
+
+
+class OwnKeys(t.NamedTuple):
+    """The session's own keys, as a save writes them
+    (:meth:`SessionContext._own_keys`)."""
+
+    #: ``$created`` and ``$handle``, written after koa's bookkeeping.
+    fields: Data
+    #: The user the session carries now (``user_id_key``), as a ``str``.
+    user: str | None
+    #: Its handle in the user index.
+    handle: str | None
+    #: Whether they differ from the ones loaded: a save is due.
+    changed: bool
 
 
 #: The record a session reads while it loads: new and empty.

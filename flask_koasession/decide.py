@@ -67,6 +67,12 @@ class Loaded(t.NamedTuple):
     #: ``bool`` or ``None``: a private copy, never changed. ``None`` for a new
     #: session or nested data.
     flat: dict[str, t.Any] | None = None
+    #: When the session was created (its ``$created``, epoch ms), if it says.
+    created: float | None = None
+    #: With ``user_id_key``: the user the session carried (as a ``str``) and
+    #: its handle in the user index, if any.
+    user: str | None = None
+    handle: str | None = None
 
     def text(self) -> str | None:
         """The data as loaded, serialized as a save writes it (the same text
@@ -89,6 +95,9 @@ class Loaded(t.NamedTuple):
             expire=None,
             version=None,
             flat=None,
+            created=None,
+            user=None,
+            handle=None,
         )
 
 
@@ -114,6 +123,9 @@ class Requested:
     destroyed_id: str | None = None
     #: ``manually_commit()``: with ``auto_commit=False``, write this response.
     manual_commit: bool = False
+    #: ``destroy()`` of a session in the user index: its user and handle,
+    #: ended at the commit.
+    ended: tuple[str, str] | None = None
 
     @property
     def asked_to_save(self) -> bool:

@@ -58,9 +58,12 @@ class SessionStoreError(KoaSessionError):
 
     :param store: a short name of the store, e.g. ``"RedisStore"``.
     :param operation: ``"get"``, ``"set"``, ``"destroy"``, ``"cleanup"``,
-        ``"create_table"``, or one of the conditional writes: ``"create"``,
-        ``"compare_and_set"``, ``"compare_and_delete"``.
-    :param key: the session id concerned, when there is one.
+        ``"create_table"``, one of the conditional writes: ``"create"``,
+        ``"compare_and_set"``, ``"compare_and_delete"``, or of the user
+        index: ``"index_session"``, ``"end_session"``,
+        ``"indexed_sessions"``, ``"user_of"``.
+    :param key: the session id concerned, when there is one; for the user
+        index, the handle (the user id for ``"indexed_sessions"``).
     """
 
     def __init__(self, store: str, operation: str, key: str | None = None) -> None:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import typing as t
 
+from flask import current_app, has_request_context, session
+
+from . import signals, users
 from .flash import flash_template_context
 from .interface import KoaSessionInterface
 from .option_sources import check_options
 from .option_types import KoaSessionOptions
+from .session_dict import KoaSessionDict
 from .state import KoaSessionState
 
 if t.TYPE_CHECKING:
     from flask import Flask
+
+    from .users import ActiveSession
 
 
 class KoaSession:
@@ -80,3 +86,75 @@ class KoaSession:
         # Not add_template_global, which makes app.jinja_env now: settings made
         # later would be ignored, and the env's link back keeps the app alive.
         app.context_processor(flash_template_context)
+
+    # -- a user's sessions (the user_id_key option) ----------------------------
+
+    def sessions_of(self, user_id: object) -> list[ActiveSession]:
+        """The active sessions of ``user_id``, the most recently seen first:
+        a "your devices" page. In an app context; the session of the request
+        being served, if any, is marked ``current``.
+
+        :param user_id: as the session holds it under ``user_id_key`` (any
+            value, compared as its ``str``).
+        :raise RuntimeError: outside an app context, or without
+            ``user_id_key``.
+        :raise SessionStoreError: when the index's store fails.
+        """
+        return users.sessions_of(_state(), str(user_id), _current_handle())
+
+    def revoke(self, handle: str) -> bool:
+        """End one session: the next request that brings it gets a fresh,
+        anonymous session, on every worker, at once; a save of a request in
+        flight never brings it back. In an app context.
+
+        :param handle: an :attr:`ActiveSession.handle
+            <flask_koasession.users.ActiveSession.handle>`.
+        :return: whether it was active.
+        :raise SessionStoreError: when the store fails.
+        """
+        state = _state()
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        user_id = users.revoke(state, handle)
+        if user_id is None:
+            return False
+        signals.send(signals.session_revoked, app, user_id=user_id, handles=[handle])
+        return True
+
+    def revoke_user(self, user_id: object, *, keep_current: bool = False) -> int:
+        """End every session of ``user_id`` ("log out everywhere", on a
+        password change say). In an app context.
+
+        :param keep_current: in a request, keep the session of that request
+            ("log out my other devices").
+        :return: how many sessions were ended.
+        :raise SessionStoreError: when the store fails.
+        """
+        state = _state()
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        keep = _current_handle() if keep_current else None
+        handles = users.revoke_user(state, str(user_id), keep)
+        if handles:
+            signals.send(
+                signals.session_revoked, app, user_id=str(user_id), handles=handles
+            )
+        return len(handles)
+
+
+def _state() -> KoaSessionState:
+    state: KoaSessionState | None = current_app.extensions.get("koasession")
+    if state is None:
+        raise RuntimeError(
+            f"KoaSession is not set up on the app {current_app.name!r}: call"
+            " KoaSession(app) or koa.init_app(app) first."
+        )
+    return state
+
+
+def _current_handle() -> str | None:
+    """The user-index handle of the request's session, if any."""
+    if not has_request_context():
+        return None
+    found = session
+    if not isinstance(found, KoaSessionDict):
+        return None
+    return found.context.load().handle

@@ -34,6 +34,8 @@ MAX_ID_LENGTH = 255
 ANY_ID = re.compile(f"{COOKIE_OCTET}{{1,{MAX_ID_LENGTH}}}")
 #: A UUID4 as :func:`uuid.uuid4` writes it: the default ``genid``'s ids.
 UUID4 = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+#: An id of express-session's ``uid-safe(24)``: 32 base64url characters.
+UID_SAFE_24 = "[A-Za-z0-9_-]{32}"
 #: The longest ``prefix``: with a 36-character UUID4 it makes the longest id.
 MAX_PREFIX_LENGTH = MAX_ID_LENGTH - 36
 
@@ -49,13 +51,17 @@ def not_cookie_octets(value: str) -> str | None:
     return f"character {bad.group()!r} at position {bad.start()} of {value!r:.60}"
 
 
-def id_pattern(prefix: str | None, *, default_genid: bool) -> re.Pattern[str]:
+def id_pattern(prefix: str | None, made: str | None) -> re.Pattern[str]:
     """What a store id that comes with a request must match to be looked up.
 
-    With the default ``genid`` only ids it makes (``prefix`` and a UUID4)
-    qualify, so a client-chosen id can never name another key of a shared
-    Redis; a custom ``genid`` allows any id of :data:`ANY_ID`'s shape.
+    With the default ``genid`` only ids it makes (``prefix`` and ``made``: a
+    UUID4, or express-session's) qualify, so a client-chosen id can never
+    name another key of a shared Redis; a custom ``genid`` allows any id of
+    :data:`ANY_ID`'s shape.
+
+    :param made: the pattern of the default ids; ``None`` with a custom
+        ``genid``.
     """
-    if default_genid:
-        return re.compile(re.escape(prefix or "") + UUID4)
+    if made is not None:
+        return re.compile(re.escape(prefix or "") + made)
     return ANY_ID

@@ -14,9 +14,17 @@ is gone (see :doc:`/concurrency`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import typing as t
 
-from .codec import RESERVED_KEYS, bookkeeping, dumps_json, loads_json, store_ttl
+from .codec import (
+    RESERVED_KEYS,
+    TRACKING_KEYS,
+    bookkeeping,
+    dumps_json,
+    loads_json,
+    store_ttl,
+)
 from .codec import stored_max_age as entry_max_age
 from .exceptions import SessionContentionError
 from .stores.base import create_then_delete
@@ -37,7 +45,7 @@ if t.TYPE_CHECKING:
 #: :data:`~flask_koasession.signals.session_dropped`): ``"gone"``, the entry
 #: the request loaded no longer exists (destroyed, regenerated away, expired,
 #: cleaned up); ``"taken"``, a new session's id already has an entry.
-DropReason = t.Literal["gone", "taken"]
+DropReason = t.Literal["gone", "taken", "moved"]
 
 #: How many conditional writes one save tries before it gives up with
 #: :class:`~flask_koasession.exceptions.SessionContentionError`. Each retry
@@ -82,10 +90,26 @@ class StoreSave(t.NamedTuple):
     rolling: bool
     #: Whether the save is due to a change of the data (the store's flag).
     changed: bool
+    #: The session's own keys (``$created``, ``$handle``), after the
+    #: bookkeeping.
+    own: dict[str, t.Any]
+    #: Whether this request set them (a new handle at a login): then they win
+    #: over the entry's on a merge; else the entry keeps its own.
+    own_changed: bool
 
-    def payload(self, data: dict[str, t.Any], max_age: MaxAge) -> dict[str, t.Any]:
-        """The whole payload to write: ``data``, then koa's bookkeeping."""
-        return {**data, **bookkeeping(max_age, self.now)}
+    def payload(
+        self,
+        data: dict[str, t.Any],
+        max_age: MaxAge,
+        own: dict[str, t.Any] | None = None,
+    ) -> dict[str, t.Any]:
+        """The whole payload to write: ``data``, koa's bookkeeping, then the
+        session's own keys (:attr:`own`, unless given)."""
+        return {
+            **data,
+            **bookkeeping(max_age, self.now),
+            **(self.own if own is None else own),
+        }
 
 
 def save(op: StoreSave) -> MaxAge:
@@ -122,7 +146,7 @@ def save(op: StoreSave) -> MaxAge:
         if op.regenerate and old_id is not None:
             # Only once the data is safe under its new id: a store that fails
             # to save must not have lost the old entry already.
-            with _discarded_on_failure(store, op.store_id):
+            with _deleted_on_failure(store, op.store_id, kept_when_dropped=True):
                 store.destroy(old_id)
         return op.max_age
     store = t.cast("ConditionalStore", store)
@@ -130,7 +154,15 @@ def save(op: StoreSave) -> MaxAge:
         if not store.create(op.store_id, payload, ttl):
             raise Dropped("taken")
         return op.max_age
-    with _discarded_on_failure(store, op.store_id):
+    # First the way from the old id to the new one: a request that loaded the
+    # session before this move saves onto the new entry (_forward), and a
+    # logout that loaded it ends the new one too (destroy). Written before
+    # the old entry goes, so that no moment lacks both.
+    _mark_moved(store, old_id, op.store_id)
+    with (
+        _deleted_on_failure(store, moved_key(old_id), kept_when_dropped=False),
+        _deleted_on_failure(store, op.store_id, kept_when_dropped=True),
+    ):
         if op.capabilities.moves:
             # Both steps in one round trip (RedisStore's script).
             moved = t.cast("MovingStore", store).create_and_delete(
@@ -145,19 +177,66 @@ def save(op: StoreSave) -> MaxAge:
         return _move(store, op, moved, old_id)
 
 
+#: How long, in seconds, a regenerated session's old id forwards the saves of
+#: requests that loaded it before (a login in another tab) to its new id.
+MOVE_WINDOW = 60
+
+
+def moved_key(old_id: str) -> str:
+    """The store key of the way from ``old_id`` to where its session moved.
+
+    No request loads a session from it: it matches no generated id, and its
+    payload is expired.
+    """
+    return "moved:" + hashlib.sha256(old_id.encode("utf-8")).hexdigest()
+
+
+def _mark_moved(store: SessionStore, old_id: str, new_id: str) -> None:
+    payload = {"_movedTo": new_id, "_expire": 0, "_maxAge": MOVE_WINDOW * 1000}
+    store.set(
+        moved_key(old_id), payload, MOVE_WINDOW * 1000, rolling=False, changed=False
+    )
+
+
+def _forwarded(store: SessionStore, old_id: str) -> str | None:
+    """Where the session of ``old_id`` moved in the last :data:`MOVE_WINDOW`
+    seconds, if it did."""
+    found = store.get(moved_key(old_id), MOVE_WINDOW * 1000, rolling=False)
+    moved_to = None if found is None else found.get("_movedTo")
+    return moved_to if isinstance(moved_to, str) else None
+
+
+def destroy(store: SessionStore, key: str, *, merged: bool) -> None:
+    """Delete the entry ``key`` (a logout); with merged saves, also the entry
+    its session moved to in the last :data:`MOVE_WINDOW` seconds: a logout
+    that loaded the session before a login moved it stays a logout."""
+    store.destroy(key)
+    if merged:
+        moved_to = _forwarded(store, key)
+        if moved_to is not None:
+            store.destroy(moved_to)
+            store.destroy(moved_key(key))
+
+
 @contextlib.contextmanager
-def _discarded_on_failure(store: SessionStore, new_id: str) -> t.Iterator[None]:
-    """A login's move that fails after its new entry may exist: delete that
-    entry (best effort), so that no entry outlives the failure under an id
-    that no browser has; the failure itself is raised. A new id taken by
-    another session (:class:`Dropped`) is not ours to delete."""
+def _deleted_on_failure(
+    store: SessionStore, key: str, *, kept_when_dropped: bool
+) -> t.Iterator[None]:
+    """Delete ``key`` (best effort) when the block fails, then raise: a
+    login's new entry, so that none outlives the failure under an id that no
+    browser has, and its way from the old id.
+
+    :param kept_when_dropped: keep ``key`` when the block raises
+        :class:`Dropped`: a new id taken by another session is not ours to
+        delete (and a move that finds the old entry gone deletes the new one
+        itself).
+    """
     try:
         yield
-    except Dropped:
-        raise
-    except BaseException:
-        with contextlib.suppress(Exception):
-            store.destroy(new_id)
+    except BaseException as error:
+        if not (kept_when_dropped and isinstance(error, Dropped)):
+            with contextlib.suppress(Exception):
+                store.destroy(key)
         raise
 
 
@@ -218,8 +297,14 @@ class _Merge:
         self.op = op
         self.changes: ChangeSet | None = None
 
-    def onto(self, entry: Entry) -> tuple[dict[str, t.Any], MaxAge]:
-        """The data and max age to write in place of ``entry``."""
+    def onto(
+        self, entry: Entry, *, keep_own: bool = False
+    ) -> tuple[dict[str, t.Any], MaxAge, dict[str, t.Any]]:
+        """The data, max age and own keys to write in place of ``entry``.
+
+        :param keep_own: keep the entry's own keys (``$created``,
+            ``$handle``), whatever this request set.
+        """
         op = self.op
         changes = self.changes
         if changes is None:
@@ -227,7 +312,12 @@ class _Merge:
         max_age = op.max_age
         if not op.max_age_assigned:
             max_age = entry_max_age(entry.payload, max_age) or max_age
-        return changes.apply(entry.payload), max_age
+        own = op.own
+        if keep_own or not op.own_changed:
+            # Another request's login wrote them: they stay.
+            stored = entry.payload
+            own = {key: stored[key] for key in TRACKING_KEYS if key in stored} or own
+        return changes.apply(entry.payload), max_age, own
 
 
 def _update(store: ConditionalStore, op: StoreSave) -> MaxAge:
@@ -240,11 +330,12 @@ def _update(store: ConditionalStore, op: StoreSave) -> MaxAge:
     assert key is not None
     merge: _Merge | None = None
     data, max_age, version = op.data, op.max_age, op.loaded.version
+    own = op.own
     for _ in range(MAX_ATTEMPTS):
         outcome = store.compare_and_set(
             key,
             version,
-            op.payload(data, max_age),
+            op.payload(data, max_age, own),
             store_ttl(max_age),
             rolling=op.rolling,
             changed=op.changed,
@@ -252,12 +343,46 @@ def _update(store: ConditionalStore, op: StoreSave) -> MaxAge:
         if outcome is True:
             return max_age
         if outcome is None:
-            raise Dropped("gone")
+            moved_to = _forwarded(store, key)
+            if moved_to is None:
+                raise Dropped("gone")
+            _forward(store, op, moved_to)
         if merge is None:
             merge = _Merge(op)
-        data, max_age = merge.onto(outcome)
+        data, max_age, own = merge.onto(outcome)
         version = outcome.version
     raise SessionContentionError(type(store).__name__, key, MAX_ATTEMPTS)
+
+
+def _forward(store: ConditionalStore, op: StoreSave, new_id: str) -> t.NoReturn:
+    """Save this request's changes onto the entry the session moved to (a
+    ``regenerate()`` made by another request since this one loaded it).
+
+    No cookie carries the new id to this request: it went only to the
+    request that made it, or a request that loaded the session before a
+    login could hand a fixated id's new one to whoever fixated it.
+
+    :raise Dropped: ``"moved"`` once saved there; ``"gone"`` when that
+        entry is gone too.
+    """
+    merge = _Merge(op)
+    entry = store.get_entry(new_id, op.max_age, rolling=op.rolling)
+    for _ in range(MAX_ATTEMPTS):
+        if entry is None:
+            raise Dropped("gone")
+        data, max_age, own = merge.onto(entry, keep_own=True)
+        outcome = store.compare_and_set(
+            new_id,
+            entry.version,
+            op.payload(data, max_age, own),
+            store_ttl(max_age),
+            rolling=op.rolling,
+            changed=op.changed,
+        )
+        if outcome is True:
+            raise Dropped("moved")
+        entry = outcome
+    raise SessionContentionError(type(store).__name__, new_id, MAX_ATTEMPTS)
 
 
 def _move(
@@ -284,10 +409,10 @@ def _move(
             break
         if merge is None:
             merge = _Merge(op)
-        data, max_age = merge.onto(outcome)
+        data, max_age, own = merge.onto(outcome)
         store.set(
             op.store_id,
-            op.payload(data, max_age),
+            op.payload(data, max_age, own),
             store_ttl(max_age),
             rolling=op.rolling,
             changed=op.changed,

@@ -17,7 +17,7 @@ from . import codec
 from .exceptions import warn_config
 from .options import OPTIONS, Check, Options, invalid
 from .sealing import require_cryptography
-from .stores.base import is_conditional
+from .stores.base import capabilities, is_conditional
 from .stores.urls import hide_password, store_from_url
 
 if t.TYPE_CHECKING:
@@ -112,24 +112,72 @@ def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
     :raise TypeError: for a value of the wrong type.
     """
     given = _merge(sources)
+    express = given.get("wire", ("", "koa"))[1] == "express-session"
+    if express:
+        _express_defaults(given)
     checked = _checked(given)
-    store = checked.get("store")
-    if isinstance(store, str):
-        checked["store"] = _store_from_url(given["store"][0], store)
+    for name in ("store", "registry"):
+        url = checked.get(name)
+        if isinstance(url, str):
+            made = _store_from_url(given[name][0], url, express and name == "store")
+            checked[name] = made
     options = Options(**checked)
+    if express:
+        _check_express_store(options)
     _check_together(options)
     _warn_unlikely(given)
     return options
 
 
-def _store_from_url(name: str, url: str) -> SessionStore:
-    """The store a ``store`` URL names, its errors naming the option."""
+def _express_defaults(given: dict[str, Given]) -> None:
+    """The defaults of ``wire="express-session"``: its cookie's name."""
+    from .express import DEFAULTS
+
+    for name, value in DEFAULTS.items():
+        given.setdefault(name, (name, value))
+
+
+def _check_express_store(options: Options) -> None:
+    """express-session keeps its sessions in a store of its own layout."""
+    from .express import ExpressPayloads
+
+    if isinstance(options.store, ExpressPayloads):
+        return
+    raise ValueError(
+        'KoaSession option wire="express-session" shares the sessions of'
+        " express-session with connect-redis, which keeps them in Redis in its"
+        f" own layout, and the store is {options.store!r}: give"
+        ' store="redis://..." (the Redis the Express app uses), or'
+        " store=ExpressRedisStore(client) from flask_koasession.express."
+    )
+
+
+def _store_from_url(name: str, url: str, express: bool = False) -> SessionStore:
+    """The store a ``store`` URL names, its errors naming the option.
+
+    :param express: the store of ``wire="express-session"``: connect-redis's
+        layout, Redis only.
+    """
     try:
+        if express:
+            return _express_store_from_url(url)
         return store_from_url(url)
     except (ValueError, ImportError) as error:
         raise type(error)(
             f"KoaSession option {name}={hide_password(url)!r}: {error}"
         ) from error
+
+
+def _express_store_from_url(url: str) -> SessionStore:
+    from .express import ExpressRedisStore
+    from .stores.redis import bounded_redis_client
+
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(
+            'with wire="express-session" the store is connect-redis\'s: expected'
+            " a redis://, rediss:// or unix:// URL."
+        )
+    return ExpressRedisStore(bounded_redis_client(url))
 
 
 def _check_sealing(options: Options) -> None:
@@ -185,6 +233,36 @@ def _check_together(options: Options) -> None:
             "KoaSession option external_key needs a store: the external key is a"
             " store id. Add store=... (or store_factory=...)."
         )
+    _check_user_index(options)
+
+
+def _check_user_index(options: Options) -> None:
+    """``user_id_key`` needs a store that indexes sessions by user."""
+    if options.registry is not None and not capabilities(options.registry).indexes:
+        invalid(
+            "registry",
+            options.registry,
+            "expected a store that indexes sessions by user (SessionIndex: the"
+            " built-in stores do), or its URL",
+            TypeError,
+        )
+    if options.user_id_key is None or options.registry is not None:
+        return
+    if options.store is not None and capabilities(options.store).indexes:
+        return
+    where = (
+        "the store has no SessionIndex"
+        if options.store is not None
+        else "with store_factory the store changes per request"
+        if options.store_factory is not None
+        else "cookie sessions keep nothing on the server"
+    )
+    raise ValueError(
+        f"KoaSession option user_id_key={options.user_id_key!r} needs a place to"
+        f" keep each user's sessions, and {where}: give"
+        ' registry="redis://..." (or "sqlite:///sessions.db", a RedisStore,'
+        " an SQLAlchemyStore), or a built-in store as the store."
+    )
 
 
 #: A ``maxAge`` under this (a minute, in ms) was most likely meant in seconds.

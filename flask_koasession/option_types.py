@@ -97,4 +97,9 @@ class KoaSessionOptions(t.TypedDict, total=False):
     keys: KeysOption
     digest: str
     flash_key: str
+    wire: t.Literal["koa", "express-session"]
     migrate_from: t.Literal["flask"] | None
+    user_id_key: str | None
+    registry: StoreOption
+    track_ip: bool
+    absolute_max_age: int | float | datetime.timedelta | None

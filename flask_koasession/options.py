@@ -28,6 +28,8 @@ from .grammar import (
     COOKIE_NAME,
     COOKIE_OCTETS_IN_WORDS,
     MAX_PREFIX_LENGTH,
+    UID_SAFE_24,
+    UUID4,
     id_pattern,
     not_cookie_octets,
 )
@@ -215,6 +217,20 @@ def _compress(name: str, value: object) -> bool | str:
     if value == "auto":
         return "auto"
     invalid(name, value, 'expected "auto", True or False', TypeError)
+
+
+def _absolute_max_age(name: str, value: object) -> MaxAge | None:
+    if value is None:
+        return None
+    if value == "session":
+        invalid(name, value, "expected seconds or a datetime.timedelta, or None")
+    return normalize_max_age(value, name, unit="s")
+
+
+def _wire(name: str, value: object) -> str:
+    if value == "koa" or value == "express-session":
+        return str(value)
+    invalid(name, value, 'expected "koa" or "express-session"')
 
 
 def _migrate_from(name: str, value: object) -> str | None:
@@ -492,12 +508,51 @@ class Options:
         " :func:`~flask_koasession.pop_flash`",
         koa=None,
     )
+    wire: t.Literal["koa", "express-session"] = option(
+        "koa",
+        _wire,
+        '``"express-session"``: share sessions with an Express app that uses'
+        " express-session and connect-redis (its ``connect.sid`` cookie, its"
+        ' Redis entries; see :doc:`express`); ``"koa"``: koa-session\'s',
+        koa=None,
+    )
     migrate_from: t.Literal["flask"] | None = option(
         None,
         _migrate_from,
         '``"flask"``: a request with no session of ours but a valid Flask'
         " session cookie (same secret key) gets its data, saved in our format,"
         " and the old cookie expired (see :ref:`migrating <migrating-sessions>`)",
+        koa=None,
+    )
+    user_id_key: str | None = option(
+        None,
+        _string(optional=True),
+        'the session key that names the user (``"_user_id"`` for'
+        " Flask-Login): keeps each user's sessions listed, to end them (see"
+        " :doc:`users`); ``None``: off",
+        koa=None,
+    )
+    registry: SessionStore | None = option(
+        None,
+        _store,
+        "where ``user_id_key`` keeps its index: a store with"
+        " :class:`~flask_koasession.stores.SessionIndex`, or its URL;"
+        " ``None``: the session store (needed in cookie mode, see :doc:`users`)",
+        koa=None,
+    )
+    track_ip: bool = option(
+        False,
+        _boolean,
+        "with ``user_id_key``: keep each session's client IP address in the"
+        " index (personal data: off by default)",
+        koa=None,
+    )
+    absolute_max_age: MaxAge | None = option(
+        None,
+        _absolute_max_age,
+        "seconds or a :class:`~datetime.timedelta`: a session ends this long"
+        " after it was created, whatever ``rolling`` and ``renew`` do;"
+        " ``None``: no absolute limit",
         koa=None,
     )
 
@@ -512,7 +567,10 @@ class Options:
     def id_pattern(self) -> re.Pattern[str]:
         """What a store id that comes with a request must match to be looked
         up (see :func:`.grammar.id_pattern`)."""
-        return id_pattern(self.prefix, default_genid=self.genid is None)
+        if self.genid is not None:
+            return id_pattern(self.prefix, None)
+        made = UID_SAFE_24 if self.wire == "express-session" else UUID4
+        return id_pattern(self.prefix, made)
 
     @property
     def default_codec(self) -> bool:

@@ -38,10 +38,16 @@ session_invalid = _signals.signal("session-invalid")
 session_missed = _signals.signal("session-missed")
 #: Store mode, merged saves: a save was dropped and the response sets no
 #: session cookie. Kwargs: ``session``, ``reason`` and ``key``: ``"gone"``
-#: when the entry ``key`` was destroyed, regenerated away, expired or cleaned
-#: up since the request loaded it; ``"taken"`` when the id ``key`` of a new
-#: session already has an entry.
+#: when the entry ``key`` was destroyed, expired or cleaned up since the
+#: request loaded it; ``"taken"`` when the id ``key`` of a new session
+#: already has an entry; ``"moved"`` when another request regenerated the
+#: session meanwhile: this request's changes were saved onto its new id, but
+#: no cookie is sent (the new id goes only to the request that made it).
 session_dropped = _signals.signal("session-dropped")
+#: Sessions were ended by :meth:`~flask_koasession.KoaSession.revoke` or
+#: :meth:`~flask_koasession.KoaSession.revoke_user`. Kwargs: ``user_id``,
+#: ``handles`` (the list of the handles ended).
+session_revoked = _signals.signal("session-revoked")
 
 
 def send(signal: NamedSignal, app: Flask, **kwargs: t.Any) -> None:

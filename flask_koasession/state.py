@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 import typing as t
+import uuid
 
-from . import flask_settings
-from .cookies import CookieCodec, KeyRing, Keys
+from . import flask_settings, users
+from .cookies import CookieCodec, Keygrip, KeyRing, Keys, Signer
 from .option_sources import given_options, parse_options
 from .sealing import Sealer
 from .stores.base import capabilities
@@ -15,7 +16,7 @@ if t.TYPE_CHECKING:
     from flask import Flask
     from flask.config import Config
 
-    from .stores.base import StoreCapabilities
+    from .stores.base import SessionIndex, StoreCapabilities
 
 
 #: ``app.config`` key holding a dict of options.
@@ -67,13 +68,31 @@ class KoaSessionState:
         self.options = options
         #: Payloads to cookie values and back, as the options say.
         self.cookie_codec = CookieCodec(options)
+        signer: t.Callable[[Keys, str], Signer] = Keygrip
+        #: Makes a new store id (with the default ``genid``).
+        self.make_id: t.Callable[[], object] = uuid.uuid4
+        if options.wire == "express-session":
+            from . import express  # it needs the [redis] extra
+
+            signer, self.make_id = express.ExpressSigner, express.new_id
+            t.cast("express.ExpressPayloads", options.store).bind_cookie(options)
         #: The secret keys and the signer made of them.
-        self.key_ring = KeyRing(options)
+        self.key_ring = KeyRing(options, signer)
         #: What the ``store`` option's store can do, found once; ``None`` in
         #: cookie mode or with ``store_factory`` (found per request then).
         self.store_capabilities: StoreCapabilities | None = (
             None if options.store is None else capabilities(options.store)
         )
+        #: When this process last wrote each session's ``last_seen``.
+        self.seen_times = users.SeenTimes()
+        #: Where ``user_id_key`` keeps each user's sessions: the ``registry``
+        #: option, else the store; ``None`` when the option is off.
+        self.registry: SessionIndex | None = None
+        if options.user_id_key is not None:
+            self.registry = t.cast(
+                "SessionIndex",
+                options.registry if options.registry is not None else options.store,
+            )
         # By whether it compresses: the keys the sealer was made from, and
         # the sealer: one tuple, so a thread never sees one without the other
         # while the keys rotate.

@@ -2,8 +2,10 @@
 file reruns: subclass :class:`StoreContract`, or :class:`ConditionalContract`
 for a store with conditional writes (every built-in one; :class:`SQLContract`
 for SQLAlchemyStore), give the ``make_store`` and ``write_raw`` fixtures, and
-add the backend's own tests. Stores with an injectable clock move time with a
-fake clock; Redis expires keys itself, so its tests sleep.
+add the backend's own tests. A store that indexes sessions by user
+(:class:`~flask_koasession.stores.SessionIndex`, every built-in one)
+mixes in :class:`IndexContract` too. Stores with an injectable clock move
+time with a fake clock; Redis expires keys itself, so its tests sleep.
 
 Not collected itself: no ``test_`` prefix, and the classes have no ``Test``
 prefix."""
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import threading
 import typing as t
 import uuid
 
@@ -27,7 +30,7 @@ from flask_koasession.stores import (
     SQLAlchemyStore,
     is_conditional,
 )
-from flask_koasession.stores.base import Swapped
+from flask_koasession.stores.base import SessionIndex, Swapped, capabilities
 
 #: A payload as the interface hands it over: data, then koa's bookkeeping.
 PAYLOAD: dict[str, t.Any] = {
@@ -495,6 +498,257 @@ class ConditionalContract(StoreContract):
         assert fetch(store, "shared") == {"seed": 0, **expected}
 
 
+# -- the user index ------------------------------------------------------------
+
+#: A record as the extension writes it, with nested values and unicode.
+RECORD: dict[str, t.Any] = {
+    "store_id": "e640facf-751f-4c23-8b7d-8d6806f3fa29",
+    "created_at": 1795679564692,
+    "last_seen": 1795679600000.5,
+    "expires_at": None,
+    "user_agent": "Mozilla/5.0 (X11; Linux) «Zoë» 🍪 会话",
+    "ip": "2001:db8::1",
+    "flags": [True, False, None, 0, -1.25, "", {"deep": [[], {}]}],
+}
+
+#: User ids and handles that look like key syntax somewhere: hash tags,
+#: glob patterns, separators, percent-escapes, unicode. Each is data only.
+ODD_NAMES = [
+    "{tag}",
+    "{",
+    "}",
+    "{}",
+    "a{b}c",
+    "*",
+    "a*",
+    "?[x]",
+    "user:1",
+    "user",
+    "%7B",
+    "%",
+    "a b",
+    "ключ-🔑",
+]
+
+#: A time to live that no test outlives.
+LONG = 600.0
+
+
+class IndexContract:
+    """What a store with the user index (SessionIndex) does; mixed into a
+    backend's test class beside its store contract, whose ``store`` and
+    ``advance`` fixtures it uses. Not collected itself."""
+
+    def test_is_a_session_index(self, store: t.Any) -> None:
+        assert isinstance(store, SessionIndex)
+        assert capabilities(store).indexes
+
+    def test_index_list_and_user_of(self, store: t.Any) -> None:
+        assert store.indexed_sessions("u1") == {}
+        assert store.index_session("u1", "h1", RECORD, LONG) is True
+        assert store.index_session("u1", "h2", {"n": 2}, None) is True
+        assert store.indexed_sessions("u1") == {"h1": RECORD, "h2": {"n": 2}}
+        assert store.user_of("h1") == "u1"
+        assert store.user_of("h2") == "u1"
+        assert store.user_of("unknown") is None
+        assert store.indexed_sessions("nobody") == {}
+
+    def test_replace_a_record(self, store: t.Any) -> None:
+        assert store.index_session("u1", "h1", {"last_seen": 1}, LONG)
+        assert store.index_session("u1", "h1", {"last_seen": 2}, 30)
+        assert store.index_session("u1", "h1", {"last_seen": 3}, None)
+        assert store.indexed_sessions("u1") == {"h1": {"last_seen": 3}}
+        assert store.user_of("h1") == "u1"
+
+    def test_end_then_a_late_index_is_refused(self, store: t.Any) -> None:
+        assert store.index_session("u1", "h1", RECORD, LONG)
+        assert store.index_session("u1", "h2", RECORD, LONG)
+        assert store.end_session("u1", "h1", LONG) is True
+        assert store.indexed_sessions("u1") == {"h2": RECORD}
+        assert store.user_of("h1") is None
+        # A request in flight saves the ended session: nothing comes back.
+        assert store.index_session("u1", "h1", {"late": True}, LONG) is False
+        assert store.index_session("u1", "h1", {"late": True}, None) is False
+        assert store.indexed_sessions("u1") == {"h2": RECORD}
+        assert store.user_of("h1") is None
+        # Ended already: not active any more.
+        assert store.end_session("u1", "h1", LONG) is False
+        assert store.end_session("u1", "h2", None) is True
+        assert store.indexed_sessions("u1") == {}
+
+    def test_end_of_an_unknown_handle(self, store: t.Any) -> None:
+        assert store.end_session("u1", "never-indexed", LONG) is False
+        # Remembered all the same: a save that comes later is refused.
+        assert store.index_session("u1", "never-indexed", RECORD, LONG) is False
+        assert store.indexed_sessions("u1") == {}
+        assert store.user_of("never-indexed") is None
+
+    def test_end_under_another_user(self, store: t.Any) -> None:
+        assert store.index_session("u1", "h1", RECORD, LONG)
+        # Not active for u2; ended all the same (as MemoryStore does).
+        assert store.end_session("u2", "h1", LONG) is False
+        assert store.user_of("h1") is None
+        assert store.indexed_sessions("u1") == {}
+        assert store.indexed_sessions("u2") == {}
+        assert store.index_session("u1", "h1", RECORD, LONG) is False
+
+    def test_users_are_apart(self, store: t.Any) -> None:
+        assert store.index_session("u1", "h1", {"of": "u1"}, LONG)
+        assert store.index_session("u1", "h2", {"of": "u1"}, LONG)
+        assert store.index_session("u2", "h3", {"of": "u2"}, LONG)
+        assert store.indexed_sessions("u1") == {"h1": {"of": "u1"}, "h2": {"of": "u1"}}
+        assert store.indexed_sessions("u2") == {"h3": {"of": "u2"}}
+        assert store.end_session("u2", "h3", LONG)
+        assert store.indexed_sessions("u1") == {"h1": {"of": "u1"}, "h2": {"of": "u1"}}
+        assert store.indexed_sessions("u2") == {}
+
+    def test_a_handle_indexed_under_another_user_moves(self, store: t.Any) -> None:
+        assert store.index_session("u1", "h1", {"of": "u1"}, LONG)
+        assert store.index_session("u2", "h1", {"of": "u2"}, LONG)
+        assert store.user_of("h1") == "u2"
+        assert store.indexed_sessions("u1") == {}
+        assert store.indexed_sessions("u2") == {"h1": {"of": "u2"}}
+        assert store.end_session("u1", "h1", LONG) is False  # not u1's
+
+    def test_records_round_trip_unchanged(self, store: t.Any) -> None:
+        assert store.index_session("u1", "h1", RECORD, LONG)
+        assert store.index_session("u1", "h2", {}, LONG)
+        listed = store.indexed_sessions("u1")
+        assert listed == {"h1": RECORD, "h2": {}}
+        assert list(listed["h1"]) == list(RECORD)  # key order kept
+        # Independent copies: changing what came back changes nothing stored.
+        listed["h1"]["flags"][6]["deep"].append(1)
+        listed["h1"]["ip"] = "changed"
+        assert store.indexed_sessions("u1") == {"h1": RECORD, "h2": {}}
+
+    def test_user_ids_and_handles_are_data(self, store: t.Any) -> None:
+        for number, name in enumerate(ODD_NAMES):
+            assert store.index_session(name, f"h-{number}", {"user": name}, LONG)
+            assert store.index_session(f"u-{number}", name, {"handle": name}, LONG)
+        for number, name in enumerate(ODD_NAMES):
+            assert store.indexed_sessions(name) == {f"h-{number}": {"user": name}}
+            assert store.user_of(f"h-{number}") == name
+            assert store.indexed_sessions(f"u-{number}") == {name: {"handle": name}}
+            assert store.user_of(name) == f"u-{number}"
+        for number, name in enumerate(ODD_NAMES):
+            assert store.end_session(f"u-{number}", name, LONG)
+            assert store.user_of(name) is None
+        assert store.indexed_sessions("{tag}") == {"h-0": {"user": "{tag}"}}
+
+    def test_index_expiry(
+        self, store: t.Any, advance: t.Callable[[float], None]
+    ) -> None:
+        # One wait checks everything, so that stores on real time sleep once.
+        assert store.index_session("u1", "short", {"n": 1}, 1)
+        assert store.index_session("u1", "rolled", {"n": 1}, 1)
+        assert store.index_session("u1", "long", {"n": 1}, 60)
+        assert store.index_session("u1", "forever", {"n": 1}, None)
+        assert store.index_session("u1", "ended-briefly", {"n": 1}, 60)
+        assert store.end_session("u1", "ended-briefly", 1)
+        assert store.index_session("u1", "ended-for-good", {"n": 1}, 1)
+        assert store.end_session("u1", "ended-for-good", None)
+        advance(0.5)
+        assert store.user_of("short") == "u1"
+        assert store.index_session("u1", "rolled", {"n": 2}, 1)  # a later save
+        advance(0.6)
+        assert store.indexed_sessions("u1") == {
+            "rolled": {"n": 2},
+            "long": {"n": 1},
+            "forever": {"n": 1},
+        }
+        assert store.user_of("short") is None
+        assert store.end_session("u1", "short", LONG) is False  # expired already
+        # The memory of an end lasts its ttl: then the handle is new again.
+        assert store.index_session("u1", "ended-briefly", {"n": 3}, LONG)
+        assert store.user_of("ended-briefly") == "u1"
+        assert store.index_session("u1", "ended-for-good", {"n": 3}, LONG) is False
+        # An expired record can be indexed again.
+        assert store.index_session("u2", "rolled-over", {"n": 1}, 1)
+        assert store.indexed_sessions("u2") == {"rolled-over": {"n": 1}}
+
+    def test_concurrent_first_index_of_one_handle(self, store: t.Any) -> None:
+        # Calls that all find no entry, and insert or meet the one another
+        # call made: each one indexes.
+        def work(worker: int) -> bool:
+            indexed: bool = store.index_session("u1", "new", {"w": worker}, LONG)
+            return indexed
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            outcomes = list(pool.map(work, range(8)))
+        assert outcomes == [True] * 8
+        assert list(store.indexed_sessions("u1")) == ["new"]
+
+    def test_concurrent_index_and_end_never_resurrect(self, store: t.Any) -> None:
+        # Requests in flight save a session (index_session, in a loop) while
+        # two "log out everywhere" end it. An index that began after an end
+        # returned must be refused; once ended, the session stays ended; and
+        # exactly one end finds it active. A store whose check and write are
+        # two steps fails this in the first rounds.
+        rounds, indexers = 30, 6
+        user = "racer"
+
+        def one_round(number: int) -> None:
+            handle = f"race-{number}"
+            assert store.index_session(user, handle, {"round": number}, LONG)
+            # The ends start once the indexers are saving in a loop.
+            warm, saves, counting = threading.Event(), [0], threading.Lock()
+            ended = threading.Event()
+            late: list[int] = []
+            ends: list[bool] = []
+
+            def index(worker: int) -> None:
+                after_end = 0
+                for call in range(100_000):
+                    began_after_end = ended.is_set()
+                    record = {"round": number, "worker": worker, "call": call}
+                    if not store.index_session(user, handle, record, LONG):
+                        return
+                    with counting:
+                        saves[0] += 1
+                        if saves[0] == 3 * indexers:
+                            warm.set()
+                    if began_after_end:
+                        late.append(worker)
+                        after_end += 1
+                        if after_end > 3:
+                            return  # resurrected: no use going on
+                raise AssertionError("never ended")
+
+            def end() -> None:
+                warm.wait(timeout=30)
+                ends.append(store.end_session(user, handle, LONG))
+                ended.set()
+
+            errors: list[BaseException] = []
+
+            def run(work: t.Callable[[], None]) -> None:
+                try:
+                    work()
+                except BaseException as error:  # reported by the test's thread
+                    errors.append(error)
+
+            threads = [
+                threading.Thread(target=run, args=(lambda w=worker: index(w),))
+                for worker in range(indexers)
+            ]
+            threads += [threading.Thread(target=run, args=(end,)) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+                assert not thread.is_alive()
+            assert errors == [], errors
+            assert late == [], f"round {number}: indexed after the end returned"
+            assert sorted(ends) == [False, True], f"round {number}: {ends}"
+            assert store.user_of(handle) is None, f"round {number}: resurrected"
+            assert handle not in store.indexed_sessions(user)
+            assert store.index_session(user, handle, {"after": True}, LONG) is False
+
+        for number in range(rounds):
+            one_round(number)
+        assert store.indexed_sessions(user) == {}
+
+
 # -- SQLAlchemyStore -------------------------------------------------------------
 
 
@@ -506,7 +760,7 @@ class PortableSQLAlchemyStore(SQLAlchemyStore):
     single_statement_swap_dialects = frozenset()
 
 
-class SQLContract(ConditionalContract):
+class SQLContract(ConditionalContract, IndexContract):
     """SQLAlchemyStore on some database; subclasses give ``database_url``."""
 
     @pytest.fixture
@@ -539,6 +793,7 @@ class SQLContract(ConditionalContract):
 
         yield make
         for store in reversed(made):  # borrowers of an engine before its owner
+            store.index_table.drop(store.engine, checkfirst=True)
             store.table.drop(store.engine, checkfirst=True)
             store.close()
 
@@ -724,3 +979,95 @@ class SQLContract(ConditionalContract):
                 SQLAlchemyStore(engine, table="")
         finally:
             engine.dispose()
+
+    # -- the user index ----------------------------------------------------------
+
+    def index_rows(self, store: SQLAlchemyStore) -> list[tuple[t.Any, ...]]:
+        query = sa.select(store.index_table).order_by(store.index_table.c.handle)
+        with store.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(query)]
+
+    def test_creates_the_index_table_when_made(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        store = make_store()
+        name = store.index_table.name
+        assert name == f"{store.table.name}_users"
+        inspector = sa.inspect(store.engine)
+        columns = {column["name"]: column for column in inspector.get_columns(name)}
+        assert list(columns) == ["handle", "user_id", "record", "expires_at", "ended"]
+        assert [name for name, column in columns.items() if column["nullable"]] == [
+            "record",
+            "expires_at",
+        ]
+        assert inspector.get_pk_constraint(name)["constrained_columns"] == ["handle"]
+        indexed = [index["column_names"] for index in inspector.get_indexes(name)]
+        assert sorted(indexed) == [["expires_at"], ["user_id"]]
+
+    def test_create_table_makes_the_index_table(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        store = make_store(create_table=False)
+        with pytest.raises(SessionStoreError) as caught:
+            store.index_session("u1", "h1", RECORD, LONG)
+        assert (caught.value.operation, caught.value.key) == ("index_session", "h1")
+        assert not sa.inspect(store.engine).has_table(store.index_table.name)
+        store.create_table()
+        assert sa.inspect(store.engine).has_table(store.index_table.name)
+        assert store.index_session("u1", "h1", RECORD, LONG)
+        store.create_table()  # again: nothing happens
+        assert store.indexed_sessions("u1") == {"h1": RECORD}
+
+    def test_index_row_layout(self, store: SQLAlchemyStore, clock: FakeClock) -> None:
+        assert store.index_session("u1", "active", RECORD, 3600)
+        assert store.index_session("u1", "ended", RECORD, None)
+        assert store.end_session("u1", "ended", 60)
+        assert not store.end_session("u1", "unknown", None)
+        assert self.index_rows(store) == [
+            ("active", "u1", dumps_json(RECORD), pytest.approx(clock.now + 3600), 0),
+            # An ended row keeps no record: "" says it was active when ended.
+            ("ended", "u1", "", pytest.approx(clock.now + 60), 1),
+            ("unknown", "u1", None, None, 1),
+        ]
+
+    def test_cleanup_deletes_expired_index_rows(
+        self, store: SQLAlchemyStore, advance: t.Callable[[float], None]
+    ) -> None:
+        put(store, "session", PAYLOAD, 1000)
+        assert store.index_session("u1", "short", RECORD, 1)
+        assert store.index_session("u1", "long", RECORD, 60)
+        assert store.index_session("u1", "forever", RECORD, None)
+        assert not store.end_session("u1", "ended-briefly", 1)
+        assert not store.end_session("u1", "ended-for-good", None)
+        advance(2)
+        assert len(self.index_rows(store)) == 5
+        assert store.cleanup() == 1  # sessions are counted, not index rows
+        assert [row[0] for row in self.index_rows(store)] == [
+            "ended-for-good",
+            "forever",
+            "long",
+        ]
+        assert store.indexed_sessions("u1") == {"long": RECORD, "forever": RECORD}
+        assert not store.index_session("u1", "ended-for-good", RECORD, 1)
+
+    def test_cleanup_without_the_index_table(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        # Migrations made before the index made the session table alone.
+        store = make_store()
+        store.index_table.drop(store.engine)
+        put(store, "session", PAYLOAD, 1000)
+        assert store.cleanup() == 0
+        store.create_table()
+        assert store.index_session("u1", "h1", RECORD, LONG)
+
+    def test_uses_an_existing_index_table(
+        self, make_store: t.Callable[..., SQLAlchemyStore]
+    ) -> None:
+        metadata = sa.MetaData()
+        first = make_store(metadata=metadata)
+        assert metadata.tables[first.index_table.name] is first.index_table
+        assert first.index_session("u1", "h1", RECORD, LONG)
+        second = make_store(first.engine, metadata=metadata)
+        assert second.index_table is first.index_table
+        assert second.indexed_sessions("u1") == {"h1": RECORD}

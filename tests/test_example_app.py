@@ -446,6 +446,253 @@ def test_the_signal_log_keeps_the_most_recent_visitors_only() -> None:
     assert log.entries(None) == []
 
 
+# -- /sessions: the user's sessions, each of which can be logged out --------------
+
+
+@pytest.fixture(params=["cookie", "memory", "sqlite"])
+def sessions_app(request: pytest.FixtureRequest, tmp_path: Path) -> t.Iterator[Flask]:
+    """The example app in cookie mode (the index in a registry of its own),
+    with a MemoryStore (the index in the store) and with an SQLite store
+    (which keeps no index: a registry beside it)."""
+    url = {"cookie": "", "memory": "memory"}.get(
+        request.param, f"sqlite:///{tmp_path / 'sessions.db'}"
+    )
+    app = create_app({"TESTING": True, "KOA_SESSION_STORE": url})
+    yield app
+    store = app.extensions["example_app"].store
+    if hasattr(store, "close"):
+        store.close()
+
+
+def browser_as(app: Flask, user_agent: str, user_id: str | None = None) -> FlaskClient:
+    """A client of ``app`` that sends ``user_agent``, logged in as
+    ``user_id`` through the login form (when given)."""
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = user_agent
+    if user_id is not None:
+        assert browser_post(client, "/login", userId=user_id).status_code == 303
+    return client
+
+
+def listed(client: FlaskClient) -> dict[str, str]:
+    """The sessions on the client's ``/sessions`` page: user agent (as the
+    page shows it) -> the handle its form posts, or ``"this browser"``."""
+    page = client.get("/sessions", headers=HTML)
+    assert page.status_code == 200, page.text
+    body = page.text[page.text.index("<tbody>") : page.text.index("</tbody>")]
+    rows = re.findall(r"<tr( class=\"current\")?>(.*?)</tr>", body, re.DOTALL)
+    found = {}
+    for current, row in rows:
+        agent = re.search(r'<td class="agent">(.*?)</td>', row, re.DOTALL)
+        assert agent, row
+        handle = re.search(r'name="handle" value="([^"]+)"', row)
+        assert bool(current) == (handle is None), row
+        found[agent.group(1)] = handle.group(1) if handle else "this browser"
+    return found
+
+
+def flash_of(page: str) -> str | None:
+    match = re.search(r'<p class="flash" role="status" id="flash">(.*?)</p>', page)
+    return match.group(1) if match else None
+
+
+def revoke(client: FlaskClient, handle: str) -> t.Any:
+    """Send the form of the session ``handle``, as the browser would (the
+    token of any form will do: that of ``/set``, for a handle the page of
+    ``/sessions`` has no form for)."""
+    token = csrf(client, "/set")
+    return client.post(
+        "/sessions/revoke", data={"csrf_token": token, "handle": handle}, headers=HTML
+    )
+
+
+def logged_in_as(client: FlaskClient) -> str:
+    """What ``/get`` says of the client's user (``None`` when anonymous)."""
+    return client.get("/get").text.removeprefix("User ID: ")
+
+
+def test_sessions_lists_the_users_browsers_and_marks_this_one(
+    sessions_app: Flask,
+) -> None:
+    laptop = browser_as(sessions_app, "Laptop/1.0", "ada")
+    phone = browser_as(sessions_app, "Phone/2.0", "ada")
+    browser_as(sessions_app, "Elsewhere/3.0", "bob")
+    browser_as(sessions_app, "Anonymous/4.0").get("/")
+
+    on_laptop = listed(laptop)
+    assert set(on_laptop) == {"Laptop/1.0", "Phone/2.0"}  # not bob's, nor anonymous
+    assert on_laptop["Laptop/1.0"] == "this browser"
+    on_phone = listed(phone)
+    assert on_phone["Phone/2.0"] == "this browser"
+    assert on_phone["Laptop/1.0"] != "this browser"
+
+    page = laptop.get("/sessions", headers=HTML).text
+    assert '<strong id="sessions-user">ada</strong>' in page
+    assert page.count("Log out this device") == 1
+    assert 'action="/sessions/revoke-others"' in page
+    assert page.count('name="csrf_token"') == 2  # each form carries its token
+    stamp = r'<time datetime="[0-9T:+-]+"><span>[0-9-]{10}</span> <span>[0-9:]{8} UTC<'
+    assert len(re.findall(stamp, page)) == 6  # created, last seen, expires: 2 rows
+
+
+def test_log_out_one_device(sessions_app: Flask) -> None:
+    laptop = browser_as(sessions_app, "Laptop/1.0", "ada")
+    phone = browser_as(sessions_app, "Phone/2.0", "ada")
+    tablet = browser_as(sessions_app, "Tablet/3.0", "ada")
+    handle = listed(laptop)["Phone/2.0"]
+
+    response = revoke(laptop, handle)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/sessions"
+    page = laptop.get("/sessions", headers=HTML).text
+    assert flash_of(page) == "Logged out that device."
+    assert "Phone/2.0" not in page
+    assert logged_in_as(phone) == "None"  # its next request: a new, anonymous one
+    assert logged_in_as(laptop) == "ada"
+    assert logged_in_as(tablet) == "ada"
+    assert set(listed(laptop)) == {"Laptop/1.0", "Tablet/3.0"}
+
+    # The same form again (a second tab): nothing left to log out.
+    revoke(laptop, handle)
+    again = laptop.get("/sessions", headers=HTML).text
+    assert flash_of(again) == (
+        "No other session of yours has that handle: nothing was logged out."
+    )
+
+
+def test_log_out_everywhere_else(sessions_app: Flask) -> None:
+    laptop = browser_as(sessions_app, "Laptop/1.0", "ada")
+    others = [browser_as(sessions_app, f"Other/{n}", "ada") for n in range(2)]
+    bob = browser_as(sessions_app, "Bob/1.0", "bob")
+
+    token = csrf(laptop, "/sessions")
+    response = laptop.post(
+        "/sessions/revoke-others", data={"csrf_token": token}, headers=HTML
+    )
+    assert response.status_code == 303
+    page = laptop.get("/sessions", headers=HTML).text
+    assert flash_of(page) == "Logged out 2 other sessions."
+    assert [logged_in_as(other) for other in others] == ["None", "None"]
+    assert logged_in_as(laptop) == "ada"
+    assert logged_in_as(bob) == "bob"
+    assert listed(laptop) == {"Laptop/1.0": "this browser"}
+    assert "Log out everywhere else" not in page  # no other session left
+
+    token = csrf(laptop, "/set")  # the page has no such form any more
+    laptop.post("/sessions/revoke-others", data={"csrf_token": token}, headers=HTML)
+    assert flash_of(laptop.get("/", headers=HTML).text) == (
+        "No other session to log out."
+    )
+
+
+def test_a_handle_of_another_users_session_is_refused(sessions_app: Flask) -> None:
+    ada = browser_as(sessions_app, "Ada/1.0", "ada")
+    browser_as(sessions_app, "Ada-phone/1.0", "ada")
+    bob = browser_as(sessions_app, "Bob/1.0", "bob")
+    bob_phone = browser_as(sessions_app, "Bob-phone/1.0", "bob")
+    bobs = listed(bob)["Bob-phone/1.0"]  # a handle Ada got hold of, somehow
+    own = listed(ada)["Ada/1.0"]
+    assert own == "this browser"
+
+    refused = "No other session of yours has that handle: nothing was logged out."
+    for forged in (bobs, "not-a-handle", ""):
+        response = revoke(ada, forged)
+        assert response.status_code == 303
+        assert flash_of(ada.get("/", headers=HTML).text) == refused
+    assert logged_in_as(bob_phone) == "bob"
+    assert set(listed(bob)) == {"Bob/1.0", "Bob-phone/1.0"}
+    assert set(listed(ada)) == {"Ada/1.0", "Ada-phone/1.0"}  # nothing of hers either
+
+
+def test_this_browsers_own_handle_is_not_logged_out_from_there(
+    sessions_app: Flask,
+) -> None:
+    ada = browser_as(sessions_app, "Ada/1.0", "ada")
+    koa = sessions_app.extensions["example_app"].koa
+    with sessions_app.app_context():
+        (own,) = koa.sessions_of("ada")
+    revoke(ada, own.handle)
+    assert flash_of(ada.get("/", headers=HTML).text) == (
+        "That is this browser: log it out with Log out."
+    )
+    assert logged_in_as(ada) == "ada"
+
+
+def test_the_forms_need_their_csrf_token(sessions_app: Flask) -> None:
+    ada = browser_as(sessions_app, "Ada/1.0", "ada")
+    phone = browser_as(sessions_app, "Phone/1.0", "ada")
+    handle = listed(ada)["Phone/1.0"]
+    for path, form in (
+        ("/sessions/revoke", {"handle": handle}),
+        ("/sessions/revoke-others", {}),
+    ):
+        response = ada.post(path, data=form, headers=HTML)
+        assert response.status_code == 400
+        assert "The CSRF token is missing." in response.text
+    assert logged_in_as(phone) == "ada"
+
+
+def test_a_user_agent_is_text_on_the_page(sessions_app: Flask) -> None:
+    attacker = browser_as(sessions_app, XSS, "ada")
+    ada = browser_as(sessions_app, "Ada/1.0", "ada")
+    for client in (ada, attacker):
+        page = client.get("/sessions", headers=HTML).text
+        assert "<script>" not in page
+        assert "<img src=x" not in page
+        assert (
+            '<td class="agent">&#34;&gt;&lt;img src=x onerror=alert(1)&gt;'
+            "&lt;script&gt;alert(2)&lt;/script&gt;</td>"
+        ) in page
+    assert "Content-Security-Policy" in ada.get("/sessions", headers=HTML).headers
+
+
+def test_a_visitor_who_is_not_logged_in_is_sent_to_login(
+    sessions_app: Flask,
+) -> None:
+    ada = browser_as(sessions_app, "Ada/1.0", "ada")
+    handle = listed(browser_as(sessions_app, "Phone/1.0", "ada"))["Ada/1.0"]
+    visitor = browser_as(sessions_app, "Visitor/1.0")
+    response = visitor.get("/sessions", headers=HTML)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/login"
+    page = visitor.get("/login", headers=HTML).text
+    assert flash_of(page) == "Log in to see your sessions."
+    assert 'href="/sessions"' not in page  # the link is for logged-in users
+    token = csrf(visitor, "/set")
+    for path, form in (
+        ("/sessions/revoke", {"handle": handle}),
+        ("/sessions/revoke-others", {}),
+    ):
+        sent = visitor.post(path, data={"csrf_token": token, **form}, headers=HTML)
+        assert sent.status_code == 303
+        assert sent.headers["Location"] == "/login"
+    assert logged_in_as(ada) == "ada"
+    assert 'href="/sessions"' in ada.get("/", headers=HTML).text
+    assert visitor.get("/sessions").status_code == 303  # curl too
+
+
+def test_sessions_for_curl_are_lines_with_the_handles(sessions_app: Flask) -> None:
+    laptop = browser_as(sessions_app, "Laptop/1.0", "ada")
+    browser_as(sessions_app, "Phone/2.0", "ada")
+    handle = listed(laptop)["Phone/2.0"]
+    lines = laptop.get("/sessions").text.splitlines()
+    assert lines[0] == "Sessions of user 'ada': 2"
+    assert any(line.startswith(f"{handle}  created ") for line in lines)
+    assert any(line.startswith("this one  created ") for line in lines)
+    token = csrf(laptop, "/sessions")
+    sent = laptop.post("/sessions/revoke", data={"csrf_token": token, "handle": handle})
+    assert sent.text == "Logged out that device."
+    assert laptop.get("/sessions").text.splitlines()[0] == "Sessions of user 'ada': 1"
+
+
+def test_a_revoke_is_a_signal_in_the_panel(sessions_app: Flask) -> None:
+    laptop = browser_as(sessions_app, "Laptop/1.0", "ada")
+    browser_as(sessions_app, "Phone/2.0", "ada")
+    revoke(laptop, listed(laptop)["Phone/2.0"])
+    page = laptop.get("/sessions", headers=HTML).text
+    assert "<code>session-revoked</code> <span>1 session</span>" in page
+
+
 # -- stores chosen by KOA_SESSION_STORE -----------------------------------------
 
 

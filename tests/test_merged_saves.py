@@ -53,6 +53,7 @@ def store(request: pytest.FixtureRequest, tmp_path: t.Any) -> t.Iterator[t.Any]:
         )
         sql = SQLAlchemyStore(url, table=f"merged_{uuid.uuid4().hex[:8]}")
         yield sql
+        sql.index_table.drop(sql.engine)
         sql.table.drop(sql.engine)
         sql.close()
 
@@ -263,13 +264,22 @@ def test_a_login_moves_what_was_saved_meanwhile(store: t.Any) -> None:
     regenerated.assert_sent_once(app, old_key=id_of(cookie), new_key=id_of(new_cookie))
     assert data_of(app, new_cookie) == {"cart": "apple", "w1": 1, "user": "alice"}
     assert data_of(app, cookie) is None
-    # A request that loaded the old id saves after the login: dropped.
+    # A request that loaded the old id saves after the login (a request in
+    # flight): its change lands on the new entry, and no cookie tells it
+    # the new id.
     after.session["w2"] = 2
     with listen_to(signals.session_dropped) as dropped:
         assert session_cookies(after.save()) == {}
-    dropped.assert_sent_once(app, key=id_of(cookie), reason="gone")
+    dropped.assert_sent_once(app, key=id_of(cookie), reason="moved")
     assert data_of(app, cookie) is None
-    assert data_of(app, new_cookie) == {"cart": "apple", "w1": 1, "user": "alice"}
+    assert data_of(app, new_cookie) == {
+        "cart": "apple",
+        "w1": 1,
+        "user": "alice",
+        "w2": 2,
+    }
+    # The old id opens nothing: a fresh session (no fixation).
+    assert data_of(app, cookie) is None
 
 
 def test_a_login_that_loses_to_a_logout_creates_nothing(store: t.Any) -> None:
@@ -289,6 +299,25 @@ def test_a_login_that_loses_to_a_logout_creates_nothing(store: t.Any) -> None:
     assert new_id is not None
     assert new_id.startswith("login-")  # the id the login drew, now deleted
     assert store.get(new_id, HOUR, rolling=False) is None
+    assert data_of(app, cookie) is None
+
+
+def test_a_logout_that_loaded_before_a_login_wins_over_it(store: t.Any) -> None:
+    # The reverse order: the logout loaded the session, the login moved it to
+    # a new id and committed, then the logout commits. The logout ends the
+    # login's new entry too: whichever response the browser keeps, the old
+    # id and the new one open nothing.
+    app = make_app(store)
+    cookie = new_session(app, cart="apple")
+    logout = Pending(app, cookie)
+    logout.session.destroy()
+    login = Pending(app, cookie)
+    login.session["user"] = "alice"
+    login.session.regenerate()
+    new_cookie = cookie_header(login.save())
+    assert data_of(app, new_cookie) == {"cart": "apple", "user": "alice"}
+    logout.save()
+    assert data_of(app, new_cookie) is None
     assert data_of(app, cookie) is None
 
 

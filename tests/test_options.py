@@ -147,7 +147,12 @@ def test_every_declared_option_is_in_the_table_above() -> None:
         "merge",
         "remove_empty",
         "flash_key",
+        "wire",
         "migrate_from",
+        "user_id_key",
+        "registry",
+        "track_ip",
+        "absolute_max_age",
     ]
 
 

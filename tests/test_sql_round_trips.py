@@ -49,7 +49,9 @@ def counted(request: pytest.FixtureRequest, tmp_path: t.Any) -> t.Iterator[Count
         def count(block: t.Callable[[], object]) -> list[str]:
             relay.reset()
             block()
-            return list(relay.messages)
+            # psycopg prepares a statement on its fifth run on a connection:
+            # a round trip of the driver's, once, not the store's.
+            return [kind for kind in relay.messages if kind != "PREPARE"]
 
     else:
         store = SQLAlchemyStore(tmp_path / "trips.db", table=table)
@@ -60,6 +62,7 @@ def counted(request: pytest.FixtureRequest, tmp_path: t.Any) -> t.Iterator[Count
             return traffic.kinds
 
     yield Counted(store, count)
+    store.index_table.drop(store.engine, checkfirst=True)
     store.table.drop(store.engine, checkfirst=True)
     store.close()
 
@@ -67,6 +70,13 @@ def counted(request: pytest.FixtureRequest, tmp_path: t.Any) -> t.Iterator[Count
 @pytest.fixture(params=[True, False], ids=["merge", "whole-entry"])
 def app(request: pytest.FixtureRequest, counted: Counted) -> flask.Flask:
     return round_trip_app(counted.store, merge=request.param)
+
+
+#: The statements of a merged login and logout.
+MERGED_EXTRA = {
+    "/login": ["SELECT", "INSERT|UPDATE", "INSERT", "DELETE"],
+    "/logout": ["SELECT", "DELETE", "SELECT"],
+}
 
 
 @pytest.mark.parametrize(
@@ -86,6 +96,10 @@ def test_one_statement_per_store_call(
     client: FlaskClient = app.test_client()
     if path != "/new":
         client.get("/new")
+    if app.extensions["koasession"].options.merge:
+        # With merged saves a login first writes the way from its old id to
+        # its new one, and a logout reads it (merging.MOVE_WINDOW).
+        statements = MERGED_EXTRA.get(path, statements)
     seen = counted.count(lambda: client.get(path))
     # A merged save UPDATEs the row it loaded; a whole-entry one upserts.
     assert len(seen) == len(statements)
@@ -123,6 +137,23 @@ def test_contended_save(counted: Counted) -> None:
     assert fetch(store, "key") == other
 
 
+def test_one_statement_per_index_call(counted: Counted) -> None:
+    # The user index (SessionIndex): an upsert that refuses an ended handle,
+    # an upsert that ends one and says whether it was active, a SELECT.
+    store = counted.store
+    calls: list[tuple[t.Callable[[], object], object, str]] = [
+        (lambda: store.index_session("u1", "h1", {"n": 1}, 60), True, "INSERT"),
+        (lambda: store.indexed_sessions("u1"), {"h1": {"n": 1}}, "SELECT"),
+        (lambda: store.user_of("h1"), "u1", "SELECT"),
+        (lambda: store.end_session("u1", "h1", 60), True, "INSERT"),
+        (lambda: store.index_session("u1", "h1", {}, 60), False, "INSERT"),
+    ]
+    for call, outcome, statement in calls:
+        returned: list[object] = []
+        seen = counted.count(lambda call=call, into=returned: into.append(call()))
+        assert (returned, seen) == ([outcome], [statement])
+
+
 # -- retries after a broken connection (PostgreSQL) ------------------------------
 
 
@@ -134,6 +165,7 @@ def relayed(
         relay.url(postgres_instance.url), table=f"lost_{uuid.uuid4().hex[:8]}"
     )
     yield store
+    store.index_table.drop(store.engine, checkfirst=True)
     store.table.drop(store.engine, checkfirst=True)
     store.close()
 
@@ -242,3 +274,35 @@ def test_session_survives_a_lost_reply(
     relay.cut_next_reply()  # the read's
     assert client.get("/").text == "2"
     assert client.get("/").text == "3"
+
+
+def test_index_whose_reply_was_lost_is_done(
+    relayed: SQLAlchemyStore, relay: PostgresRelay
+) -> None:
+    # The upsert ran; its retry writes the same record again.
+    relay.cut_next_reply()
+    assert relayed.index_session("u1", "h1", {"n": 1}, 60) is True
+    assert relayed.indexed_sessions("u1") == {"h1": {"n": 1}}
+
+
+def test_end_whose_reply_was_lost_is_an_error(
+    relayed: SQLAlchemyStore, relay: PostgresRelay
+) -> None:
+    # The first try ended the session; the retry finds it ended and cannot
+    # tell by whom, so it reports the failure rather than say "not active".
+    assert relayed.index_session("u1", "h1", {"n": 1}, 60)
+    relay.cut_next_reply()
+    with pytest.raises(SessionStoreError) as caught:
+        relayed.end_session("u1", "h1", 60)
+    assert (caught.value.operation, caught.value.key) == ("end_session", "h1")
+    assert relayed.user_of("h1") is None
+    assert relayed.index_session("u1", "h1", {"n": 2}, 60) is False
+
+
+def test_end_retried_when_the_first_try_did_not_run(
+    relayed: SQLAlchemyStore, relay: PostgresRelay
+) -> None:
+    assert relayed.index_session("u1", "h1", {"n": 1}, 60)
+    relay.break_connections()
+    assert relayed.end_session("u1", "h1", 60) is True
+    assert relayed.user_of("h1") is None

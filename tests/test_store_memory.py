@@ -14,12 +14,13 @@ from tests.store_contract import (
     SESSION_PAYLOAD,
     ConditionalContract,
     FakeClock,
+    IndexContract,
     fetch,
     put,
 )
 
 
-class TestMemoryStore(ConditionalContract):
+class TestMemoryStore(ConditionalContract, IndexContract):
     @pytest.fixture
     def make_store(self, clock: FakeClock) -> t.Callable[..., SessionStore]:
         return lambda **kwargs: MemoryStore(clock=clock, **kwargs)

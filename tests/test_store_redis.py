@@ -17,16 +17,22 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from devkit.servers import RedisServer
+from devkit.traffic import Traffic, redis_traffic
 from flask_koasession import KoaSession
 from flask_koasession.codec import dumps_json
 from flask_koasession.exceptions import SessionStoreError
 from flask_koasession.stores import Entry, RedisStore, SessionStore
+from flask_koasession.stores.redis import LISTING_GRACE_MS, key_part
 from tests.store_contract import (
     HOUR,
+    LONG,
+    ODD_NAMES,
     PAYLOAD,
     PAYLOAD_JSON,
+    RECORD,
     SESSION_PAYLOAD,
     ConditionalContract,
+    IndexContract,
     entry_of,
     fetch,
     put,
@@ -73,7 +79,7 @@ def foreign_key_state(client: t.Any, key: str) -> tuple[t.Any, ...]:
     return kind, size, client.ttl(key)
 
 
-class RedisContract(ConditionalContract):
+class RedisContract(ConditionalContract, IndexContract):
     """Redis expires keys on its own clock: time passes by sleeping.
 
     Subclasses give ``raw_client``, a client of the same database as the
@@ -540,6 +546,198 @@ class TestRedisStore(RedisContract):
             client.close()
             redis_server.stop()
 
+    # -- the user index ----------------------------------------------------------
+
+    def test_index_keys(self, redis_client: redis.Redis) -> None:
+        store = RedisStore(redis_client, prefix="app:")
+        assert store.index_session("u1", "h1", RECORD, 3600)
+        assert sorted(redis_client.keys("*")) == [
+            b"app:koa:handles:h1",
+            b"app:koa:users:u1",
+        ]
+        # The handle's key is the truth: its user and record, its TTL.
+        assert redis_client.hgetall("app:koa:handles:h1") == {
+            b"user": b"u1",
+            b"record": dumps_json(RECORD).encode(),
+        }
+        assert 3_599_000 < redis_client.pttl("app:koa:handles:h1") <= 3_600_000
+        # The user's key lists the handle: a deadline (ms, a minute after the
+        # handle's) and a nonce; the key lives as long.
+        [(field, entry)] = redis_client.hgetall("app:koa:users:u1").items()
+        deadline, nonce = entry.split(b" ")
+        assert field == b"h1"
+        expected = (time.time() + 3600) * 1000 + LISTING_GRACE_MS
+        assert int(deadline) == pytest.approx(expected, abs=2000)
+        assert len(nonce) == 16
+        assert 3_659_000 < redis_client.pttl("app:koa:users:u1") <= 3_660_000
+        # Ended: the handle's key says so for the ttl given; the user's key,
+        # emptied, is gone.
+        assert store.end_session("u1", "h1", 60)
+        assert redis_client.keys("*") == [b"app:koa:handles:h1"]
+        assert redis_client.hgetall("app:koa:handles:h1") == {b"ended": b"1"}
+        assert 59_000 < redis_client.pttl("app:koa:handles:h1") <= 60_000
+        assert store.end_session("u1", "h2", None) is False
+        assert redis_client.hgetall("app:koa:handles:h2") == {b"ended": b"1"}
+        assert redis_client.pttl("app:koa:handles:h2") == -1
+
+    def test_user_key_lives_as_long_as_its_longest_record(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        def ttl() -> float:
+            return round(redis_client.pttl("koa:users:u1") / 1000)
+
+        grace = LISTING_GRACE_MS // 1000
+        assert store.index_session("u1", "short", RECORD, 100)
+        assert ttl() == 100 + grace
+        assert store.index_session("u1", "long", RECORD, 1000)
+        assert ttl() == 1000 + grace
+        assert store.index_session("u1", "short", RECORD, 100)  # never shortens
+        assert ttl() == 1000 + grace
+        assert store.index_session("u1", "forever", RECORD, None)
+        assert redis_client.pttl("koa:users:u1") == -1
+        assert store.end_session("u1", "forever", 60)
+        assert ttl() == 1000 + grace
+        assert store.end_session("u1", "long", 60)
+        assert ttl() == 100 + grace
+
+    def test_listing_unlists_what_no_write_needs(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        for handle in ("live", "expired", "ended", "ending", "moved"):
+            assert store.index_session("u1", handle, {"h": handle}, LONG)
+        redis_client.delete("koa:handles:expired")  # as its TTL would
+        assert store.index_session("u2", "moved", {"h": "moved"}, LONG)
+        # Indexes that began before the end: they listed the handles again.
+        assert store.end_session("u1", "ended", LONG)
+        assert store.end_session("u1", "ending", 10)  # remembered briefly
+        for handle in ("ended", "ending"):
+            assert not store.index_session("u1", handle, {"late": True}, LONG)
+        assert redis_client.hlen("koa:users:u1") == 5
+        assert store.indexed_sessions("u1") == {"live": {"h": "live"}}
+        # The ended handle's entry goes; the others may still be needed by an
+        # index between its two steps, until their deadline.
+        assert sorted(redis_client.hkeys("koa:users:u1")) == [
+            b"ending",
+            b"expired",
+            b"live",
+            b"moved",
+        ]
+        for handle in (b"ending", b"expired", b"moved"):
+            nonce = redis_client.hget("koa:users:u1", handle).split(b" ")[1]
+            redis_client.hset("koa:users:u1", handle, b"1000 " + nonce)
+        assert store.indexed_sessions("u1") == {"live": {"h": "live"}}
+        assert redis_client.hkeys("koa:users:u1") == [b"live"]
+        assert store.indexed_sessions("u2") == {"moved": {"h": "moved"}}
+        assert store.end_session("u1", "live", LONG)
+        assert store.indexed_sessions("u1") == {}
+        assert redis_client.exists("koa:users:u1") == 0
+
+    def test_an_index_between_its_two_steps_stays_listed(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        # The user's entry is written, the handle's key not yet (or the
+        # client failed in between): not shown, and never unlisted...
+        assert store.index_session("u2", "h1", RECORD, LONG)
+        store._list_handle_script(keys=["koa:users:u1"], args=("h1", "60000", "n"))
+        store._list_handle_script(keys=["koa:users:u1"], args=("h2", "60000", "n"))
+        store._list_handle_script(keys=["koa:users:u1"], args=("h3", "", "n"))
+        assert store.indexed_sessions("u1") == {}
+        assert sorted(redis_client.hkeys("koa:users:u1")) == [b"h1", b"h2", b"h3"]
+        # ...so that once the handle's key is written, it is listed.
+        store._index_handle_script(
+            keys=["koa:handles:h1"], args=("u1", dumps_json(RECORD), "")
+        )
+        assert store.indexed_sessions("u1") == {"h1": RECORD}
+
+    def test_unlisting_spares_an_entry_written_since(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        # A listing read the entry of an ended handle; an index wrote a new
+        # entry before the listing unlists: it stays.
+        assert store.index_session("u1", "h1", RECORD, LONG)
+        read = redis_client.hget("koa:users:u1", "h1")
+        assert store.index_session("u1", "h1", RECORD, LONG)
+        unlist = store._unlist_handles_script
+        assert unlist(keys=["koa:users:u1"], args=("h1", read, "e")) == 0
+        assert unlist(keys=["koa:users:u1"], args=("h1", read, "x")) == 0
+        assert store.indexed_sessions("u1") == {"h1": RECORD}
+
+    def test_user_ids_and_handles_make_no_hash_tags(
+        self, store: RedisStore, redis_client: redis.Redis
+    ) -> None:
+        for number, name in enumerate(ODD_NAMES):
+            assert store.index_session(name, f"h-{number}", {}, LONG)
+            assert store.index_session(f"u-{number}", name, {}, LONG)
+        keys = [key.decode() for key in redis_client.keys("*")]
+        assert len(keys) == 4 * len(ODD_NAMES)
+        assert not any("{" in key or "}" in key for key in keys)
+        assert store.user_key("{tag}") == "koa:users:%7Btag%7D"
+        assert store.handle_key("%7B") == "koa:handles:%257B"
+        assert key_part("a{b}%c") == "a%7Bb%7D%25c"
+
+    def test_index_round_trips(
+        self, store: RedisStore, redis_client: redis.Redis, redis_server: RedisServer
+    ) -> None:
+        def traffic_of() -> t.ContextManager[Traffic]:
+            return redis_traffic(redis_server.host, redis_server.port, db=0)
+
+        assert store.index_session("u1", "warm", RECORD, LONG)  # loads scripts
+        assert store.end_session("u1", "warm", LONG)
+        assert not store.index_session("u1", "warm", RECORD, LONG)  # to unlist
+        with traffic_of() as traffic:
+            assert store.index_session("u1", "h1", RECORD, LONG)
+        assert traffic.names == ["EVALSHA", "EVALSHA"]
+        assert traffic.script_calls == [
+            "EXISTS", "TIME", "HSET", "PTTL", "PEXPIRE",
+            "HEXISTS", "DEL", "HSET", "PEXPIRE",
+        ]  # fmt: skip
+        with traffic_of() as traffic:
+            assert store.user_of("h1") == "u1"
+        assert traffic.names == ["HGET"]
+        with traffic_of() as traffic:
+            assert store.indexed_sessions("u1") == {"h1": RECORD}
+        # HGETALL; one pipeline of HMGET and PTTL; a script unlisting "warm".
+        assert traffic.names == ["HGETALL", "HMGET", "PTTL", "HMGET", "PTTL", "EVALSHA"]
+        with traffic_of() as traffic:
+            assert store.end_session("u1", "h1", LONG)
+        assert traffic.names == ["EVALSHA", "EVALSHA"]
+        with traffic_of() as traffic:
+            assert store.index_session("u1", "h1", RECORD, LONG) is False
+        assert traffic.names == ["EVALSHA", "EVALSHA"]
+
+    def test_index_with_decode_responses(
+        self, redis_server: RedisServer, redis_client: redis.Redis
+    ) -> None:
+        client = redis_client_for(redis_server, decode_responses=True)
+        try:
+            store = RedisStore(client)
+            assert store.index_session("ключ", "h1", RECORD, LONG)
+            assert store.index_session("ключ", "h2", RECORD, LONG)
+            assert store.end_session("ключ", "h2", LONG)
+            assert store.user_of("h1") == "ключ"
+            assert store.indexed_sessions("ключ") == {"h1": RECORD}
+        finally:
+            client.close()
+
+    def test_index_errors_are_store_errors(
+        self,
+        redis_client: redis.Redis,
+        limited_client: t.Callable[..., redis.Redis],
+    ) -> None:
+        RedisStore(redis_client).index_session("u1", "h1", RECORD, LONG)
+        store = RedisStore(limited_client("-evalsha", "-hget", "-hgetall"))
+        for operation, key, call in [
+            ("index_session", "h1", lambda: store.index_session("u1", "h1", {}, 1)),
+            ("end_session", "h1", lambda: store.end_session("u1", "h1", 1)),
+            ("indexed_sessions", "u1", lambda: store.indexed_sessions("u1")),
+            ("user_of", "h1", lambda: store.user_of("h1")),
+        ]:
+            with pytest.raises(SessionStoreError) as caught:
+                call()
+            assert (caught.value.operation, caught.value.key) == (operation, key)
+            assert isinstance(caught.value.__cause__, redis.ResponseError)
+        assert RedisStore(redis_client).user_of("h1") == "u1"
+
 
 @pytest.mark.parametrize(
     "corrupt",
@@ -667,6 +865,25 @@ class TestRedisClusterStore(RedisContract):
         for key in keys:
             assert cluster_client.ttl(key) == 3610
             assert fetch(store, key) == PAYLOAD
+
+    def test_index_keys_spread_over_nodes(
+        self, store: RedisStore, cluster_client: RedisCluster
+    ) -> None:
+        # A "{...}" in a user id or handle makes no hash tag: users named
+        # alike still land on every node, and each of the two keys of an
+        # index_session on the node of its own slot.
+        users = [f"{{same}}-{number}" for number in range(30)]
+        for user in users:
+            assert store.index_session(user, f"{{same}}-{user}", RECORD, LONG)
+        slots = {key_slot(store.user_key(user).encode()) for user in users}
+        assert len(slots) > 20
+        primaries = cluster_client.get_primaries()
+        counts = [cluster_client.dbsize(target_nodes=node) for node in primaries]
+        assert sum(counts) == 60
+        assert all(counts)
+        for user in users:
+            assert store.indexed_sessions(user) == {f"{{same}}-{user}": RECORD}
+            assert store.end_session(user, f"{{same}}-{user}", LONG)
 
 
 def test_create_and_delete_takes_two_calls_where_a_script_may_not_span_slots(

@@ -139,6 +139,7 @@ def closing() -> t.Iterator[t.Callable[[SessionStore], SQLAlchemyStore]]:
 
     yield close
     for store in stores:
+        store.index_table.drop(store.engine, checkfirst=True)
         store.table.drop(store.engine, checkfirst=True)
         store.close()
 

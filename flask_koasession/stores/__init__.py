@@ -1,8 +1,9 @@
 """Server-side session stores.
 
-:class:`SessionStore` is the interface, :class:`ConditionalStore` and
-:class:`MovingStore` its optional capabilities, and :class:`TextStore` and
-:class:`ConditionalTextStore` base classes for stores that keep JSON text;
+:class:`SessionStore` is the interface, :class:`ConditionalStore`,
+:class:`MovingStore` and :class:`SessionIndex` its optional capabilities,
+and :class:`TextStore` and :class:`ConditionalTextStore` base classes for
+stores that keep JSON text;
 :class:`MemoryStore`, :class:`RedisStore` and :class:`SQLAlchemyStore` are
 built in. The last two need optional dependencies (``flask-koasession[redis]``,
 ``flask-koasession[sqlalchemy]``) and are imported only when first used, so
@@ -19,6 +20,7 @@ from .base import (
     ConditionalStore,
     Entry,
     MovingStore,
+    SessionIndex,
     SessionStore,
     is_conditional,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "MovingStore",
     "RedisStore",
     "SQLAlchemyStore",
+    "SessionIndex",
     "SessionStore",
     "TextStore",
     "bounded_redis_client",

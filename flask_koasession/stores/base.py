@@ -22,6 +22,7 @@ __all__ = [
     "Entry",
     "MaxAge",
     "MovingStore",
+    "SessionIndex",
     "SessionStore",
     "StoreCapabilities",
     "Swapped",
@@ -260,6 +261,56 @@ class MovingStore(ConditionalStore, t.Protocol):
         ...
 
 
+@t.runtime_checkable
+class SessionIndex(t.Protocol):
+    """The optional capability of a store to index sessions by user, for the
+    ``user_id_key`` option: a user's sessions listed and ended (see
+    :doc:`/users`).
+
+    A session is named here by its *handle*, an opaque token that is never
+    its id. A *record* is a small JSON object that the extension writes and
+    reads back as it is (``store_id``, ``created_at``, ``last_seen``,
+    ``expires_at``, ``user_agent``, ``ip``). Each method is atomic with
+    respect to the others, across every process sharing the store.
+    """
+
+    def index_session(
+        self, user_id: str, handle: str, record: dict[str, t.Any], ttl: float | None
+    ) -> bool:
+        """Add or replace the record of the session ``handle`` of ``user_id``.
+
+        :param ttl: seconds the record is kept (the session's time to live);
+            ``None``: until the session is ended.
+        :return: ``False``, storing nothing, when the handle was ended
+            (:meth:`end_session`): an ended session is never indexed again,
+            whatever request in flight still saves it.
+        """
+        ...
+
+    def end_session(self, user_id: str, handle: str, ttl: float | None) -> bool:
+        """End the session ``handle`` of ``user_id``: drop its record, and
+        remember that it ended for ``ttl`` seconds (``None``: for good), so
+        that a late :meth:`index_session` cannot bring it back.
+
+        :return: whether it was active (indexed, not expired, not ended).
+        """
+        ...
+
+    def indexed_sessions(self, user_id: str) -> dict[str, dict[str, t.Any]]:
+        """The records of the active sessions of ``user_id``, by handle;
+        expired and ended ones are left out (and may be pruned)."""
+        ...
+
+    def user_of(self, handle: str) -> str | None:
+        """The user an active session is indexed under; ``None`` for a handle
+        that is unknown, expired or ended."""
+        ...
+
+
+#: The methods of :class:`SessionIndex`.
+INDEX_METHODS = ("index_session", "end_session", "indexed_sessions", "user_of")
+
+
 class StoreCapabilities(t.NamedTuple):
     """What a store can do beyond :class:`SessionStore`."""
 
@@ -267,6 +318,8 @@ class StoreCapabilities(t.NamedTuple):
     conditional: bool
     #: It has the method of :class:`MovingStore`.
     moves: bool
+    #: It has the methods of :class:`SessionIndex`.
+    indexes: bool = False
 
 
 # Store class -> its capabilities (found once per class).
@@ -299,7 +352,16 @@ def capabilities(store: object) -> StoreCapabilities:
                 f" {', '.join(CONDITIONAL_METHODS)}: create_and_delete is a"
                 " capability of stores with conditional writes (see MovingStore)."
             )
-        found = _capabilities[kind] = StoreCapabilities(bool(present), moves)
+        indexes = [m for m in INDEX_METHODS if callable(getattr(kind, m, None))]
+        if indexes and len(indexes) < len(INDEX_METHODS):
+            missing = [name for name in INDEX_METHODS if name not in indexes]
+            raise TypeError(
+                f"The store {kind.__name__} has {', '.join(indexes)} but not"
+                f" {', '.join(missing)}: a store that indexes sessions by user"
+                f" needs all of {', '.join(INDEX_METHODS)} (see SessionIndex)."
+            )
+        found = StoreCapabilities(bool(present), moves, bool(indexes))
+        _capabilities[kind] = found
     return found
 
 

@@ -6,6 +6,7 @@ import threading
 import time
 import typing as t
 
+from ..codec import dumps_json, loads_json
 from .text import ConditionalTextStore
 
 
@@ -49,6 +50,9 @@ class MemoryStore(ConditionalTextStore):
         self._entries: dict[str, tuple[str, float | None]] = {}
         self._lock = threading.Lock()
         self._next_prune = clock() + self.prune_interval
+        # The user index (SessionIndex): handle -> (user, record as JSON
+        # text, deadline or None, ended).
+        self._handles: dict[str, tuple[str, str, float | None, bool]] = {}
 
     def read_text(self, key: str) -> str | None:
         with self._lock:
@@ -106,6 +110,51 @@ class MemoryStore(ConditionalTextStore):
     def destroy(self, key: str) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+    # -- the user index (SessionIndex) -----------------------------------------
+
+    def index_session(
+        self, user_id: str, handle: str, record: dict[str, t.Any], ttl: float | None
+    ) -> bool:
+        text = dumps_json(record)
+        with self._lock:
+            found = self._live_handle(handle)
+            if found is not None and found[3]:
+                return False  # ended: never indexed again
+            self._handles[handle] = (user_id, text, self._deadline(ttl), False)
+        return True
+
+    def end_session(self, user_id: str, handle: str, ttl: float | None) -> bool:
+        with self._lock:
+            found = self._live_handle(handle)
+            active = found is not None and not found[3] and found[0] == user_id
+            self._handles[handle] = (user_id, "", self._deadline(ttl), True)
+        return active
+
+    def indexed_sessions(self, user_id: str) -> dict[str, dict[str, t.Any]]:
+        texts: dict[str, str] = {}
+        with self._lock:
+            for handle in list(self._handles):  # expired ones pruned on the way
+                entry = self._live_handle(handle)
+                if entry is not None and not entry[3] and entry[0] == user_id:
+                    texts[handle] = entry[1]
+        return {handle: loads_json(text) for handle, text in texts.items()}
+
+    def user_of(self, handle: str) -> str | None:
+        with self._lock:
+            found = self._live_handle(handle)
+        return None if found is None or found[3] else found[0]
+
+    def _live_handle(self, handle: str) -> tuple[str, str, float | None, bool] | None:
+        # Called with the lock held: the index entry of handle unless expired.
+        entry = self._handles.get(handle)
+        if entry is not None and entry[2] is not None and entry[2] <= self._clock():
+            del self._handles[handle]
+            return None
+        return entry
+
+    def _deadline(self, ttl: float | None) -> float | None:
+        return None if ttl is None else self._clock() + ttl
 
     def cleanup(self) -> int:
         """Delete every expired entry now and return how many there were."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import secrets
+import time
 import typing as t
 
 try:
@@ -20,10 +23,10 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "RedisStore needs the redis package: pip install 'flask-koasession[redis]'"
     ) from error
 
-from ..codec import dumps_json
+from ..codec import dumps_json, loads_json
 from ..exceptions import SessionStoreError
 from .base import Swapped, create_then_delete
-from .text import ConditionalTextStore, found_entry, ttl_seconds
+from .text import ConditionalTextStore
 
 if t.TYPE_CHECKING:
     from ..codec import MaxAge
@@ -102,6 +105,147 @@ return 1
 """
 
 
+# -- the user index (SessionIndex) ---------------------------------------------
+#
+# A handle's key (``{prefix}koa:handles:{handle}``) is the truth: a hash of
+# ``user`` and ``record`` while the session is active, of ``ended`` alone
+# once it is ended, with the time to live of either. A user's key
+# (``{prefix}koa:users:{user_id}``) lists the user's handles: a hash of
+# handle -> "<deadline in ms, or nothing> <nonce>", which lives as long as
+# its longest entry. Every script touches one key, so each runs on the node
+# of its key in a cluster. index_session lists the handle first, then makes
+# it active (unless ended), so that every active handle is listed, even
+# after a failure between the two; a listing reads the handles' keys and
+# shows only what they say, and unlists an entry only when no write can
+# still need it (see RedisStore.indexed_sessions).
+
+#: Milliseconds that a user's entry of a handle outlives the handle's time
+#: to live (and so does the user's key): the handle's key is written after
+#: it, and must never be active unlisted.
+LISTING_GRACE_MS = 60_000
+
+#: On a user's key: list handle ``ARGV[1]`` with the nonce ``ARGV[3]``, for
+#: ``ARGV[2]`` ms from the server's clock (empty: no deadline), and make the
+#: key live at least as long (no expiry for an entry without a deadline).
+LIST_HANDLE_SCRIPT = """\
+local existed = redis.call('EXISTS', KEYS[1])
+if ARGV[2] == '' then
+  redis.call('HSET', KEYS[1], ARGV[1], ' ' .. ARGV[3])
+  redis.call('PERSIST', KEYS[1])
+  return 1
+end
+local now = redis.call('TIME')
+local life = tonumber(ARGV[2])
+local deadline = now[1] * 1000 + math.floor(now[2] / 1000) + life
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f', deadline) .. ' ' .. ARGV[3])
+local left = redis.call('PTTL', KEYS[1])
+if existed == 0 or (left >= 0 and left < life) then
+  redis.call('PEXPIRE', KEYS[1], life)
+end
+return 1
+"""
+
+#: On a handle's key: unless it is ended, make it the active session of
+#: user ``ARGV[1]`` with record ``ARGV[2]`` for ``ARGV[3]`` ms (empty: no
+#: expiry; 0 or less: gone at once). Returns 1, or 0 when ended.
+INDEX_HANDLE_SCRIPT = """\
+if redis.call('HEXISTS', KEYS[1], 'ended') == 1 then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+if ARGV[3] == '' then
+  redis.call('HSET', KEYS[1], 'user', ARGV[1], 'record', ARGV[2])
+elseif tonumber(ARGV[3]) > 0 then
+  redis.call('HSET', KEYS[1], 'user', ARGV[1], 'record', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 1
+"""
+
+#: On a handle's key: make it ended for ``ARGV[1]`` ms (empty: for good;
+#: 0 or less: forgotten at once), and return the user it was active for
+#: (nil when it was not active).
+END_HANDLE_SCRIPT = """\
+local user = redis.call('HGET', KEYS[1], 'user')
+redis.call('DEL', KEYS[1])
+if ARGV[1] == '' then
+  redis.call('HSET', KEYS[1], 'ended', '1')
+elseif tonumber(ARGV[1]) > 0 then
+  redis.call('HSET', KEYS[1], 'ended', '1')
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return user
+"""
+
+#: On a user's key: unlist handles, given as triples of arguments (handle,
+#: entry, condition): with the condition ``""`` whatever its entry; ``"e"``
+#: only if its entry is still the one given; ``"x"`` on that condition and
+#: once its deadline has passed on the server's clock. Then make the key
+#: live as long as its longest entry left. Returns how many it unlisted.
+UNLIST_HANDLES_SCRIPT = """\
+local now = nil
+local removed = 0
+for i = 1, #ARGV, 3 do
+  local remove = ARGV[i + 2] == ''
+  if not remove and redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    remove = ARGV[i + 2] == 'e'
+    local deadline = tonumber(string.match(ARGV[i + 1], '^(%d*) '))
+    if not remove and deadline ~= nil then
+      if now == nil then
+        local time = redis.call('TIME')
+        now = time[1] * 1000 + math.floor(time[2] / 1000)
+      end
+      remove = deadline <= now
+    end
+  end
+  if remove then
+    removed = removed + redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+if removed > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  local latest = 0
+  for _, entry in ipairs(redis.call('HVALS', KEYS[1])) do
+    local deadline = tonumber(string.match(entry, '^(%d*) '))
+    if deadline == nil then
+      latest = nil
+      break
+    end
+    latest = math.max(latest, deadline)
+  end
+  if latest == nil then
+    redis.call('PERSIST', KEYS[1])
+  else
+    redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', latest))
+  end
+end
+return removed
+"""
+
+
+def key_part(name: str) -> str:
+    """``name`` (a user id or a handle) as it goes into a Redis key: with
+    ``%``, ``{`` and ``}`` percent-encoded, so that it never makes a Redis
+    Cluster hash tag and two names never make one key."""
+    return name.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _deadline_of(entry: str | bytes) -> float:
+    """The deadline (ms since the epoch) of a user's entry of a handle;
+    infinity for none, or for an entry this store did not write."""
+    deadline = _text(entry).partition(" ")[0]
+    return float(deadline) if deadline.isdigit() else math.inf
+
+
+def _milliseconds(ttl: float | None) -> str:
+    """A time to live in seconds as the scripts take it: whole ms, rounded
+    up; empty for none."""
+    return "" if ttl is None else str(math.ceil(ttl * 1000))
+
+
 def bounded_redis_client(url: str, **options: t.Any) -> Redis[t.Any]:
     """A redis-py client for ``url`` that gives up on a Redis that stalls
     (accepts connections, never answers) in about 4 seconds, rather than
@@ -159,6 +303,12 @@ class RedisClient(t.Protocol):
     ) -> t.Any: ...
 
     def register_script(self, script: str) -> t.Callable[..., t.Any]: ...
+
+    def hget(self, name: str, key: str) -> t.Any: ...
+
+    def hgetall(self, name: str) -> t.Any: ...
+
+    def pipeline(self, transaction: bool = ...) -> t.Any: ...
 
 
 class RedisStore(ConditionalTextStore):
@@ -219,8 +369,20 @@ class RedisStore(ConditionalTextStore):
     failing, and :meth:`destroy` does not delete it. Use a ``prefix``, or the
     extension's default ids, to keep session keys apart from other data.
 
+    The store also indexes sessions by user
+    (:class:`~flask_koasession.stores.SessionIndex`, for the
+    ``user_id_key`` option) in keys beside the sessions', under the same
+    ``prefix``: ``koa:handles:<handle>``, a hash of the session's ``user``
+    and ``record`` (or of ``ended`` alone once ended) with the record's
+    time to live, and ``koa:users:<user id>``, a hash listing the user's
+    handles, which lives as long as its longest record. Each command or
+    script touches one key, so it runs on a cluster too; ``%``, ``{`` and
+    ``}`` in a user id or handle are percent-encoded in the key
+    (:func:`key_part`), so that they make no hash tag.
+
     :param client: a redis-py client.
-    :param prefix: prepended to every session id to make the Redis key.
+    :param prefix: prepended to every session id to make the Redis key (and
+        to the keys of the user index).
         koa-redis has no prefix of its own, so keep the default ``""`` to
         share sessions with it (koa-session's ``prefix`` option goes into the
         id itself and needs nothing here).
@@ -245,6 +407,10 @@ class RedisStore(ConditionalTextStore):
         self._move_script = (
             client.register_script(MOVE_SCRIPT) if isinstance(client, Redis) else None
         )
+        self._index_handle_script = client.register_script(INDEX_HANDLE_SCRIPT)
+        self._end_handle_script = client.register_script(END_HANDLE_SCRIPT)
+        self._list_handle_script = client.register_script(LIST_HANDLE_SCRIPT)
+        self._unlist_handles_script = client.register_script(UNLIST_HANDLES_SCRIPT)
 
     def read_text(self, key: str) -> str | bytes | None:
         """``GET`` the entry of ``key``; ``None`` when it is not a session.
@@ -361,11 +527,11 @@ class RedisStore(ConditionalTextStore):
         script = self._move_script
         if script is None:
             return create_then_delete(self, key, data, max_age, old_key, version)
-        ttl = ttl_seconds(max_age, self.session_ttl)
+        text, ttl = self.encode_entry(data, max_age)
         ex = "" if ttl is None else str(math.ceil(ttl))
         keys = [self.prefix + key, self.prefix + old_key]
         try:
-            outcome = script(keys=keys, args=(dumps_json(data), ex, version))
+            outcome = script(keys=keys, args=(text, ex, version))
         except UnicodeDecodeError:
             return None  # decode_responses=True and the value is not UTF-8
         except _ERRORS as error:
@@ -384,7 +550,7 @@ class RedisStore(ConditionalTextStore):
             return False
         if isinstance(outcome, int):
             return True
-        return found_entry(outcome)
+        return self.entry_of(outcome)
 
     def destroy(self, key: str) -> None:
         """Delete the entry of ``key`` if it holds a string, as sessions do.
@@ -404,3 +570,122 @@ class RedisStore(ConditionalTextStore):
             self._destroy_script(keys=[self.prefix + key])
         except _ERRORS as error:
             raise SessionStoreError(type(self).__name__, "destroy", key) from error
+
+    # -- the user index (SessionIndex) -----------------------------------------
+
+    def handle_key(self, handle: str) -> str:
+        """The Redis key of a session handle:
+        ``{prefix}koa:handles:{handle}`` (see :func:`key_part`)."""
+        return f"{self.prefix}koa:handles:{key_part(handle)}"
+
+    def user_key(self, user_id: str) -> str:
+        """The Redis key listing a user's handles:
+        ``{prefix}koa:users:{user_id}`` (see :func:`key_part`)."""
+        return f"{self.prefix}koa:users:{key_part(user_id)}"
+
+    def index_session(
+        self, user_id: str, handle: str, record: dict[str, t.Any], ttl: float | None
+    ) -> bool:
+        """Index the session ``handle`` under ``user_id``, unless ended.
+
+        Two round trips, each a script on one key: ``LIST_HANDLE_SCRIPT`` on
+        the user's key, then ``INDEX_HANDLE_SCRIPT`` on the handle's, which
+        refuses an ended handle (the user's entry is then unlisted by a
+        later listing).
+
+        :raise SessionStoreError: when Redis fails.
+        """
+        ms = _milliseconds(ttl)
+        try:
+            if not ms or int(ms) > 0:  # else gone at once: nothing to list
+                life = ms and str(int(ms) + LISTING_GRACE_MS)
+                self._list_handle_script(
+                    keys=[self.user_key(user_id)],
+                    args=(handle, life, secrets.token_hex(8)),
+                )
+            indexed = self._index_handle_script(
+                keys=[self.handle_key(handle)],
+                args=(user_id, dumps_json(record), ms),
+            )
+        except _ERRORS as error:
+            raise SessionStoreError(
+                type(self).__name__, "index_session", handle
+            ) from error
+        return bool(indexed)
+
+    def end_session(self, user_id: str, handle: str, ttl: float | None) -> bool:
+        """End the session ``handle``: ``END_HANDLE_SCRIPT`` on its key,
+        then the handle unlisted from the user's key (two round trips).
+
+        :raise SessionStoreError: when Redis fails.
+        """
+        try:
+            user = self._end_handle_script(
+                keys=[self.handle_key(handle)], args=(_milliseconds(ttl),)
+            )
+            self._unlist_handles_script(
+                keys=[self.user_key(user_id)], args=(handle, "", "")
+            )
+        except _ERRORS as error:
+            raise SessionStoreError(
+                type(self).__name__, "end_session", handle
+            ) from error
+        return user is not None and _text(user) == user_id
+
+    def indexed_sessions(self, user_id: str) -> dict[str, dict[str, t.Any]]:
+        """``HGETALL`` the user's key, then, in one pipeline, ``HMGET`` and
+        ``PTTL`` each listed handle's key: those active for this user are
+        returned.
+
+        The other entries are unlisted, in one round trip more, when no
+        write can still need them: an ended handle's (unless the memory
+        of its end runs out within :data:`LISTING_GRACE_MS`), and one whose
+        deadline has passed; each only if the entry is still the one read
+        (an ``index_session`` writes a new one). An entry whose handle is
+        not active yet (an ``index_session`` between its two steps), or
+        active for another user, stays until its deadline.
+
+        :raise SessionStoreError: when Redis fails.
+        """
+        key = self.user_key(user_id)
+        try:
+            listed: dict[str | bytes, str | bytes] = self.client.hgetall(key)
+            if not listed:
+                return {}
+            pipeline = self.client.pipeline(transaction=False)
+            for name in listed:
+                handle_key = self.handle_key(_text(name))
+                pipeline.hmget(handle_key, ["user", "record", "ended"])
+                pipeline.pttl(handle_key)
+            found: list[t.Any] = pipeline.execute()
+            sessions: dict[str, dict[str, t.Any]] = {}
+            dead: list[str | bytes] = []
+            now = time.time() * 1000
+            for number, (name, entry) in enumerate(listed.items()):
+                (user, record, ended), left = found[2 * number : 2 * number + 2]
+                if user is not None and record is not None and _text(user) == user_id:
+                    with contextlib.suppress(ValueError):  # not ours: left alone
+                        sessions[_text(name)] = loads_json(_text(record))
+                elif ended is not None and (left == -1 or left > LISTING_GRACE_MS):
+                    dead += [name, entry, "e"]
+                elif _deadline_of(entry) < now:
+                    dead += [name, entry, "x"]
+            if dead:
+                self._unlist_handles_script(keys=[key], args=dead)
+        except _ERRORS as error:
+            raise SessionStoreError(
+                type(self).__name__, "indexed_sessions", user_id
+            ) from error
+        return sessions
+
+    def user_of(self, handle: str) -> str | None:
+        """``HGET`` the user of the handle's key (one round trip): none once
+        ended or expired.
+
+        :raise SessionStoreError: when Redis fails.
+        """
+        try:
+            user: str | bytes | None = self.client.hget(self.handle_key(handle), "user")
+        except _ERRORS as error:
+            raise SessionStoreError(type(self).__name__, "user_of", handle) from error
+        return None if user is None else _text(user)

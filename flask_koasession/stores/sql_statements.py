@@ -171,3 +171,126 @@ def upsert(
         },
         where=where,
     )
+
+
+# -- the user index (SessionIndex) ----------------------------------------------
+
+
+def define_index_table(
+    name: str, metadata: sa.MetaData, schema: str | None = None
+) -> sa.Table:
+    """The table ``name`` of the user index: one row a session handle.
+
+    ``record`` is the record's JSON text while the session is active; an
+    ended row (``ended`` true) keeps no record: ``NULL``, or ``""`` when the
+    session was active as it ended (how the one statement that ends it
+    tells). ``expires_at``: seconds since the epoch when the row stops
+    counting (the record's end, or the end of the memory that the handle
+    ended), ``NULL`` for never.
+    """
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("handle", sa.String(255), primary_key=True),
+        sa.Column("user_id", sa.String(255), nullable=False, index=True),
+        sa.Column("record", sa.Text, nullable=True),
+        sa.Column("expires_at", sa.Double, nullable=True, index=True),
+        sa.Column("ended", sa.Boolean, nullable=False),
+        schema=schema,
+    )
+
+
+class IndexStatements:
+    """The statements of the user index, built once with bound parameters
+    (``key``: the handle, ``user``, ``text``: the record's JSON, ``deadline``,
+    ``now``, and ``flag``: the ``ended`` of a row inserted by the portable
+    statements).
+
+    With ``native`` (SQLite 3.35 or later, PostgreSQL: an upsert with
+    ``RETURNING``) each operation is one statement: :attr:`index` and
+    :attr:`end`. Otherwise they are ``None`` and the store runs the portable
+    statements, an ``UPDATE`` then an ``INSERT`` when no row matched.
+    """
+
+    def __init__(self, table: sa.Table, dialect: str, *, native: bool) -> None:
+        columns = table.c
+        now: sa.BindParameter[float] = sa.bindparam("now")
+        this_row = columns.handle == sa.bindparam("key")
+        live = sa.or_(columns.expires_at.is_(None), columns.expires_at > now)
+        expired = sa.and_(columns.expires_at.is_not(None), columns.expires_at <= now)
+        #: Active for the user: indexed under them, not ended, not expired.
+        active = sa.and_(
+            columns.user_id == sa.bindparam("user"), sa.not_(columns.ended), live
+        )
+        #: May be indexed: not ended, or ended so long ago that it is
+        #: forgotten.
+        indexable = sa.or_(sa.not_(columns.ended), expired)
+        indexed: dict[str, t.Any] = {
+            "user_id": sa.bindparam("user"),
+            "record": sa.bindparam("text"),
+            "expires_at": sa.bindparam("deadline"),
+            "ended": sa.false(),
+        }
+        ended: dict[str, t.Any] = {
+            "user_id": sa.bindparam("user"),
+            "record": sa.null(),
+            "expires_at": sa.bindparam("deadline"),
+            "ended": sa.true(),
+        }
+        #: The user of the active row of a handle.
+        self.user_of = sa.select(columns.user_id).where(
+            this_row, sa.not_(columns.ended), live
+        )
+        #: The handles and records of the active rows of a user.
+        self.sessions = sa.select(columns.handle, columns.record).where(active)
+        #: The rows expired by ``now``.
+        self.delete_expired = sa.delete(table).where(expired)
+
+        #: Insert the row, or replace it unless it is ended (and not
+        #: expired); ``RETURNING`` a row when it did. ``None``: portable.
+        self.index: sa.Executable | None = None
+        #: Insert or replace the row as ended, ``RETURNING`` its record: ``""``
+        #: when the row was active for the user, ``NULL`` when not. (The
+        #: ``SET`` expressions read the row before the update, ``RETURNING``
+        #: the row after it.) ``None``: portable.
+        self.end: sa.Executable | None = None
+        if native:
+            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+                table
+            )
+            index = insert.values(handle=sa.bindparam("key"), **indexed)
+            self.index = index.on_conflict_do_update(
+                index_elements=[columns.handle],
+                set_={name: index.excluded[name] for name in indexed},
+                where=indexable,
+            ).returning(columns.handle)
+            end = insert.values(handle=sa.bindparam("key"), **ended)
+            self.end = end.on_conflict_do_update(
+                index_elements=[columns.handle],
+                set_={
+                    "user_id": end.excluded.user_id,
+                    "record": sa.case((active, sa.literal("")), else_=sa.null()),
+                    "expires_at": end.excluded.expires_at,
+                    "ended": sa.true(),
+                },
+            ).returning(columns.record)
+
+        #: The portable statements: replace the row unless ended; end the
+        #: row if active for the user (its record ``""``); end it whatever
+        #: it was; insert a row.
+        self.update_indexed = (
+            sa.update(table).where(this_row, indexable).values(indexed)
+        )
+        self.end_active = (
+            sa.update(table)
+            .where(this_row, active)
+            .values({**ended, "record": sa.literal("")})
+        )
+        self.end_any = sa.update(table).where(this_row).values(ended)
+        self.insert = sa.insert(table).values(
+            handle=sa.bindparam("key"),
+            user_id=sa.bindparam("user"),
+            record=sa.bindparam("text"),
+            expires_at=sa.bindparam("deadline"),
+            ended=sa.bindparam("flag"),
+        )

@@ -24,6 +24,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         " 'flask-koasession[sqlalchemy]' (or '[postgresql]' for PostgreSQL)"
     ) from error
 
+from ..codec import dumps_json, loads_json
 from ..exceptions import SessionStoreError
 from .sql_engines import (
     ACCEPTED_FORMS,
@@ -34,7 +35,9 @@ from .sql_engines import (
 from .sql_statements import (
     NATIVE_UPSERT,
     SINGLE_STATEMENT_SWAP,
+    IndexStatements,
     Statements,
+    define_index_table,
     define_table,
 )
 from .text import ConditionalTextStore
@@ -86,6 +89,14 @@ class SQLAlchemyStore(ConditionalTextStore):
     in gets none of these. The statements, and why they keep the
     guarantees: :ref:`sqlalchemy-store`.
 
+    The store also indexes sessions by user
+    (:class:`~flask_koasession.stores.SessionIndex`, for the
+    ``user_id_key`` option) in a second table, :attr:`index_table`, named
+    after the first with ``_users`` appended: one row a session handle
+    (``handle``, ``user_id``, ``record``, ``expires_at``, ``ended``),
+    made and cleaned up with the session table. Each of its operations is
+    one statement on SQLite and PostgreSQL too.
+
     :param engine_or_url: an :class:`~sqlalchemy.engine.Engine`, used as
         given, its connections switched to autocommit unless its execution
         options say ``isolation_level="AUTOCOMMIT"`` already; or a database
@@ -96,7 +107,8 @@ class SQLAlchemyStore(ConditionalTextStore):
         (``"sessions.db"``, ``Path("/var/app/s.db")``), relative paths taken
         from the working directory. For a URL or a path the store makes an
         engine, in autocommit mode, and disposes it in :meth:`close`.
-    :param table: the table name.
+    :param table: the table name; the user index's is this name with
+        ``_users`` appended.
     :param metadata: a :class:`~sqlalchemy.schema.MetaData` to define the
         table in, e.g. the one your migrations use. If it already defines a
         table of that name, that table is used.
@@ -180,12 +192,30 @@ class SQLAlchemyStore(ConditionalTextStore):
         self.table = (
             define_table(table, self.metadata) if existing is None else existing
         )
+        index_name, schema = f"{self.table.name}_users", self.table.schema
+        existing = self.metadata.tables.get(
+            index_name if schema is None else f"{schema}.{index_name}"
+        )
+        #: The table of the user index (:meth:`index_session`): the session
+        #: table's name with ``_users`` appended, in its schema.
+        self.index_table = (
+            define_index_table(index_name, self.metadata, schema)
+            if existing is None
+            else existing
+        )
         dialect = self.engine.dialect.name
+        native_upsert = dialect in self.native_upsert_dialects
         self._statements = Statements(
             self.table,
             dialect,
-            native_upsert=dialect in self.native_upsert_dialects,
+            native_upsert=native_upsert,
             single_statement_swap=dialect in self.single_statement_swap_dialects,
+        )
+        self._index_statements = IndexStatements(
+            self.index_table,
+            dialect,
+            # One statement each needs the upsert and RETURNING (SQLite 3.35).
+            native=native_upsert and self.engine.dialect.insert_returning,
         )
         #: Where the store's statements run: the engine in autocommit mode
         #: (the engine made from a URL is in it already). Each statement is
@@ -208,7 +238,8 @@ class SQLAlchemyStore(ConditionalTextStore):
             self.create_table()
 
     def create_table(self) -> None:
-        """Create the table (and its index) unless it exists.
+        """Create the table (and its index) unless it exists, and the table
+        of the user index (:attr:`index_table`).
 
         Done when the store is made, unless ``create_table=False`` was
         given. Safe to call from several processes at once.
@@ -221,15 +252,16 @@ class SQLAlchemyStore(ConditionalTextStore):
         """
         check_sqlite_directory(self.engine.url)
         with self._errors("create_table"):
-            try:
-                self.table.create(self.engine, checkfirst=True)
-            except DBAPIError:
-                # Another process may have created it between our check and
-                # CREATE TABLE.
-                if not sa.inspect(self.engine).has_table(
-                    self.table.name, schema=self.table.schema
-                ):
-                    raise
+            for table in (self.table, self.index_table):
+                try:
+                    table.create(self.engine, checkfirst=True)
+                except DBAPIError:
+                    # Another process may have created it between our check
+                    # and CREATE TABLE.
+                    if not sa.inspect(self.engine).has_table(
+                        table.name, schema=table.schema
+                    ):
+                        raise
 
     def read_text(self, key: str) -> str | bytes | None:
         """Select the row's text unless it is missing or expired.
@@ -349,17 +381,159 @@ class SQLAlchemyStore(ConditionalTextStore):
         self._run("destroy", key, lambda c: c.execute(statement), retry=True)
 
     def cleanup(self) -> int:
-        """Delete the expired rows and return how many there were.
+        """Delete the expired rows and return how many sessions there were.
+
+        The expired rows of the user index (:attr:`index_table`) go too:
+        records past their time to live, and the memory of sessions ended
+        long enough ago. They are not counted. A database whose migrations
+        made the session table but not the index's is cleaned all the same.
 
         :raise SessionStoreError: when the database fails.
         """
+        now = self._clock()
         expires_at = self.table.c.expires_at
         statement = sa.delete(self.table).where(
-            expires_at.is_not(None), expires_at <= self._clock()
+            expires_at.is_not(None), expires_at <= now
         )
-        return self._run(
+        removed = self._run(
             "cleanup", None, lambda c: c.execute(statement).rowcount, retry=True
         )
+        expired = self._index_statements.delete_expired
+        try:
+            self._run(
+                "cleanup", None, lambda c: c.execute(expired, {"now": now}), retry=True
+            )
+        except SessionStoreError:
+            with self._errors("cleanup"):
+                if sa.inspect(self.engine).has_table(
+                    self.index_table.name, schema=self.index_table.schema
+                ):
+                    raise
+        return removed
+
+    # -- the user index (SessionIndex) -----------------------------------------
+
+    def index_session(
+        self, user_id: str, handle: str, record: dict[str, t.Any], ttl: float | None
+    ) -> bool:
+        """Insert or replace the row of ``handle``, unless it is ended.
+
+        One statement on SQLite and PostgreSQL: ``INSERT ... ON CONFLICT
+        (handle) DO UPDATE ... WHERE NOT ended`` (or the ended row has
+        expired), ``RETURNING`` a row only when it wrote.
+
+        :raise SessionStoreError: when the database fails.
+        """
+        now = self._clock()
+        params = {
+            "key": handle,
+            "user": user_id,
+            "text": dumps_json(record),
+            "deadline": _deadline(now, ttl),
+            "now": now,
+            "flag": False,
+        }
+        statements = self._index_statements
+        upsert = statements.index
+        if upsert is not None:
+            return self._run(
+                "index_session",
+                handle,
+                lambda c: c.execute(upsert, params).first() is not None,
+                retry=True,
+            )
+
+        def index(connection: sa.Connection) -> bool:
+            # UPDATE unless ended; INSERT when there was no row; the row made
+            # meanwhile by another call: UPDATE unless ended, again.
+            if connection.execute(statements.update_indexed, params).rowcount:
+                return True
+            try:
+                connection.execute(statements.insert, params)
+            except IntegrityError:
+                updated = connection.execute(statements.update_indexed, params)
+                return updated.rowcount == 1
+            return True
+
+        return self._run("index_session", handle, index, retry=True)
+
+    def end_session(self, user_id: str, handle: str, ttl: float | None) -> bool:
+        """Mark the row of ``handle`` ended (inserting one if there is none),
+        its record dropped, for ``ttl`` seconds.
+
+        One statement on SQLite and PostgreSQL: ``INSERT ... ON CONFLICT
+        (handle) DO UPDATE``, whose ``SET`` reads whether the row was active
+        and ``RETURNING`` tells. The portable statements end an active row,
+        else any row, else insert one: the handle is ended whatever runs in
+        between, but a session indexed between the first and the second
+        reads as not active.
+
+        :raise SessionStoreError: when the database fails.
+        """
+        now = self._clock()
+        params = {
+            "key": handle,
+            "user": user_id,
+            "text": None,
+            "deadline": _deadline(now, ttl),
+            "now": now,
+            "flag": True,
+        }
+        statements = self._index_statements
+        upsert = statements.end
+
+        def end(connection: sa.Connection) -> bool:
+            if upsert is not None:
+                return connection.execute(upsert, params).scalar_one() is not None
+            if connection.execute(statements.end_active, params).rowcount:
+                return True
+            if connection.execute(statements.end_any, params).rowcount:
+                return False
+            try:
+                connection.execute(statements.insert, params)
+            except IntegrityError:
+                connection.execute(statements.end_any, params)
+            return False
+
+        def again(connection: sa.Connection) -> bool:
+            # The first try may have ended the session before its reply was
+            # lost: a retry that finds it ended cannot tell who ended it.
+            if end(connection):
+                return True
+            raise _Undecided
+
+        return self._run("end_session", handle, end, retry=again)
+
+    def indexed_sessions(self, user_id: str) -> dict[str, dict[str, t.Any]]:
+        """Select the handles and records of the user's active rows (one
+        statement). Expired rows stay until :meth:`cleanup`.
+
+        :raise SessionStoreError: when the database fails.
+        """
+        params = {"user": user_id, "now": self._clock()}
+        query = self._index_statements.sessions
+        rows = self._run(
+            "indexed_sessions",
+            user_id,
+            lambda c: c.execute(query, params).all(),
+            retry=True,
+        )
+        return {handle: loads_json(text) for handle, text in rows}
+
+    def user_of(self, handle: str) -> str | None:
+        """Select the user of the handle's active row (one statement).
+
+        :raise SessionStoreError: when the database fails.
+        """
+        params = {"key": handle, "now": self._clock()}
+        query = self._index_statements.user_of
+        user: str | None = self._run(
+            "user_of",
+            handle,
+            lambda c: c.execute(query, params).scalar_one_or_none(),
+            retry=True,
+        )
+        return user
 
     def close(self) -> None:
         """Dispose the engine's connections if the store made the engine.

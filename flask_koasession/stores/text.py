@@ -46,7 +46,6 @@ __all__ = [
     "ConditionalTextStore",
     "TextStore",
     "check_session_ttl",
-    "found_entry",
     "ttl_seconds",
 ]
 
@@ -113,7 +112,7 @@ class TextStore(SessionStore):
         self, key: str, max_age: MaxAge, *, rolling: bool
     ) -> dict[str, t.Any] | None:
         text = self.read_text(key)
-        return None if text is None else decode_payload(text)
+        return None if text is None else self.decode_entry(text)
 
     def set(
         self,
@@ -124,8 +123,32 @@ class TextStore(SessionStore):
         rolling: bool,
         changed: bool,
     ) -> None:
-        ttl = ttl_seconds(max_age, self.session_ttl)
-        self.write_text(key, dumps_json(data), ttl)
+        self.write_text(key, *self.encode_entry(data, max_age))
+
+    def encode_entry(
+        self, data: dict[str, t.Any], max_age: MaxAge
+    ) -> tuple[str, float | None]:
+        """The text to store for a payload, and its time to live in seconds:
+        the payload's JSON (:func:`~flask_koasession.codec.dumps_json`, what
+        koa's stores write) and ``max_age`` in seconds. A store of another
+        layout (express-session's) overrides it, and :meth:`decode_entry`.
+
+        :param max_age: as for :meth:`~SessionStore.set`.
+        """
+        return dumps_json(data), ttl_seconds(max_age, self.session_ttl)
+
+    def decode_entry(self, text: str | bytes) -> dict[str, t.Any] | None:
+        """The payload of a stored text, ``None`` when it is none (see
+        :func:`~flask_koasession.codec.decode_payload`)."""
+        return decode_payload(text)
+
+    def entry_of(self, text: str | bytes | None) -> Entry | None:
+        """The entry of a stored text, its version the text itself; ``None``
+        when there is none, or it no longer decodes."""
+        if text is None:
+            return None
+        payload = self.decode_entry(text)
+        return None if payload is None else Entry(payload, text)
 
     @abc.abstractmethod
     def read_text(self, key: str) -> str | bytes | None:
@@ -168,15 +191,10 @@ class ConditionalTextStore(TextStore):
     """
 
     def get_entry(self, key: str, max_age: MaxAge, *, rolling: bool) -> Entry | None:
-        text = self.read_text(key)
-        if text is None:
-            return None
-        payload = decode_payload(text)
-        return None if payload is None else Entry(payload, text)
+        return self.entry_of(self.read_text(key))
 
     def create(self, key: str, data: dict[str, t.Any], max_age: MaxAge) -> bool:
-        ttl = ttl_seconds(max_age, self.session_ttl)
-        return self.create_text(key, dumps_json(data), ttl)
+        return self.create_text(key, *self.encode_entry(data, max_age))
 
     def compare_and_set(
         self,
@@ -188,13 +206,12 @@ class ConditionalTextStore(TextStore):
         rolling: bool,
         changed: bool,
     ) -> Swapped:
-        ttl = ttl_seconds(max_age, self.session_ttl)
-        outcome = self.replace_text(key, version, dumps_json(data), ttl)
-        return outcome if outcome is True else found_entry(outcome)
+        outcome = self.replace_text(key, version, *self.encode_entry(data, max_age))
+        return outcome if outcome is True else self.entry_of(outcome)
 
     def compare_and_delete(self, key: str, version: t.Any) -> Swapped:
         outcome = self.delete_text(key, version)
-        return outcome if outcome is True else found_entry(outcome)
+        return outcome if outcome is True else self.entry_of(outcome)
 
     @abc.abstractmethod
     def create_text(self, key: str, text: str, ttl: float | None) -> bool:
@@ -228,12 +245,3 @@ class ConditionalTextStore(TextStore):
 
         :return: as for :meth:`replace_text`.
         """
-
-
-def found_entry(text: str | bytes | None) -> Entry | None:
-    """The entry a conditional write found instead of the one expected; a
-    value that no longer decodes is no session: gone."""
-    if text is None:
-        return None
-    payload = decode_payload(text)
-    return None if payload is None else Entry(payload, text)

@@ -7,9 +7,10 @@ and ``chromium-driver`` (``/usr/bin/chromium``, ``/usr/bin/chromedriver``;
 the tests fail with the package to install; they never skip.
 
 One Chromium serves every test (starting one takes a second or two); each
-test starts with no cookies. The example app runs in this process, in a
-Werkzeug server thread on a free loopback port, so a test can look into its
-store.
+test starts with no cookies. A test that needs two devices gets a second
+Chromium, with a profile of its own (``other_browser``). The example app
+runs in this process, in a Werkzeug server thread on a free loopback port,
+so a test can look into its store.
 """
 
 from __future__ import annotations
@@ -81,9 +82,16 @@ def _binary(variable: str, default: str, package: str) -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def chromium() -> t.Iterator[WebDriver]:
-    """One headless Chromium for the test session, in a fresh profile."""
+#: What the second browser (:func:`other_browser`) says it is: a phone, so
+#: that a page listing both tells them apart.
+OTHER_USER_AGENT = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36"
+    " (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"
+)
+
+
+def _start_chromium(*flags: str) -> t.Iterator[WebDriver]:
+    """A headless Chromium in a fresh profile of its own, quit afterwards."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -92,7 +100,7 @@ def chromium() -> t.Iterator[WebDriver]:
     os.environ.setdefault("SE_AVOID_STATS", "true")
     options = webdriver.ChromeOptions()
     options.binary_location = _binary("KOA_CHROMIUM", "/usr/bin/chromium", "chromium")
-    for flag in CHROMIUM_FLAGS:
+    for flag in (*CHROMIUM_FLAGS, *flags):
         options.add_argument(flag)
     profile = tempfile.mkdtemp(prefix="koa-chromium-")
     options.add_argument(f"--user-data-dir={profile}")
@@ -109,12 +117,36 @@ def chromium() -> t.Iterator[WebDriver]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def _blank(driver: WebDriver) -> WebDriver:
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.get("about:blank")
+    return driver
+
+
+@pytest.fixture(scope="session")
+def chromium() -> t.Iterator[WebDriver]:
+    """One headless Chromium for the test session, in a fresh profile."""
+    yield from _start_chromium()
+
+
 @pytest.fixture
 def browser(chromium: WebDriver) -> WebDriver:
     """The session's Chromium with no cookies and no open dialog."""
-    chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
-    chromium.get("about:blank")
-    return chromium
+    return _blank(chromium)
+
+
+@pytest.fixture(scope="session")
+def other_chromium() -> t.Iterator[WebDriver]:
+    """A second Chromium, with a profile (so cookies) of its own and the user
+    agent :data:`OTHER_USER_AGENT`: another device of the same user. Started
+    only for the tests that ask for it."""
+    yield from _start_chromium(f"--user-agent={OTHER_USER_AGENT}")
+
+
+@pytest.fixture
+def other_browser(other_chromium: WebDriver) -> WebDriver:
+    """The second Chromium with no cookies and no open dialog."""
+    return _blank(other_chromium)
 
 
 @dataclass

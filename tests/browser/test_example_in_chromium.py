@@ -17,7 +17,7 @@ from selenium.common.exceptions import NoAlertPresentException, WebDriverExcepti
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.browser.conftest import PAGE_TIMEOUT, LiveServer
+from tests.browser.conftest import OTHER_USER_AGENT, PAGE_TIMEOUT, LiveServer
 
 if t.TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -282,8 +282,64 @@ def test_an_xss_payload_in_the_url_stays_text(
         assert_inert(browser)
 
 
+def path_of(browser: WebDriver) -> str:
+    return urlsplit(browser.current_url).path
+
+
+def user_of(browser: WebDriver, site: LiveServer) -> str:
+    """Who ``/get`` says the browser is logged in as (``"None"``: nobody)."""
+    browser.get(site.url + "/get")
+    return text_of(browser, "user-id")
+
+
+@pytest.mark.parametrize("site_name", ["cookie_site", "store_site"])
+def test_one_device_logs_out_another_from_the_sessions_page(
+    browser: WebDriver,
+    other_browser: WebDriver,
+    site_name: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    site: LiveServer = request.getfixturevalue(site_name)
+    user = f"devices-{uuid.uuid4().hex[:8]}"  # the sites serve every test
+    # Two browsers, each with a profile (cookies) of its own, one user.
+    submit(browser, site, "/login", userId=user)
+    submit(other_browser, site, "/login", userId=user)
+
+    click(browser, By.LINK_TEXT, "Your sessions")
+    assert path_of(browser) == "/sessions"
+    rows = browser.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
+    assert len(rows) == 2
+    this = browser.find_element(By.CSS_SELECTOR, "#sessions tbody tr.current")
+    own_agent = browser.execute_script("return navigator.userAgent")
+    assert this.find_element(By.CLASS_NAME, "agent").text == own_agent
+    assert this.find_element(By.CLASS_NAME, "this-browser").text == "this browser"
+    other = browser.find_element(By.CSS_SELECTOR, "#sessions tbody tr:not(.current)")
+    assert other.find_element(By.CLASS_NAME, "agent").text == OTHER_USER_AGENT
+
+    click(browser, By.CSS_SELECTOR, "#sessions tbody tr:not(.current) button")
+    assert path_of(browser) == "/sessions"
+    assert text_of(browser, "flash") == "Logged out that device."
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")) == 1
+    assert browser.find_elements(By.ID, "revoke-others") == []
+
+    # The other browser's next page: its session is gone, whatever it kept.
+    other_browser.get(site.url + "/sessions")
+    assert path_of(other_browser) == "/login"
+    assert text_of(other_browser, "flash") == "Log in to see your sessions."
+    assert user_of(other_browser, site) == "None"
+    assert user_of(browser, site) == user
+
+    # It logs in again; "Log out everywhere else" ends it once more.
+    submit(other_browser, site, "/login", userId=user)
+    browser.get(site.url + "/sessions")
+    click(browser, By.ID, "revoke-others")
+    assert text_of(browser, "flash") == "Logged out 1 other session."
+    assert user_of(other_browser, site) == "None"
+    assert user_of(browser, site) == user
+
+
 def test_screenshots(
-    browser: WebDriver, store_site: LiveServer, tmp_path: Path
+    browser: WebDriver, other_browser: WebDriver, store_site: LiveServer, tmp_path: Path
 ) -> None:
     """Pictures of the main pages, for the docs (``scripts/screenshots``
     writes them into docs/_static/screenshots)."""
@@ -300,6 +356,10 @@ def test_screenshots(
     submit(browser, store_site, "/login", userId="ada")
     shots["session.png"] = None
     browser.save_screenshot(str(folder / "session.png"))
+    submit(other_browser, store_site, "/login", userId="ada")  # her phone
+    browser.get(site + "/sessions")
+    shots["sessions.png"] = None
+    browser.save_screenshot(str(folder / "sessions.png"))
     for name in shots:
         picture = (folder / name).read_bytes()
         assert picture.startswith(b"\x89PNG\r\n\x1a\n")

@@ -18,6 +18,8 @@ is read by the other: the plain app at ``/`` and the same app with
   ``rolling=True`` this still re-saves the entry);
 - ``POST /login?user=U``: set ``session["user"]`` and ``session.regenerate()``;
 - ``POST /logout``: ``session.destroy()``;
+- ``POST /revoke-user?user=U``: ``koa.revoke_user(U)`` (the apps index
+  sessions by ``session["user"]``: ``user_id_key``);
 - ``GET /state``: the session as this request loads it, as JSON
   ``{"is_new": ..., "data": {...}}``; changes nothing (use the plain app);
 - ``GET /healthz``: does not touch the session.
@@ -92,7 +94,7 @@ def build_app(store: t.Any, *, rolling: bool) -> flask.Flask:
     """One Flask app with the race views, in store mode on ``store``."""
     app = flask.Flask(__name__)
     app.secret_key = SECRET
-    KoaSession(app, store=store, rolling=rolling)
+    koa = KoaSession(app, store=store, rolling=rolling, user_id_key="user")
 
     @app.get("/healthz")
     def healthz() -> str:
@@ -136,6 +138,15 @@ def build_app(store: t.Any, *, rolling: bool) -> flask.Flask:
         loaded_at = time.time()
         session.destroy()
         response = _json({"ok": True})
+        response.headers["X-Loaded-At"] = repr(loaded_at)
+        _stamp(response, "X-View-End")
+        return response
+
+    @app.post("/revoke-user")
+    def revoke_user() -> flask.Response:
+        loaded_at = time.time()
+        ended = koa.revoke_user(flask.request.args["user"])
+        response = _json({"ended": ended})
         response.headers["X-Loaded-At"] = repr(loaded_at)
         _stamp(response, "X-View-End")
         return response

@@ -43,6 +43,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import typing as t
+import uuid
 from collections import Counter
 
 import pytest
@@ -304,6 +305,49 @@ def test_login_racing_writers_never_brings_the_old_id_back(port: int) -> None:
             for data in loaded_data_of_each(port, writers)
         ):
             problems.add("a response's cookie leads to pre-login data")
+        # Every writer loaded the old id before the login: what it saved
+        # after the login landed on the new id.
+        lost = [i for i in range(RACERS) if after_login.get(f"w{i}") != str(i)]
+        if lost:
+            problems.add(f"in-flight writes lost: {len(lost)}")
         tally.record(problems, raced(writers, login))
     assert tally.raced >= MIN_RACED_TRIALS, tally.report("no race")
     assert tally.failed == 0, tally.report("login undone")
+
+
+@pytest.mark.timeout(120)
+def test_revoke_user_logs_out_every_browser_at_once_and_for_good(port: int) -> None:
+    # Six browsers of one user on four workers; nine slow writes in flight
+    # over them when "log out everywhere" runs. Afterwards no browser's
+    # cookie (nor any response's) loads the user again, on any worker.
+    tally = Tally()
+    for trial in range(TRIALS // 2):
+        user = f"ann-{trial}-{uuid.uuid4().hex[:6]}"
+        cookies = []
+        for _ in range(6):
+            login = request(port, "POST", f"/login?user={user}")
+            assert login.status == 200, login.body
+            cookies.append(login.cookie_header())
+        calls = [
+            Call(
+                "POST",
+                f"/write?key=w{i}&value={i}&sleep_ms={WINDOW_MS}",
+                cookies[i % len(cookies)],
+            )
+            for i in range(RACERS)
+        ]
+        calls.append(Call("POST", f"/revoke-user?user={user}", delay=LATE))
+        *writers, revoke = race(port, calls)
+        assert revoke.status == 200, revoke.body
+        assert revoke.json() == {"ended": 6}
+        assert all(writer.status == 200 for writer in writers), [
+            writer.body for writer in writers
+        ]
+        problems = set()
+        if any(loaded_data(port, cookie) for cookie in cookies):
+            problems.add("a revoked browser loads data")
+        if any(data.get("user") for data in loaded_data_of_each(port, writers)):
+            problems.add("a response's cookie leads back to the user")
+        tally.record(problems, raced(writers, revoke))
+    assert tally.raced >= (TRIALS // 2) * 3 // 4, tally.report("no race")
+    assert tally.failed == 0, tally.report("revoke undone")
