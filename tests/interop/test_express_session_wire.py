@@ -449,6 +449,21 @@ def test_the_entry_carries_the_max_age(make_wire: t.Callable[..., Wire]) -> None
     wire.check(state["externalKey"] != sid, "the sent id was adopted")
 
 
+def test_a_ttl_of_zero_deletes(make_wire: t.Callable[..., Wire]) -> None:
+    """``originalMaxAge: 0``: cookie.expires is now, so connect-redis's TTL is
+    0: its set() deletes the entry instead (``DEL``), its touch() sends
+    ``EXPIRE key 0``, which deletes it too."""
+    wire = make_wire()
+    for path, names in (("/incr", ["GET", "DEL"]), ("/touch", ["GET", "EXPIRE"])):
+        sid = fresh_id()
+        wire.write(sid, {"cookie": {"originalMaxAge": 0, "path": "/"}, "views": 1})
+        with wire.traffic() as traffic:
+            wire.get(path, cookie=wire.cookie_for(sid))
+        wire.check(traffic.names == names, f"{path}: {traffic.commands}")
+        wire.check(traffic.commands[1].arguments.startswith(f"{PREFIX}{sid}"))
+        wire.check(wire.redis.exists(wire.key(sid)) == 0, f"{path}: entry kept")
+
+
 # -- 4. what an entry must be ------------------------------------------------------
 
 
