@@ -6,7 +6,7 @@ its Redis database directly (redis-py, and MONITOR through
 :func:`devkit.traffic.redis_traffic` for the exact commands). Nothing here
 runs flask-koasession: this is the spec that ``wire="express-session"``
 implements, written down with examples in ``EXPRESS_SESSION_WIRE.md``
-(each test names the section it backs).
+(its sections follow the ones here).
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def make_wire(
 def test_the_cookie_is_the_signed_id_url_encoded(
     make_wire: t.Callable[..., Wire],
 ) -> None:
-    """EXPRESS_SESSION_WIRE.md, "The cookie": ``s:`` + id + ``.`` + base64
+    """``s:`` + id + ``.`` + base64
     (standard alphabet, ``=`` stripped) of HMAC-SHA256(secret, id), through
     encodeURIComponent; attributes Path, Expires, HttpOnly."""
     wire = make_wire()
@@ -462,6 +462,21 @@ def test_a_ttl_of_zero_deletes(make_wire: t.Callable[..., Wire]) -> None:
         wire.check(traffic.names == names, f"{path}: {traffic.commands}")
         wire.check(traffic.commands[1].arguments.startswith(f"{PREFIX}{sid}"))
         wire.check(wire.redis.exists(wire.key(sid)) == 0, f"{path}: entry kept")
+
+
+def test_a_loaded_entry_keeps_its_order(make_wire: t.Callable[..., Wire]) -> None:
+    """A save writes the loaded keys in their stored order, ``cookie``
+    included (first only because express-session writes it first), and new
+    keys after them."""
+    wire = make_wire()
+    sid = fresh_id()
+    cookie = {"path": "/", "originalMaxAge": HOUR}
+    wire.write(sid, {"b": 1, "cookie": cookie, "a": 2})
+    wire.get("/incr", cookie=wire.cookie_for(sid))
+    entry = wire.entry(sid)
+    wire.check(list(entry) == ["b", "cookie", "a", "views"], f"{entry}")
+    order = ["originalMaxAge", "expires", "httpOnly", "path"]
+    wire.check(list(entry["cookie"]) == order, f"{entry}")
 
 
 # -- 4. what an entry must be ------------------------------------------------------
