@@ -220,7 +220,7 @@ def expect_cookie(
         value == express_session_cookie(secret, sid),
         f"{value!r} is not the id signed with {secret!r}, URL-encoded",
     )
-    pair.check(attrs.get("path") == "/" and attrs.get("httponly") is True, attrs)
+    pair.check(attrs.get("path") == "/" and attrs.get("httponly") is True, f"{attrs}")
     return sid, attrs
 
 

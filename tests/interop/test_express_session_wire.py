@@ -250,7 +250,7 @@ def test_the_entry_key_json_and_ttl(make_wire: t.Callable[..., Wire]) -> None:
     # A new session: one SET, no GET (no cookie came in).
     wire.check(traffic.names == ["SET"], f"{traffic.commands}")
     [command] = traffic.commands
-    wire.check(command.arguments == f"{PREFIX}{sid} {text} EX 3600", command)
+    wire.check(command.arguments == f"{PREFIX}{sid} {text} EX 3600", f"{command}")
     # Data keep their order, non-ASCII stays raw (JSON.stringify).
     data = {"b": 1, "a": "こんにちは 😀", "nested": {"z": [1, 2.5, None, True]}}
     wire.get("/set", params={"json": json.dumps(data)})
