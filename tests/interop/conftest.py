@@ -1,10 +1,10 @@
 """Fixtures for the interop tests: the Node and Flask servers, a browser, Redis.
 
 Servers are started once per configuration for the whole test session (a
-configuration is the environment of ``server.js`` or ``express_server.js``,
-see harness.py) and stopped at its end. Redis comes from
-``tests/conftest.py``'s ``redis_server``; the interop tests use their own
-database number on it.
+configuration is the environment of ``server.js``, ``express_server.js`` or
+``express_session_server.js``, see harness.py) and stopped at its end. Redis
+comes from ``tests/conftest.py``'s ``redis_server``; the interop tests use
+their own database number on it.
 """
 
 from __future__ import annotations
@@ -66,6 +66,10 @@ class ServerPool:
     def express(self, env: t.Mapping[str, str]) -> harness.ExpressServer:
         """``express_server.js`` (Express with cookie-session) for ``env``."""
         return self._start(harness.ExpressServer, env)
+
+    def express_session(self, env: t.Mapping[str, str]) -> harness.ExpressSessionServer:
+        """``express_session_server.js`` (express-session, connect-redis)."""
+        return self._start(harness.ExpressSessionServer, env)
 
     def flask(self, env: t.Mapping[str, str]) -> harness.FlaskServer:
         key = self._key(env)

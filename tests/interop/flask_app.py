@@ -9,6 +9,14 @@ does not read it. One extra variable is Flask's own:
 ``FLASK_KEYS_FROM_CONFIG=1`` gives the keys as ``SECRET_KEY`` (the first) and
 ``SECRET_KEY_FALLBACKS`` (the rest) instead of ``keys=[...]``.
 
+``WIRE=express-session`` makes it the twin of ``express_session_server.js``
+instead: the option ``wire="express-session"``, the cookie name
+``connect.sid`` unless ``KEY`` says otherwise, no maxAge (a browser-session
+cookie, as express-session without ``cookie.maxAge``) unless ``MAX_AGE`` gives
+one, no ``digest`` unless ``DIGEST`` is set, and ``REDIS_URL`` (required) with
+``RedisStore(client, prefix=PREFIX or "sess:")``: ``PREFIX`` is
+connect-redis's key prefix there, not koa-session's ``prefix`` option.
+
 Run it by hand with ``flask --app tests.interop.flask_app run``.
 """
 
@@ -58,14 +66,34 @@ def _ms(seconds: float | str) -> float | str:
     return seconds if isinstance(seconds, str) else seconds * 1000
 
 
+#: ``WIRE=express-session``: the twin of express_session_server.js.
+EXPRESS_SESSION = "express-session"
+
+
+def _wire(env: t.Mapping[str, str]) -> str | None:
+    wire = env.get("WIRE") or None
+    if wire not in (None, EXPRESS_SESSION):
+        raise ValueError(f"WIRE must be unset or {EXPRESS_SESSION!r}, got {wire!r}")
+    return wire
+
+
 def options_from_env(env: t.Mapping[str, str]) -> dict[str, t.Any]:
-    """KoaSession options for the ``server.js`` environment ``env``."""
-    options: dict[str, t.Any] = {"key": env.get("KEY") or "koa.sess"}
+    """KoaSession options for the ``server.js`` environment ``env`` (or the
+    ``express_session_server.js`` one, with ``WIRE=express-session``)."""
+    express_session = _wire(env) == EXPRESS_SESSION
+    options: dict[str, t.Any] = {}
+    if express_session:
+        options["wire"] = EXPRESS_SESSION
+    default_key = "connect.sid" if express_session else "koa.sess"
+    options["key"] = env.get("KEY") or default_key
     if env.get("FLASK_KEYS_FROM_CONFIG") != "1":
         options["keys"] = json.loads(env.get("KEYS") or '["interop-secret"]')
-    options["digest"] = env.get("DIGEST") or "sha1"
+    if env.get("DIGEST") or not express_session:
+        options["digest"] = env.get("DIGEST") or "sha1"
     if env.get("MAX_AGE"):
         options["maxAge"] = _max_age(env["MAX_AGE"])
+    elif express_session:
+        options["maxAge"] = "session"
     for name, option in (("ROLLING", "rolling"), ("RENEW", "renew")):
         value = _bool(env, name)
         if value is not None:
@@ -78,7 +106,7 @@ def options_from_env(env: t.Mapping[str, str]) -> dict[str, t.Any]:
     secure = _bool(env, "SECURE")
     if secure is not None:
         options["secure"] = secure
-    if env.get("PREFIX"):
+    if env.get("PREFIX") and not express_session:
         options["prefix"] = env["PREFIX"]
     if env.get("SEAL"):
         # server.js gives these to koa-sealed.cjs's sealedCodec; here they
@@ -104,6 +132,10 @@ def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
         app.config["SECRET_KEY"] = keys[0]
         app.config["SECRET_KEY_FALLBACKS"] = keys[1:]
     options = options_from_env(env)
+    express_session = _wire(env) == EXPRESS_SESSION
+    if express_session and not env.get("REDIS_URL"):
+        raise ValueError("WIRE=express-session needs REDIS_URL (connect-redis)")
+    client = None
     if env.get("REDIS_URL"):
         import redis
 
@@ -113,8 +145,17 @@ def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
             env["REDIS_URL"], socket_timeout=5, socket_connect_timeout=5
         )
         app.extensions["interop_redis"] = client
-        options["store"] = RedisStore(client)
-    KoaSession(app, **options)
+        if express_session:
+            # connect-redis's key prefix ("sess:" by default).
+            options["store"] = RedisStore(client, prefix=env.get("PREFIX", "sess:"))
+        else:
+            options["store"] = RedisStore(client)
+    try:
+        KoaSession(app, **options)
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
 
     events: list[dict[str, t.Any]] = []
     app.extensions["interop_events"] = events
@@ -183,9 +224,19 @@ def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
         return {"items": n}
 
     @app.get("/destroy")
+    @app.get("/logout")
     def destroy() -> t.Any:
         session.destroy()
         return {"destroyed": True}
+
+    @app.get("/login")
+    def login() -> t.Any:
+        """A login as express_session_server.js does it: a new id and none of
+        the old data (express-session's regenerate()), then ``/set``'s
+        parameters (``user``...)."""
+        session.regenerate()
+        session.clear()
+        return set_values()
 
     @app.get("/regenerate")
     def regenerate() -> t.Any:

@@ -7,7 +7,9 @@
   waits (bounded) for its ``LISTENING <port>`` line and stops it with SIGTERM:
   :class:`KoaServer` is ``server.js`` (Koa with koa-session),
   :class:`ExpressServer` is ``express_server.js`` (Express with
-  cookie-session).
+  cookie-session), :class:`ExpressSessionServer` is
+  ``express_session_server.js`` (Express with express-session and
+  connect-redis).
 - :class:`FlaskServer` serves a Flask app with Werkzeug's threaded server in a
   background thread.
 - :class:`Browser` is one ``requests`` cookie jar that moves between the
@@ -15,7 +17,9 @@
   127.0.0.1, and cookies ignore the port, so a cookie set by one is sent to the
   others. It keeps a transcript of every exchange for failure messages.
 - :func:`keygrip_sign` signs as keygrip does, independently of the package, so
-  tests can forge and check signatures.
+  tests can forge and check signatures; :func:`express_session_sign` and
+  :func:`express_session_cookie` sign a session id as express-session
+  (cookie-signature) does.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import tempfile
 import threading
 import time
 import typing as t
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,6 +231,14 @@ class ExpressServer(NodeServer):
 
     name = "express"
     script = "express_server.js"
+
+
+class ExpressSessionServer(NodeServer):
+    """``express_session_server.js``: Express with express-session and
+    connect-redis (``REDIS_URL`` is required)."""
+
+    name = "express-session"
+    script = "express_session_server.js"
 
 
 class FlaskServer:
@@ -421,6 +434,21 @@ def keygrip_sign(key: str | bytes, data: str, digest: str = "sha1") -> str:
     return (
         base64.b64encode(mac).decode().replace("/", "_").replace("+", "-").rstrip("=")
     )
+
+
+def express_session_sign(secret: str, session_id: str) -> str:
+    """express-session's signed value (before URL-encoding): ``s:`` + id + ``.``
+    + base64 of HMAC-SHA256(secret, id), ``=`` padding removed (cookie-signature's
+    ``sign``, with standard base64: ``+`` and ``/`` stay)."""
+    mac = hmac.new(secret.encode(), session_id.encode(), hashlib.sha256).digest()
+    return f"s:{session_id}.{base64.b64encode(mac).decode().rstrip('=')}"
+
+
+def express_session_cookie(secret: str, session_id: str) -> str:
+    """The cookie value as express-session writes it in ``Set-Cookie``:
+    :func:`express_session_sign` through ``encodeURIComponent`` (the cookie
+    module's default ``encode``)."""
+    return urllib.parse.quote(express_session_sign(secret, session_id), safe="!'()*")
 
 
 def koa_encode(payload: dict[str, t.Any]) -> str:
