@@ -459,6 +459,15 @@ class SessionContext:
         """
         return detect_change(self.load(), self.data(), trusted=self.trusted)
 
+    def regenerate(self) -> None:
+        """A new id (store mode, drawn now) or a fresh cookie, same data, at
+        the commit; the old entry deleted."""
+        self.load()
+        requested = self.requested
+        requested.regenerate = True
+        if requested.new_id is None and self.store is not None:
+            requested.new_id = self.new_id()
+
     def destroy(self) -> None:
         """Delete the data, the store entry and the cookies at the commit; a
         write afterwards starts a new session."""
@@ -472,6 +481,7 @@ class SessionContext:
             requested.ended = (loaded.user, loaded.handle)
         # What was asked of the destroyed session is void.
         requested.save = requested.regenerate = False
+        requested.new_id = None
         self.loaded = loaded.restarted(None if self.store is None else self.new_id())
 
     def permanent_max_age(self) -> MaxAge:
@@ -573,7 +583,7 @@ class SessionContext:
             if self.store is None:
                 writer.remove()
             else:
-                store_id = self.new_id()
+                store_id = requested.new_id
         data_json = change.text
         if options.before_save is not None:
             options.before_save(self.request, t.cast("SessionMixin", self.session))

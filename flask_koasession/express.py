@@ -119,7 +119,7 @@ class ExpressPayloads:
             cookie["domain"] = options.domain
         cookie["path"] = options.path
         if options.same_site:
-            cookie["sameSite"] = options.same_site.lower()
+            cookie["sameSite"] = options.same_site  # as configured: "Lax"...
         self._cookie = cookie
 
     def encode_entry(

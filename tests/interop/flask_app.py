@@ -91,7 +91,13 @@ def options_from_env(env: t.Mapping[str, str]) -> dict[str, t.Any]:
     if env.get("DIGEST") or not express_session:
         options["digest"] = env.get("DIGEST") or "sha1"
     if env.get("MAX_AGE"):
-        options["maxAge"] = _max_age(env["MAX_AGE"])
+        max_age = _max_age(env["MAX_AGE"])
+        # Koa's milliseconds, as a timedelta: short ones are meant here.
+        options["max_age"] = (
+            max_age
+            if isinstance(max_age, str)
+            else datetime.timedelta(milliseconds=max_age)
+        )
     elif express_session:
         options["maxAge"] = "session"
     for name, option in (("ROLLING", "rolling"), ("RENEW", "renew")):
@@ -146,8 +152,12 @@ def create_app(env: t.Mapping[str, str] | None = None) -> Flask:
         )
         app.extensions["interop_redis"] = client
         if express_session:
-            # connect-redis's key prefix ("sess:" by default).
-            options["store"] = RedisStore(client, prefix=env.get("PREFIX", "sess:"))
+            from flask_koasession.express import ExpressRedisStore
+
+            # connect-redis's entries under its key prefix ("sess:" by default).
+            options["store"] = ExpressRedisStore(
+                client, prefix=env.get("PREFIX", "sess:")
+            )
         else:
             options["store"] = RedisStore(client)
     try:
