@@ -18,7 +18,6 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import users
 from .exceptions import SessionStoreError
 from .extension import KoaSession
 
@@ -66,21 +65,6 @@ def cleanup_command() -> None:
     click.echo(f"Removed {removed} expired {noun}.")
 
 
-def _extension_state() -> t.Any:
-    state = current_app.extensions.get("koasession")
-    if state is None:
-        raise click.ClickException(
-            "flask-koasession is not set up on this app: call KoaSession(app)"
-            " or koa.init_app(app) in the app factory."
-        )
-    if state.registry is None:
-        raise click.ClickException(
-            "The app keeps no index of users' sessions: set the option"
-            ' user_id_key (e.g. user_id_key="_user_id" for Flask-Login).'
-        )
-    return state
-
-
 def _when(moment: datetime.datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -90,10 +74,9 @@ def _when(moment: datetime.datetime | None) -> str:
 def sessions_command(user_id: str) -> None:
     """List the active sessions of USER_ID: handle, created, last seen,
     expires, user agent."""
-    state = _extension_state()
     try:
-        found = users.sessions_of(state, user_id, None)
-    except SessionStoreError as error:
+        found = KoaSession().sessions_of(user_id)
+    except (RuntimeError, SessionStoreError) as error:
         raise click.ClickException(str(error)) from error
     if not found:
         click.echo(f"No active session for user {user_id!r}.")
@@ -128,15 +111,13 @@ def revoke_command(user_id: str, everything: bool, handle: str | None) -> None:
     try:
         if everything:
             ended = extension.revoke_user(user_id)
+        elif any(found.handle == handle for found in extension.sessions_of(user_id)):
+            ended = int(extension.revoke(t.cast(str, handle)))
         else:
-            assert handle is not None
-            state = _extension_state()
-            if state.registry.user_of(handle) != user_id:
-                raise click.ClickException(
-                    f"No active session {handle!r} of user {user_id!r}."
-                )
-            ended = int(extension.revoke(handle))
-    except SessionStoreError as error:
+            raise click.ClickException(
+                f"No active session {handle!r} of user {user_id!r}."
+            )
+    except (RuntimeError, SessionStoreError) as error:
         raise click.ClickException(str(error)) from error
     noun = "session" if ended == 1 else "sessions"
     click.echo(f"Ended {ended} {noun} of user {user_id!r}.")

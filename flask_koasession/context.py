@@ -368,7 +368,7 @@ class SessionContext:
             return None
         user = handle = None
         if self.options.user_id_key is not None:
-            indexed = self._indexed_user(decoded)
+            indexed = users.indexed_user(decoded, self.options, self.state.registry)
             if indexed is None:
                 self._invalid(key, decoded, "revoked")
                 return None
@@ -412,29 +412,6 @@ class SessionContext:
             handle=handle,
         )
         return loaded, data
-
-    def _indexed_user(
-        self, decoded: dict[str, t.Any]
-    ) -> tuple[str | None, str | None] | None:
-        """With ``user_id_key``: the user a payload carries and its handle;
-        ``None`` when that session was ended (revoked, logged out).
-
-        Where no store entry can be deleted for good (cookie mode,
-        ``store_factory``), the index is asked whether the handle is still
-        active: one round trip, for sessions that carry a user only.
-        """
-        options = self.options
-        found = decoded.get(t.cast(str, options.user_id_key))
-        if found is None:
-            return None, None
-        user, handle = str(found), decoded.get(codec.HANDLE_KEY)
-        if not isinstance(handle, str):
-            return user, None  # indexed at its next save
-        registry = self.state.registry
-        assert registry is not None
-        if options.store is None and registry.user_of(handle) != user:
-            return None
-        return user, handle
 
     def _invalid(self, key: str | None, value: t.Any, reason: str) -> None:
         self._send(signals.session_invalid, key=key, value=value, reason=reason)
@@ -539,7 +516,7 @@ class SessionContext:
                 merged = self.options.merge and self.store_capabilities.conditional
                 merging.destroy(store, requested.destroyed_id, merged=merged)
             if requested.ended is not None:
-                self._end_indexed(*requested.ended, loaded.max_age)
+                users.end(self.state.registry, *requested.ended, loaded.max_age)
             self._expire_cookies(writer)
             if requested.destroy:
                 self._send(signals.session_destroyed, key=requested.destroyed_id)
@@ -562,7 +539,7 @@ class SessionContext:
         reason = decide(loaded, requested, change, options, now)
         own = None
         if options.user_id_key is not None or options.absolute_max_age is not None:
-            own = self._own_keys(loaded, data, now)
+            own = users.own_keys(loaded, data, now, options.user_id_key)
             if reason is None and own.changed:
                 reason = "force"  # it gets its creation time, or its handle
         if reason is None:
@@ -624,64 +601,31 @@ class SessionContext:
         if self.migrated:
             self._expire_flask_cookie(response)
 
-    def _own_keys(self, loaded: Loaded, data: Data, now: int) -> OwnKeys:
-        """The session's own keys to save (:data:`~.codec.TRACKING_KEYS`):
-        when it was created, and its handle in the user index."""
-        options = self.options
-        created = now if loaded.created is None else loaded.created
-        fields: Data = {codec.CREATED_KEY: created}
-        # An existing session saved without them gets them.
-        changed = loaded.created is None and not loaded.is_new
-        user = handle = None
-        if options.user_id_key is not None:
-            found = data.get(options.user_id_key)
-            if found is not None:
-                user = str(found)
-                # A new user (a login, another user) means a new handle.
-                handle = loaded.handle if loaded.user == user else None
-                if handle is None:
-                    handle = users.new_handle()
-                    changed = changed or not loaded.is_new
-                fields[codec.HANDLE_KEY] = handle
-            elif loaded.handle is not None:
-                changed = True  # logged out by popping the user's key
-        return OwnKeys(fields, user, handle, changed)
-
     def _index(
         self,
         loaded: Loaded,
-        own: OwnKeys,
+        own: users.OwnKeys,
         store_id: str | None,
         expires: float | None,
         now: int,
         max_age: MaxAge,
     ) -> None:
-        """Keep the user index in step with what the request did: the
-        session it loaded ended when its user changed or left; its own
-        record written when new, moved, or last seen over a minute ago."""
+        """Keep the user index in step with what the request did
+        (:func:`.users.update_index`)."""
         registry = self.state.registry
-        if registry is None:
-            return
-        if (
-            loaded.user is not None
-            and loaded.handle is not None
-            and (own.user, own.handle) != (loaded.user, loaded.handle)
-        ):
-            self._end_indexed(loaded.user, loaded.handle, loaded.max_age)
-        if own.user is None or own.handle is None:
-            return
-        moved = own.handle != loaded.handle or store_id != loaded.store_id
-        due = self.state.seen_times.due(own.handle, now)  # and taken as seen
-        if moved or due:
-            found = users.record(
+        if registry is not None:
+            users.update_index(
+                registry,
+                self.state.seen_times,
                 self.request,
+                loaded,
+                own,
                 store_id=store_id,
-                created=own.fields.get(codec.CREATED_KEY),
+                expires=expires,
                 now=now,
-                expires_at=expires,
+                max_age=max_age,
                 track_ip=self.options.track_ip,
             )
-            registry.index_session(own.user, own.handle, found, users.ttl(max_age))
 
     def _expire_flask_cookie(self, response: Response) -> None:
         """The data of Flask's cookie is saved in ours: expire Flask's (unless
@@ -699,15 +643,9 @@ class SessionContext:
             assert store is not None
             store.destroy(store_id)
         if loaded.user is not None and loaded.handle is not None:
-            self._end_indexed(loaded.user, loaded.handle, loaded.max_age)
+            users.end(self.state.registry, loaded.user, loaded.handle, loaded.max_age)
         writer.remove()
         self._send(signals.session_destroyed, key=store_id)
-
-    def _end_indexed(self, user: str, handle: str, max_age: MaxAge) -> None:
-        """End a session in the user index (a logout)."""
-        registry = self.state.registry
-        if registry is not None:
-            registry.end_session(user, handle, users.ttl(max_age))
 
     def _save_cookie(
         self,
@@ -749,7 +687,7 @@ class SessionContext:
         max_age: MaxAge,
         now: int,
         reason: Reason,
-        own: OwnKeys | None,
+        own: users.OwnKeys | None,
     ) -> MaxAge:
         """Save to the store, then the id to the cookie (or the external key).
 
@@ -832,20 +770,6 @@ class SessionContext:
             )
         if reason in ("rolling", "renew"):
             self._send(signals.session_renewed, session=self.session, reason=reason)
-
-
-class OwnKeys(t.NamedTuple):
-    """The session's own keys, as a save writes them
-    (:meth:`SessionContext._own_keys`)."""
-
-    #: ``$created`` and ``$handle``, written after koa's bookkeeping.
-    fields: Data
-    #: The user the session carries now (``user_id_key``), as a ``str``.
-    user: str | None
-    #: Its handle in the user index.
-    handle: str | None
-    #: Whether they differ from the ones loaded: a save is due.
-    changed: bool
 
 
 #: The record a session reads while it loads: new and empty.

@@ -100,7 +100,8 @@ class KoaSession:
             ``user_id_key``.
         :raise SessionStoreError: when the index's store fails.
         """
-        return users.sessions_of(_state(), str(user_id), _current_handle())
+        revoker = _revoker()
+        return users.sessions_of(revoker.registry, str(user_id), _current_handle())
 
     def revoke(self, handle: str) -> bool:
         """End one session: the next request that brings it gets a fresh,
@@ -112,9 +113,9 @@ class KoaSession:
         :return: whether it was active.
         :raise SessionStoreError: when the store fails.
         """
-        state = _state()
+        revoker = _revoker()
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        user_id = users.revoke(state, handle)
+        user_id = revoker.revoke(handle)
         if user_id is None:
             return False
         signals.send(signals.session_revoked, app, user_id=user_id, handles=[handle])
@@ -129,10 +130,10 @@ class KoaSession:
         :return: how many sessions were ended.
         :raise SessionStoreError: when the store fails.
         """
-        state = _state()
+        revoker = _revoker()
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         keep = _current_handle() if keep_current else None
-        handles = users.revoke_user(state, str(user_id), keep)
+        handles = revoker.revoke_user(str(user_id), keep)
         if handles:
             signals.send(
                 signals.session_revoked, app, user_id=str(user_id), handles=handles
@@ -140,14 +141,23 @@ class KoaSession:
         return len(handles)
 
 
-def _state() -> KoaSessionState:
+def _revoker() -> users.Revoker:
+    """What ends the sessions of the current app's users.
+
+    :raise RuntimeError: without the extension, or without ``user_id_key``.
+    """
     state: KoaSessionState | None = current_app.extensions.get("koasession")
     if state is None:
         raise RuntimeError(
             f"KoaSession is not set up on the app {current_app.name!r}: call"
             " KoaSession(app) or koa.init_app(app) first."
         )
-    return state
+    if state.revoker is None:
+        raise RuntimeError(
+            "KoaSession keeps no index of users' sessions on this app: set the"
+            ' option user_id_key (e.g. user_id_key="_user_id" for Flask-Login).'
+        )
+    return state.revoker
 
 
 def _current_handle() -> str | None:

@@ -88,11 +88,14 @@ class KoaSessionState:
         #: Where ``user_id_key`` keeps each user's sessions: the ``registry``
         #: option, else the store; ``None`` when the option is off.
         self.registry: SessionIndex | None = None
+        #: Ends the sessions of users (``user_id_key``), ``None`` when off.
+        self.revoker: users.Revoker | None = None
         if options.user_id_key is not None:
             self.registry = t.cast(
                 "SessionIndex",
                 options.registry if options.registry is not None else options.store,
             )
+            self.revoker = users.Revoker(self.registry, options.store, options.max_age)
         # By whether it compresses: the keys the sealer was made from, and
         # the sealer: one tuple, so a thread never sees one without the other
         # while the keys rotate.

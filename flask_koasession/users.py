@@ -25,14 +25,15 @@ import secrets
 import threading
 import typing as t
 
-from .codec import store_ttl
+from .codec import CREATED_KEY, HANDLE_KEY, store_ttl
 
 if t.TYPE_CHECKING:
     from flask import Request
 
     from .codec import MaxAge
-    from .state import KoaSessionState
-    from .stores.base import SessionIndex
+    from .decide import Loaded
+    from .options import Options
+    from .stores.base import SessionIndex, SessionStore
 
 #: How often at most one process writes a session's ``last_seen``: a read
 #: costs no index write more than once a minute.
@@ -114,14 +115,117 @@ class SeenTimes:
         return True
 
 
+class OwnKeys(t.NamedTuple):
+    """The session's own keys, as a save writes them (:func:`own_keys`)."""
+
+    #: ``$created`` and ``$handle``, written after koa's bookkeeping.
+    fields: dict[str, t.Any]
+    #: The user the session carries now (``user_id_key``), as a ``str``.
+    user: str | None
+    #: Its handle in the user index.
+    handle: str | None
+    #: Whether they differ from the ones loaded: a save is due.
+    changed: bool
+
+
+def own_keys(
+    loaded: Loaded, data: dict[str, t.Any], now: int, user_id_key: str | None
+) -> OwnKeys:
+    """The session's own keys to save (:data:`~.codec.TRACKING_KEYS`): when
+    it was created, and its handle in the user index."""
+    created = now if loaded.created is None else loaded.created
+    fields: dict[str, t.Any] = {CREATED_KEY: created}
+    # An existing session saved without them gets them.
+    changed = loaded.created is None and not loaded.is_new
+    user = handle = None
+    if user_id_key is not None:
+        found = data.get(user_id_key)
+        if found is not None:
+            user = str(found)
+            # A new user (a login, another user) means a new handle.
+            handle = loaded.handle if loaded.user == user else None
+            if handle is None:
+                handle = new_handle()
+                changed = changed or not loaded.is_new
+            fields[HANDLE_KEY] = handle
+        elif loaded.handle is not None:
+            changed = True  # logged out by popping the user's key
+    return OwnKeys(fields, user, handle, changed)
+
+
+def indexed_user(
+    decoded: dict[str, t.Any], options: Options, registry: SessionIndex | None
+) -> tuple[str | None, str | None] | None:
+    """The user a loaded payload carries and its handle; ``None`` when that
+    session was ended (revoked, logged out).
+
+    Where no store entry can be deleted for good (cookie mode,
+    ``store_factory``), the index is asked whether the handle is still
+    active: one round trip, for sessions that carry a user only.
+    """
+    found = decoded.get(t.cast(str, options.user_id_key))
+    if found is None:
+        return None, None
+    user, handle = str(found), decoded.get(HANDLE_KEY)
+    if not isinstance(handle, str):
+        return user, None  # indexed at its next save
+    assert registry is not None
+    if options.store is None and registry.user_of(handle) != user:
+        return None
+    return user, handle
+
+
+def update_index(
+    registry: SessionIndex,
+    seen_times: SeenTimes,
+    request: Request,
+    loaded: Loaded,
+    own: OwnKeys,
+    *,
+    store_id: str | None,
+    expires: float | None,
+    now: int,
+    max_age: MaxAge,
+    track_ip: bool,
+) -> None:
+    """Keep the user index in step with what a request did: the session it
+    loaded ended when its user changed or left; its own record written when
+    new, moved, or last seen over a minute ago."""
+    if (
+        loaded.user is not None
+        and loaded.handle is not None
+        and (own.user, own.handle) != (loaded.user, loaded.handle)
+    ):
+        end(registry, loaded.user, loaded.handle, loaded.max_age)
+    if own.user is None or own.handle is None:
+        return
+    moved = own.handle != loaded.handle or store_id != loaded.store_id
+    due = seen_times.due(own.handle, now)  # and taken as seen
+    if moved or due:
+        found = record(
+            request,
+            store_id=store_id,
+            created=own.fields.get(CREATED_KEY),
+            now=now,
+            expires_at=expires,
+            track_ip=track_ip,
+        )
+        registry.index_session(own.user, own.handle, found, ttl(max_age))
+
+
+def end(registry: SessionIndex | None, user: str, handle: str, max_age: MaxAge) -> None:
+    """End a session in the user index (a logout), if there is one."""
+    if registry is not None:
+        registry.end_session(user, handle, ttl(max_age))
+
+
 def sessions_of(
-    state: KoaSessionState, user_id: str, current: str | None
+    index: SessionIndex, user_id: str, current: str | None
 ) -> list[ActiveSession]:
     """The active sessions of ``user_id``, the most recently seen first.
 
     :param current: the handle of the request's session, if any.
     """
-    index = _index(state)
     listed = [
         ActiveSession(
             handle=handle,
@@ -139,58 +243,45 @@ def sessions_of(
     return listed
 
 
-def revoke(state: KoaSessionState, handle: str) -> str | None:
-    """End the session ``handle``: its store entry deleted, its handle
-    ended in the index.
+class Revoker(t.NamedTuple):
+    """What ending sessions needs: the index, the store of their entries
+    (``None`` in cookie mode) and how long a session may live."""
 
-    :return: the user it belonged to, or ``None`` when it was not active.
-    """
-    index = _index(state)
-    user_id = index.user_of(handle)
-    if user_id is None:
-        return None
-    _end(state, index, user_id, handle, index.indexed_sessions(user_id).get(handle))
-    return user_id
+    registry: SessionIndex
+    store: SessionStore | None
+    max_age: MaxAge
 
+    def revoke(self, handle: str) -> str | None:
+        """End the session ``handle``: its handle ended in the index, its
+        store entry deleted.
 
-def revoke_user(state: KoaSessionState, user_id: str, keep: str | None) -> list[str]:
-    """End every active session of ``user_id`` but ``keep``.
+        :return: the user it belonged to, or ``None`` when it was not active.
+        """
+        user_id = self.registry.user_of(handle)
+        if user_id is None:
+            return None
+        self._end(user_id, handle, self.registry.indexed_sessions(user_id).get(handle))
+        return user_id
 
-    :return: the handles ended.
-    """
-    index = _index(state)
-    ended = []
-    for handle, found in index.indexed_sessions(str(user_id)).items():
-        if handle != keep:
-            _end(state, index, str(user_id), handle, found)
-            ended.append(handle)
-    return ended
+    def revoke_user(self, user_id: str, keep: str | None) -> list[str]:
+        """End every active session of ``user_id`` but ``keep``.
 
+        :return: the handles ended.
+        """
+        ended = []
+        for handle, found in self.registry.indexed_sessions(user_id).items():
+            if handle != keep:
+                self._end(user_id, handle, found)
+                ended.append(handle)
+        return ended
 
-def _end(
-    state: KoaSessionState,
-    index: SessionIndex,
-    user_id: str,
-    handle: str,
-    found: dict[str, t.Any] | None,
-) -> None:
-    """The handle ended first (no request indexes it again), then its entry
-    deleted (no request loads it again)."""
-    index.end_session(user_id, handle, ttl(state.options.max_age))
-    store = state.options.store
-    store_id = None if found is None else found.get("store_id")
-    if store is not None and isinstance(store_id, str):
-        store.destroy(store_id)
-
-
-def _index(state: KoaSessionState) -> SessionIndex:
-    index = state.registry
-    if index is None:
-        raise RuntimeError(
-            "KoaSession keeps no index of users' sessions on this app: set the"
-            ' option user_id_key (e.g. user_id_key="_user_id" for Flask-Login).'
-        )
-    return index
+    def _end(self, user_id: str, handle: str, found: dict[str, t.Any] | None) -> None:
+        # The handle ended first (no request indexes it again), then its
+        # entry deleted (no request loads it again).
+        self.registry.end_session(user_id, handle, ttl(self.max_age))
+        store_id = None if found is None else found.get("store_id")
+        if self.store is not None and isinstance(store_id, str):
+            self.store.destroy(store_id)
 
 
 def _time(epoch_ms: object) -> datetime.datetime | None:
