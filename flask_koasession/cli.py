@@ -88,8 +88,10 @@ def sessions_command(user_id: str) -> None:
             _when(session.created_at),
             _when(session.last_seen),
             _when(session.expires_at),
-            # Printed as text: a user agent is whatever the client sent.
-            (session.user_agent or "-").replace("\n", " ")[:60],
+            # A user agent is whatever the client sent: no terminal codes.
+            "".join(c if c.isprintable() else "?" for c in session.user_agent or "-")[
+                :60
+            ],
         )
         for session in found
     ]
@@ -111,8 +113,8 @@ def revoke_command(user_id: str, everything: bool, handle: str | None) -> None:
     try:
         if everything:
             ended = extension.revoke_user(user_id)
-        elif any(found.handle == handle for found in extension.sessions_of(user_id)):
-            ended = int(extension.revoke(t.cast(str, handle)))
+        elif extension.revoke(t.cast(str, handle), user_id=user_id):
+            ended = 1
         else:
             raise click.ClickException(
                 f"No active session {handle!r} of user {user_id!r}."

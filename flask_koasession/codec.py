@@ -44,7 +44,9 @@ __all__ = ["decode", "decode_payload", "dumps_json", "encode", "loads_json"]
 #: Written into a payload whose values were tagged: only those are untagged.
 TAGGED = "_tagged"
 #: koa's bookkeeping keys (and ``_tagged``): written anew by every save.
-BOOKKEEPING_KEYS = frozenset(("_expire", "_maxAge", "_session", TAGGED))
+#: Where a regenerated session moved (merging's marker, never a session).
+MOVED_KEY = "_movedTo"
+BOOKKEEPING_KEYS = frozenset(("_expire", "_maxAge", "_session", TAGGED, MOVED_KEY))
 #: When the session was created (epoch ms), written with ``absolute_max_age``
 #: or ``user_id_key``. Not ``_``-prefixed: a Koa app that rewrites the
 #: session keeps it, so it cannot extend the session's life silently.
@@ -456,7 +458,7 @@ def append_bookkeeping(data_json: str, extra: dict[str, t.Any]) -> str:
     object with ``extra``'s fields added at the end, as ``JSON.stringify``
     writes ``{...data, ...extra}``.
     """
-    if len(extra) == 2:  # the usual {"_expire": int, "_maxAge": int}, formatted fast
+    if len(extra) == 2 and "_expire" in extra:  # the usual: formatted fast
         tail = f'"_expire":{extra["_expire"]},"_maxAge":{extra["_maxAge"]}}}'
     else:
         tail = dumps_json(extra)[1:]

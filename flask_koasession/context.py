@@ -436,15 +436,6 @@ class SessionContext:
         """
         return detect_change(self.load(), self.data(), trusted=self.trusted)
 
-    def regenerate(self) -> None:
-        """A new id (store mode, drawn now) or a fresh cookie, same data, at
-        the commit; the old entry deleted."""
-        self.load()
-        requested = self.requested
-        requested.regenerate = True
-        if requested.new_id is None and self.store is not None:
-            requested.new_id = self.new_id()
-
     def destroy(self) -> None:
         """Delete the data, the store entry and the cookies at the commit; a
         write afterwards starts a new session."""
@@ -458,7 +449,6 @@ class SessionContext:
             requested.ended = (loaded.user, loaded.handle)
         # What was asked of the destroyed session is void.
         requested.save = requested.regenerate = False
-        requested.new_id = None
         self.loaded = loaded.restarted(None if self.store is None else self.new_id())
 
     def permanent_max_age(self) -> MaxAge:
@@ -511,10 +501,7 @@ class SessionContext:
             # written after it cannot be saved.
             writer = self._writer(response)
             if requested.destroy and requested.destroyed_id is not None:
-                store = self.store
-                assert store is not None
-                merged = self.options.merge and self.store_capabilities.conditional
-                merging.destroy(store, requested.destroyed_id, merged=merged)
+                self._destroy_entry(requested.destroyed_id)
             if requested.ended is not None:
                 users.end(self.state.registry, *requested.ended, loaded.max_age)
             self._expire_cookies(writer)
@@ -560,7 +547,7 @@ class SessionContext:
             if self.store is None:
                 writer.remove()
             else:
-                store_id = requested.new_id
+                store_id = self.new_id()
         data_json = change.text
         if options.before_save is not None:
             options.before_save(self.request, t.cast("SessionMixin", self.session))
@@ -597,7 +584,7 @@ class SessionContext:
         self._signal_saved(reason, store_id)
         if own is not None:
             expires = None if max_age == "session" else now + max_age
-            self._index(loaded, own, store_id, expires, now, max_age)
+            self._index(loaded, own, store_id, expires, now, max_age, writer)
         if self.migrated:
             self._expire_flask_cookie(response)
 
@@ -609,23 +596,39 @@ class SessionContext:
         expires: float | None,
         now: int,
         max_age: MaxAge,
+        writer: CookieWriter | None = None,
     ) -> None:
         """Keep the user index in step with what the request did
-        (:func:`.users.update_index`)."""
+        (:func:`.users.update_index`).
+
+        :param writer: the writer of the save this request made, if any.
+        """
         registry = self.state.registry
-        if registry is not None:
-            users.update_index(
-                registry,
-                self.state.seen_times,
-                self.request,
-                loaded,
-                own,
-                store_id=store_id,
-                expires=expires,
-                now=now,
-                max_age=max_age,
-                track_ip=self.options.track_ip,
-            )
+        if registry is not None and not users.update_index(
+            registry,
+            self.state.seen_times,
+            self.request,
+            loaded,
+            own,
+            store_id=store_id,
+            expires=expires,
+            now=now,
+            max_age=max_age,
+            track_ip=self.options.track_ip,
+        ):
+            # Revoked while this request ran: what it saved goes too.
+            if store_id is not None and self.store is not None:
+                self._destroy_entry(store_id)
+            if writer is not None:
+                writer.remove()
+
+    def _destroy_entry(self, store_id: str) -> None:
+        """Delete a session's entry (a logout), and with merged saves the one
+        a login moved it to meanwhile (:func:`.merging.destroy`)."""
+        store = self.store
+        assert store is not None
+        merged = self.options.merge and self.store_capabilities.conditional
+        merging.destroy(store, store_id, merged=merged)
 
     def _expire_flask_cookie(self, response: Response) -> None:
         """The data of Flask's cookie is saved in ours: expire Flask's (unless
@@ -639,9 +642,7 @@ class SessionContext:
         assert loaded is not None
         store_id = loaded.store_id
         if store_id is not None:
-            store = self.store
-            assert store is not None
-            store.destroy(store_id)
+            self._destroy_entry(store_id)
         if loaded.user is not None and loaded.handle is not None:
             users.end(self.state.registry, loaded.user, loaded.handle, loaded.max_age)
         writer.remove()

@@ -112,9 +112,6 @@ class Requested:
     save: bool = False
     #: ``regenerate()``: a new id (store mode) or a fresh cookie pair.
     regenerate: bool = False
-    #: Store mode: the new id ``regenerate()`` drew (koa's ``externalKey``
-    #: is the new one at once).
-    new_id: str | None = None
     #: Flask's ``session.modified = True``: save it.
     modified: bool = False
     #: The max age assigned to ``session.max_age``, if any.

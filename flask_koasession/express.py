@@ -66,6 +66,8 @@ class ExpressSigner:
     """
 
     def __init__(self, keys: t.Sequence[str | bytes], digest: str = "sha256") -> None:
+        if not keys:
+            raise ValueError("ExpressSigner needs at least one secret.")
         self.keys = [k.encode("utf-8") if isinstance(k, str) else k for k in keys]
 
     def _sign(self, key: bytes, value: str) -> str:
@@ -83,8 +85,11 @@ class ExpressSigner:
             return SignedCookie(None, "ok", "unsigned")
         signed = value[2:]
         tentative = signed[: signed.rfind(".")]
+        # As bytes: compare_digest refuses str that is not ASCII.
+        given = signed.encode("utf-8", "surrogatepass")
         for position, key in enumerate(self.keys):
-            if hmac.compare_digest(self._sign(key, tentative), signed):
+            expected = self._sign(key, tentative).encode("utf-8", "surrogatepass")
+            if hmac.compare_digest(expected, given):
                 return SignedCookie(tentative, "rotated" if position else "ok")
         # No .sig cookie to expire: express-session just starts anew.
         return SignedCookie(None, "ok", "signature")
@@ -139,7 +144,13 @@ class ExpressPayloads:
         text = dumps_json({"cookie": cookie, **payload})
         if expire is None:
             return text, float(self.session_ttl or SESSION_TTL)
-        return text, float(max(1, math.ceil((expire - now_ms()) / 1000)))
+        remaining = expire - now_ms()
+        if remaining <= 0:
+            # Written expired (merging's way from a moved id): it lives its
+            # time to live, ``max_age``, and never loads as a session.
+            kept = max_age if isinstance(max_age, int) else SESSION_TTL * 1000
+            return text, kept / 1000
+        return text, float(max(1, math.ceil(remaining / 1000)))
 
     def decode_entry(self, text: str | bytes) -> dict[str, t.Any] | None:
         """A session as express-session wrote it, as a koa payload.

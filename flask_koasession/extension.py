@@ -103,22 +103,24 @@ class KoaSession:
         revoker = _revoker()
         return users.sessions_of(revoker.registry, str(user_id), _current_handle())
 
-    def revoke(self, handle: str) -> bool:
+    def revoke(self, handle: str, *, user_id: object = None) -> bool:
         """End one session: the next request that brings it gets a fresh,
         anonymous session, on every worker, at once; a save of a request in
         flight never brings it back. In an app context.
 
         :param handle: an :attr:`ActiveSession.handle
             <flask_koasession.users.ActiveSession.handle>`.
-        :return: whether it was active.
+        :param user_id: when given, end the session only if it is this
+            user's: a handle sent by a browser is the browser's to choose.
+        :return: whether it was active (and ``user_id``'s).
         :raise SessionStoreError: when the store fails.
         """
         revoker = _revoker()
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        user_id = revoker.revoke(handle)
-        if user_id is None:
+        owner = revoker.revoke(handle, None if user_id is None else str(user_id))
+        if owner is None:
             return False
-        signals.send(signals.session_revoked, app, user_id=user_id, handles=[handle])
+        signals.send(signals.session_revoked, app, user_id=owner, handles=[handle])
         return True
 
     def revoke_user(self, user_id: object, *, keep_current: bool = False) -> int:

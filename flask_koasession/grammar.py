@@ -27,11 +27,15 @@ COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z:]+")
 #: What a path or domain attribute may hold (no separators, no controls).
 COOKIE_ATTRIBUTE = re.compile(r"[\x21-\x3a\x3c-\x7e]+")
 
+#: The prefix of the store keys that say where a regenerated session moved.
+MOVED_PREFIX = "moved:"
 #: The longest store id: what a SQL store's id column holds.
 MAX_ID_LENGTH = 255
 #: What a store id from a request may look like with a custom ``genid``:
 #: cookie-octets (what a cookie value can carry unquoted), 1 to 255 of them.
-ANY_ID = re.compile(f"{COOKIE_OCTET}{{1,{MAX_ID_LENGTH}}}")
+#: Never ``moved:...``: those keys hold where a regenerated session went
+#: (:func:`flask_koasession.merging.moved_key`), never a session.
+ANY_ID = re.compile(f"(?!{MOVED_PREFIX}){COOKIE_OCTET}{{1,{MAX_ID_LENGTH}}}")
 #: A UUID4 as :func:`uuid.uuid4` writes it: the default ``genid``'s ids.
 UUID4 = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 #: An id of express-session's ``uid-safe(24)``: 32 base64url characters.

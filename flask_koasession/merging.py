@@ -18,6 +18,7 @@ import hashlib
 import typing as t
 
 from .codec import (
+    MOVED_KEY,
     RESERVED_KEYS,
     TRACKING_KEYS,
     bookkeeping,
@@ -27,6 +28,7 @@ from .codec import (
 )
 from .codec import stored_max_age as entry_max_age
 from .exceptions import SessionContentionError
+from .grammar import MOVED_PREFIX
 from .stores.base import create_then_delete
 
 if t.TYPE_CHECKING:
@@ -188,11 +190,11 @@ def moved_key(old_id: str) -> str:
     No request loads a session from it: it matches no generated id, and its
     payload is expired.
     """
-    return "moved:" + hashlib.sha256(old_id.encode("utf-8")).hexdigest()
+    return MOVED_PREFIX + hashlib.sha256(old_id.encode("utf-8")).hexdigest()
 
 
 def _mark_moved(store: SessionStore, old_id: str, new_id: str) -> None:
-    payload = {"_movedTo": new_id, "_expire": 0, "_maxAge": MOVE_WINDOW * 1000}
+    payload = {MOVED_KEY: new_id, "_expire": 0, "_maxAge": MOVE_WINDOW * 1000}
     store.set(
         moved_key(old_id), payload, MOVE_WINDOW * 1000, rolling=False, changed=False
     )
@@ -202,7 +204,7 @@ def _forwarded(store: SessionStore, old_id: str) -> str | None:
     """Where the session of ``old_id`` moved in the last :data:`MOVE_WINDOW`
     seconds, if it did."""
     found = store.get(moved_key(old_id), MOVE_WINDOW * 1000, rolling=False)
-    moved_to = None if found is None else found.get("_movedTo")
+    moved_to = None if found is None else found.get(MOVED_KEY)
     return moved_to if isinstance(moved_to, str) else None
 
 

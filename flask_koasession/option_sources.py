@@ -103,10 +103,16 @@ def given_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> frozenset[str]
     return frozenset(_merge(sources))
 
 
-def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
+def parse_options(
+    *sources: tuple[t.Mapping[str, t.Any], str],
+    stores: dict[tuple[str, bool], SessionStore] | None = None,
+) -> Options:
     """Merge every option source of an app and validate the whole.
 
     :param sources: as for :func:`check_options`.
+    :param stores: the stores made from URLs so far, by URL (and wire): the
+        options made again after a change of the config keep them, and the
+        sessions in a ``"memory"`` store with them.
     :raise ValueError: for an unknown option, a value out of range or options
         that exclude or need each other.
     :raise TypeError: for a value of the wrong type.
@@ -119,7 +125,12 @@ def parse_options(*sources: tuple[t.Mapping[str, t.Any], str]) -> Options:
     for name in ("store", "registry"):
         url = checked.get(name)
         if isinstance(url, str):
-            made = _store_from_url(given[name][0], url, express and name == "store")
+            key = (url, express and name == "store")
+            made = None if stores is None else stores.get(key)
+            if made is None:
+                made = _store_from_url(given[name][0], url, key[1])
+                if stores is not None:
+                    stores[key] = made
             checked[name] = made
     options = Options(**checked)
     if express:

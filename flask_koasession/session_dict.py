@@ -252,11 +252,10 @@ class KoaSessionDict(LazyDict, SessionMixin):
 
     @property
     def external_key(self) -> str | None:
-        """The store id of this session in store mode, else ``None``: after
-        ``regenerate()``, the new one (as koa's ``externalKey``)."""
-        context = self.context
-        loaded = context.load()
-        return context.requested.new_id or loaded.store_id
+        """The store id of this session in store mode, else ``None``. After
+        ``regenerate()`` it is still the one the request came with until the
+        commit draws the new one, as koa's ``externalKey``."""
+        return self.context.load().store_id
 
     @property
     def populated(self) -> bool:
@@ -274,7 +273,8 @@ class KoaSessionDict(LazyDict, SessionMixin):
         The old store entry is deleted at the end of the request. Call it on
         login to prevent session fixation.
         """
-        self.context.regenerate()
+        self.context.load()
+        self.context.requested.regenerate = True
 
     def destroy(self) -> None:
         """Delete the data, the store entry and the cookies (koa's

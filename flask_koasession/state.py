@@ -16,7 +16,7 @@ if t.TYPE_CHECKING:
     from flask import Flask
     from flask.config import Config
 
-    from .stores.base import SessionIndex, StoreCapabilities
+    from .stores.base import SessionIndex, SessionStore, StoreCapabilities
 
 
 #: ``app.config`` key holding a dict of options.
@@ -43,6 +43,8 @@ class KoaSessionState:
         self, config: Config, given: tuple[t.Mapping[str, t.Any], t.Mapping[str, t.Any]]
     ) -> None:
         self._given = given
+        # The stores made from URLs, kept when the options are made again.
+        self._stores: dict[tuple[str, bool], SessionStore] = {}
         self._configure(config)
 
     def _configure(self, config: Config) -> None:
@@ -54,7 +56,9 @@ class KoaSessionState:
         )
         # Flask's SESSION_COOKIE_* and lifetime settings: the lowest source.
         from_flask = flask_settings.read(config, given_options(*sources))
-        options = parse_options((from_flask, "Flask's settings"), *sources)
+        options = parse_options(
+            (from_flask, "Flask's settings"), *sources, stores=self._stores
+        )
         #: What the options were made of: the values of Flask's settings
         #: (:func:`.flask_settings.snapshot`), and a copy of ``KOA_SESSION``.
         self.snapshot = flask_settings.snapshot(config)

@@ -25,6 +25,7 @@ import secrets
 import threading
 import typing as t
 
+from . import merging
 from .codec import CREATED_KEY, HANDLE_KEY, store_ttl
 
 if t.TYPE_CHECKING:
@@ -102,12 +103,17 @@ class SeenTimes:
         self._times: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def due(self, handle: str, now: int) -> bool:
+    def due(self, handle: str, now: int, max_age: MaxAge) -> bool:
         """Whether ``handle``'s ``last_seen`` is due to be written ``now``
-        (and, if so, it is taken as written)."""
+        (and, if so, it is taken as written): once a minute, or twice a max
+        age when that is shorter, so that the record, which lives a max age,
+        never lapses while the session is in use."""
+        interval = SEEN_INTERVAL_MS
+        if isinstance(max_age, int):
+            interval = min(interval, max_age // 2)
         with self._lock:
             last = self._times.get(handle)
-            if last is not None and now - last < SEEN_INTERVAL_MS:
+            if last is not None and now - last < interval:
                 return False
             if len(self._times) >= self.limit:
                 self._times.clear()
@@ -168,6 +174,11 @@ def indexed_user(
         return None, None
     user, handle = str(found), decoded.get(HANDLE_KEY)
     if not isinstance(handle, str):
+        if options.store is None:
+            # Cookie mode (or store_factory): a session with a user and no
+            # handle could never be revoked, and each replay of its cookie
+            # would get a new handle. Its user logs in again, once.
+            return None
         return user, None  # indexed at its next save
     assert registry is not None
     if options.store is None and registry.user_of(handle) != user:
@@ -187,10 +198,14 @@ def update_index(
     now: int,
     max_age: MaxAge,
     track_ip: bool,
-) -> None:
+) -> bool:
     """Keep the user index in step with what a request did: the session it
     loaded ended when its user changed or left; its own record written when
-    new, moved, or last seen over a minute ago."""
+    new, moved, or last seen over a minute ago.
+
+    :return: ``False`` when the session was ended meanwhile (revoked while
+        this request ran): what it saved is to go.
+    """
     if (
         loaded.user is not None
         and loaded.handle is not None
@@ -198,9 +213,9 @@ def update_index(
     ):
         end(registry, loaded.user, loaded.handle, loaded.max_age)
     if own.user is None or own.handle is None:
-        return
+        return True
     moved = own.handle != loaded.handle or store_id != loaded.store_id
-    due = seen_times.due(own.handle, now)  # and taken as seen
+    due = seen_times.due(own.handle, now, max_age)  # and taken as seen
     if moved or due:
         found = record(
             request,
@@ -210,7 +225,8 @@ def update_index(
             expires_at=expires,
             track_ip=track_ip,
         )
-        registry.index_session(own.user, own.handle, found, ttl(max_age))
+        return registry.index_session(own.user, own.handle, found, ttl(max_age))
+    return True
 
 
 def end(registry: SessionIndex | None, user: str, handle: str, max_age: MaxAge) -> None:
@@ -251,15 +267,18 @@ class Revoker(t.NamedTuple):
     store: SessionStore | None
     max_age: MaxAge
 
-    def revoke(self, handle: str) -> str | None:
+    def revoke(self, handle: str, user_id: str | None = None) -> str | None:
         """End the session ``handle``: its handle ended in the index, its
         store entry deleted.
 
-        :return: the user it belonged to, or ``None`` when it was not active.
+        :param user_id: when given, end it only if it is that user's.
+        :return: the user it belonged to, or ``None`` when it was not active
+            (or not ``user_id``'s).
         """
-        user_id = self.registry.user_of(handle)
-        if user_id is None:
+        owner = self.registry.user_of(handle)
+        if owner is None or (user_id is not None and owner != user_id):
             return None
+        user_id = owner
         self._end(user_id, handle, self.registry.indexed_sessions(user_id).get(handle))
         return user_id
 
@@ -281,7 +300,8 @@ class Revoker(t.NamedTuple):
         self.registry.end_session(user_id, handle, ttl(self.max_age))
         store_id = None if found is None else found.get("store_id")
         if self.store is not None and isinstance(store_id, str):
-            self.store.destroy(store_id)
+            # And where a login moved it meanwhile: the record may be older.
+            merging.destroy(self.store, store_id, merged=True)
 
 
 def _time(epoch_ms: object) -> datetime.datetime | None:

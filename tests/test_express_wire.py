@@ -233,3 +233,40 @@ def test_a_stale_expires_in_a_live_entry_is_no_expiry(
     saved = json.loads(client_redis.get(f"sess:{session_id}") or "")
     assert saved["cookie"]["originalMaxAge"] == 3_599_999
     assert saved["cookie"]["expires"] > "2026"
+
+
+@pytest.mark.parametrize(
+    "cookie", ["s:abc.%C3%A9", "s:%C3%A9.x", "s:\u00e9\u00e9.\u00e9"]
+)
+def test_a_non_ascii_connect_sid_is_a_fresh_session(
+    redis_server: RedisServer, cookie: str
+) -> None:
+    # compare_digest refuses non-ASCII str: it was a 500 (and the cookie is
+    # never cleared, so a cookie planted from a sibling domain locked out).
+    client = express_app(redis_server).test_client()
+    client.set_cookie("connect.sid", cookie)
+    assert client.get("/count").text == "1"
+
+
+def test_the_way_from_a_moved_id_lives_its_window(
+    redis_server: RedisServer, client_redis: redis.Redis[bytes]
+) -> None:
+    # Written expired on purpose, it took a TTL of 1 second in the
+    # express-session layout: requests in flight across a login lost it.
+    from flask_koasession import merging
+
+    app = express_app(redis_server)
+
+    @app.get("/login")
+    def login() -> str:
+        flask.session.regenerate()  # type: ignore[attr-defined]
+        return "ok"
+
+    client = app.test_client()
+    client.get("/count")
+    cookie = client.get_cookie("connect.sid")
+    assert cookie is not None
+    old = unquote(cookie.value)[2:].rsplit(".", 1)[0]
+    client.get("/login")
+    ttl = client_redis.ttl("sess:" + merging.moved_key(old))
+    assert merging.MOVE_WINDOW - 2 <= ttl <= merging.MOVE_WINDOW

@@ -403,3 +403,17 @@ def test_unchanged_settings_keep_the_options_and_the_store(missing: str | None) 
     assert [client.get("/").text for _ in range(3)] == ["written"] * 3
     assert state.options is options
     assert client.get("/read").text == "42"  # the same store all along
+
+
+def test_a_store_from_a_url_survives_a_change_of_the_settings() -> None:
+    # Made again on a change, the options keep the store made from a URL:
+    # a "memory" store kept its sessions no more.
+    app = _app()
+    KoaSession(app, store="memory")
+    store = app.extensions["koasession"].options.store
+    client = app.test_client()
+    client.get("/")
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    assert client.get("/read").text == "42"
+    assert app.extensions["koasession"].options.store is store
+    assert app.extensions["koasession"].options.same_site == "Lax"

@@ -438,3 +438,21 @@ def test_whole_entry_saves_last_writer_wins(options: dict[str, t.Any]) -> None:
         assert session_cookies(late.save())["koa.sess"] == id_of(cookie)
     assert dropped.calls == []
     assert data_of(app, cookie) == {"cart": "apple", "x": 1}  # back again
+
+
+def test_an_emptying_logout_that_loaded_before_a_login_wins_too(
+    store: t.Any,
+) -> None:
+    # As the destroy() above, for a logout that pops every key (Flask-Login's):
+    # the emptied session's removal ends the login's new entry too.
+    app = make_app(store)
+    cookie = new_session(app, cart="apple")
+    logout = Pending(app, cookie)
+    logout.session.clear()
+    login = Pending(app, cookie)
+    login.session["user"] = "alice"
+    login.session.regenerate()
+    new_cookie = cookie_header(login.save())
+    logout.save()
+    assert data_of(app, new_cookie) is None
+    assert data_of(app, cookie) is None

@@ -375,3 +375,19 @@ def test_a_genid_result_is_checked_on_regenerate_before_any_write() -> None:
     # Nothing was written or deleted: the session is still where it was.
     assert store.methods() == ["get"]
     assert (store.peek("first-id") or {}).get("user") == "ann"
+
+
+def test_a_moved_key_is_never_a_session_id() -> None:
+    # merging keeps where a regenerated session went under moved:<hash>:
+    # even with a custom genid, such an id from a request is refused.
+    from flask_koasession import merging
+
+    store = MemoryStore()
+    merging._mark_moved(store, "old", "new")
+    app = build_app(count_view, store=store, genid=lambda request: "x" * 10)
+    client = app.test_client()
+    client.set_cookie("koa.sess", merging.moved_key("old"))
+    client.set_cookie("koa.sess.sig", sign(merging.moved_key("old"), keys=KEYS))
+    with listen_to(session_invalid) as invalid:
+        client.get("/")
+    assert invalid.calls[0][1]["reason"] == "malformed_id"

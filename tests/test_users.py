@@ -18,6 +18,7 @@ from tests.helpers import (
     cookie_value,
     decode_cookie,
     freeze_clock,
+    koa_cookie,
     listen_to,
 )
 
@@ -408,3 +409,112 @@ def test_absolute_max_age_is_seconds_or_timedelta() -> None:
     app = flask.Flask("x")
     KoaSession(app, absolute_max_age=86_400)
     assert app.extensions["koasession"].options.absolute_max_age == 86_400_000
+
+
+# -- found in review -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", [{"absolute_max_age": 3600}, {}])
+def test_a_browser_session_cookie_with_own_keys_saves(
+    options: dict[str, t.Any],
+) -> None:
+    # {"_session": true, "$created": ...} took the two-field fast path of
+    # the bookkeeping: a KeyError, a 500 on every save.
+    app = flask.Flask(__name__)
+    app.secret_key = SECRET
+    KoaSession(
+        app, max_age="session", user_id_key="userId", registry=MemoryStore(), **options
+    )
+
+    @app.get("/")
+    def index() -> str:
+        flask.session["n"] = 1
+        return "ok"
+
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    assert decode_cookie(cookie_value(response) or "")["_session"] is True
+
+
+def test_revoke_follows_a_session_a_login_moved() -> None:
+    # The index's record still names the old id (the login's index write
+    # had not run yet): the revoke follows the way to the new entry.
+    from flask_koasession import merging
+    from flask_koasession.users import Revoker
+
+    store = MemoryStore()
+    store.set("new-id", {"userId": "ann", "_maxAge": 3_600_000}, 3_610_000,
+              rolling=False, changed=True)  # fmt: skip
+    merging._mark_moved(store, "old-id", "new-id")
+    store.index_session("ann", "h1", {"store_id": "old-id"}, 3600)
+    assert Revoker(store, store, 3_600_000).revoke("h1") == "ann"
+    assert store.get("new-id", 3_600_000, rolling=False) is None
+    assert store.user_of("h1") is None
+
+
+def test_a_save_of_a_session_revoked_meanwhile_is_taken_back() -> None:
+    # Cookie mode: the request loaded the session, then revoke_user ended it,
+    # then the request saved: its cookie does not carry the session on.
+    s = site("cookie")
+
+    @s.app.get("/slow-write")
+    def slow_write() -> str:
+        flask.session["n"] = 1  # loads it
+        with s.app.app_context():
+            s.koa.revoke_user("ann")  # another request, meanwhile
+        return "ok"
+
+    laptop = browser(s.app, FIREFOX)
+    laptop.get("/login/ann")
+    laptop.get("/slow-write")
+    # Whatever cookie that response carried, its handle is ended: the next
+    # request is anonymous, on any worker.
+    assert laptop.get("/me").json == {"user": None}
+
+
+def test_revoke_with_a_user_ends_only_that_user_s_session() -> None:
+    s = site("store")
+    browser(s.app, FIREFOX).get("/login/ann")
+    with s.app.app_context():
+        [anns] = s.koa.sessions_of("ann")
+        assert s.koa.revoke(anns.handle, user_id="bob") is False
+        assert s.koa.revoke(anns.handle, user_id="ann") is True
+
+
+def test_a_cookie_with_a_user_and_no_handle_is_refused_in_cookie_mode() -> None:
+    # It could never be revoked, and each replay would get a new handle.
+    s = site("cookie")
+    value, signature = koa_cookie({"userId": "ann"})
+    client = s.app.test_client()
+    client.set_cookie("koa.sess", value)
+    client.set_cookie("koa.sess.sig", signature)
+    with listen_to(session_invalid) as invalid:
+        assert client.get("/me").json == {"user": None}
+    assert invalid.calls[0][1]["reason"] == "revoked"
+
+
+def test_a_short_rolling_session_stays_indexed_while_in_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The index record lives a max age; last_seen is written twice a max
+    # age when that is under two minutes, so it never lapses in use.
+    clock = freeze_clock(monkeypatch)
+    store = MemoryStore(clock=lambda: clock[0] / 1000)
+    app = flask.Flask(__name__)
+    app.secret_key = SECRET
+    KoaSession(app, user_id_key="userId", registry=store, max_age=30, rolling=True)
+
+    @app.get("/login")
+    def login() -> str:
+        flask.session["userId"] = "ann"
+        return "ok"
+
+    @app.get("/me")
+    def me() -> t.Any:
+        return {"user": flask.session.get("userId")}
+
+    client = app.test_client()
+    client.get("/login")
+    for _ in range(4):
+        clock[0] += 25_000
+        assert client.get("/me").json == {"user": "ann"}

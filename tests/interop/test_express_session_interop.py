@@ -322,7 +322,10 @@ def test_regenerate(make_pair: t.Callable[..., Pair]) -> None:
     response = b.get(pair.second, "/regenerate")
     sid, _ = expect_cookie(pair, response)
     pair.check(sid != old, "regenerate kept the id")
-    pair.check(response.json()["externalKey"] == sid, f"{response.json()}")
+    # The view's externalKey: express-session's is the new id at once; the
+    # Flask side's, as koa's, the old one until the commit draws the new.
+    shown = sid if pair.second.name.startswith("express") else old
+    pair.check(response.json()["externalKey"] == shown, f"{response.json()}")
     pair.check(pair.redis.exists(PREFIX + old) == 0, "the old entry survived")
     data = response.json()["session"]
     expect_entry(pair, sid, data)
