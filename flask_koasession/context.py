@@ -17,7 +17,7 @@ from . import codec, cookies, merging, migration, signals, users
 from .codec import MaxAge
 from .decide import Loaded, Requested, decide, detect_change
 from .exceptions import SessionTooLargeError
-from .flask_settings import WATCHED
+from .flask_settings import WATCHED, warn_if_strong_protection_is_void
 from .grammar import COOKIE_OCTETS_IN_WORDS, MAX_ID_LENGTH, not_cookie_octets
 from .sealing import SealError
 from .state import CONFIG_KEY
@@ -215,6 +215,9 @@ class SessionContext:
             # Compared by C code alone (flask_settings.snapshot, inline),
             # about 0.4 µs a load.
             state, config = self.state, self.app.config
+            if not state.login_checked:  # once, at the first load
+                state.login_checked = True
+                warn_if_strong_protection_is_void(self.app, state.options.max_age)
             if tuple(map(config.get, WATCHED)) != state.snapshot or (
                 config.get(CONFIG_KEY) != state.config_options
             ):

@@ -21,10 +21,13 @@ import typing as t
 
 import flask
 
+from .exceptions import warn_config
 from .option_sources import check_options
 
 if t.TYPE_CHECKING:
     from flask.config import Config
+
+    from .codec import MaxAge
 
 #: Flask's own defaults: a setting still equal to its default was not chosen.
 _FLASK_DEFAULTS: t.Mapping[str, t.Any] = flask.Flask.default_config
@@ -178,3 +181,23 @@ def snapshot(config: Config) -> tuple[t.Any, ...]:
     expression out, to compare on each load without a Python call.
     """
     return tuple(map(config.get, WATCHED))
+
+
+def warn_if_strong_protection_is_void(app: flask.Flask, max_age: MaxAge) -> None:
+    """Warn, when Flask-Login's ``session_protection = "strong"`` cannot log
+    anyone out: Flask-Login clears only a session that is not permanent, and
+    with a number as ``max_age`` every session is (see :doc:`/flask-login`).
+    """
+    manager = getattr(app, "login_manager", None)
+    if manager is None or max_age == "session":
+        return
+    mode = app.config.get("SESSION_PROTECTION", manager.session_protection)
+    if mode == "strong":
+        warn_config(
+            f"Flask-Login's session_protection='strong' on the app {app.name!r}"
+            " acts as 'basic' with KoaSession's max_age: every session has a max"
+            " age, so every session is permanent, and Flask-Login only marks a"
+            " permanent session not fresh. Give KoaSession(app,"
+            ' max_age="session") to keep strong protection effective (see'
+            " flask-koasession's Flask-Login page)."
+        )

@@ -43,6 +43,8 @@ class KoaSessionState:
         self, config: Config, given: tuple[t.Mapping[str, t.Any], t.Mapping[str, t.Any]]
     ) -> None:
         self._given = given
+        #: Whether the first session load checked Flask-Login's set-up.
+        self.login_checked = False
         # The stores made from URLs, kept when the options are made again.
         self._stores: dict[tuple[str, bool], SessionStore] = {}
         self._configure(config)

@@ -16,7 +16,7 @@ import flask_login
 import jinja2
 import pytest
 
-from flask_koasession import KoaSession, set_flash
+from flask_koasession import KoaSession, KoaSessionConfigWarning, set_flash
 from tests.helpers import (
     SECRET,
     RecordingStore,
@@ -477,6 +477,8 @@ def test_with_a_max_age_strong_protection_only_marks_the_session_stale() -> None
     # Why docs/flask-login.rst asks for max_age="session": with a number, every
     # session is permanent, and Flask-Login treats a permanent session as in
     # "basic" mode (as it does with Flask's own session.permanent = True).
+    # The extension says so, once.
     client = _protected_app().test_client()
-    client.post("/login", headers=BROWSER)
+    with pytest.warns(KoaSessionConfigWarning, match="acts as 'basic'"):
+        client.post("/login", headers=BROWSER)
     assert client.get("/whoami", headers=THIEF).text == "7 fresh=False"

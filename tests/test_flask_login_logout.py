@@ -17,7 +17,7 @@ import flask
 import flask_login
 import pytest
 
-from flask_koasession import session
+from flask_koasession import KoaSession, session
 from flask_koasession.signals import session_created, session_destroyed
 from flask_koasession.stores import MemoryStore, SQLAlchemyStore
 from tests.helpers import EPOCH, listen_to, make_app, set_cookies
@@ -157,3 +157,49 @@ def test_logout_user_before_destroy_leaves_the_user_remembered(
     response = client.post("/logout")
     assert "remember_token" not in set_cookies(response)
     assert client.get("/whoami").text == "7"
+
+
+def test_strong_protection_with_permanent_sessions_warns_once() -> None:
+    import warnings
+
+    from flask_login import LoginManager
+
+    from flask_koasession import KoaSessionConfigWarning
+
+    app = flask.Flask(__name__)
+    app.secret_key = "secret"
+    KoaSession(app)  # max_age: a day, so every session is permanent
+    manager = LoginManager(app)
+    manager.session_protection = "strong"
+
+    @app.get("/")
+    def index() -> str:
+        flask.session["n"] = 1
+        return "ok"
+
+    client = app.test_client()
+    with pytest.warns(KoaSessionConfigWarning, match="acts as 'basic'"):
+        client.get("/")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client.get("/")  # once
+
+
+def test_strong_protection_with_browser_session_cookies_is_silent() -> None:
+    import warnings
+
+    from flask_login import LoginManager
+
+    app = flask.Flask(__name__)
+    app.secret_key = "secret"
+    KoaSession(app, max_age="session")
+    LoginManager(app).session_protection = "strong"
+
+    @app.get("/")
+    def index() -> str:
+        flask.session["n"] = 1
+        return "ok"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        app.test_client().get("/")
