@@ -11,12 +11,13 @@ the signer (:class:`KeyRing`, :class:`Keygrip`), reading the cookie
 
 from __future__ import annotations
 
+import binascii
 import functools
+import hashlib
 import hmac
 import re
 import typing as t
 
-import itsdangerous
 from werkzeug.http import http_date
 from werkzeug.sansio.request import Request as SansIORequest
 
@@ -76,11 +77,12 @@ class Keygrip:
 
     A signature is the HMAC of the text ``name=value``, in URL-safe base64
     without padding: what :class:`itsdangerous.Signer` makes with no key
-    derivation. Signatures are compared as text, in constant time, as keygrip
-    does (base64 decoding would let other spellings of one signature in).
-    Measured 2.1 µs a signature, against 1.0 for the hand-rolled HMAC it
-    replaced: a cookie write checks one and makes one, about 2% of Flask's
-    own session's cost; the well-kept library is worth it.
+    derivation (a test checks both agree). Made here from two hashes fed
+    their padded key once (RFC 2104), copied per signature: measured 0.6 µs
+    against 2.1 for itsdangerous.Signer, whose calls cost a cookie write 3 µs
+    (the 0.5x-Flask target has none to spare). Signatures are compared as
+    text, in constant time, as keygrip does (base64 decoding would let other
+    spellings of one signature in).
 
     :param keys: secret keys, newest first; ``str`` keys are UTF-8 encoded.
     :param digest: a :mod:`hashlib` algorithm name (keygrip's default: sha1).
@@ -91,14 +93,11 @@ class Keygrip:
             raise ValueError("Keygrip needs at least one key.")
         self.keys = [k.encode("utf-8") if isinstance(k, str) else k for k in keys]
         self.digest = digest
-        self._signers = [
-            itsdangerous.Signer(key, key_derivation="none", digest_method=digest)
-            for key in self.keys
-        ]
+        self._pads = [_keyed_pads(key, digest) for key in self.keys]
 
     def sign(self, data: str) -> str:
         """Return the signature of ``data`` (e.g. ``"koa.sess=eyJ..."``)."""
-        return self._signers[0].get_signature(data).decode("ascii")
+        return _signature(self._pads[0], data.encode("utf-8")).decode("ascii")
 
     def index(self, data: str, signature: str) -> int:
         """Return the index of the key that made ``signature``, or -1.
@@ -107,8 +106,8 @@ class Keygrip:
         """
         expected = signature.encode("utf-8", "replace")
         raw = data.encode("utf-8")
-        for position, signer in enumerate(self._signers):
-            if hmac.compare_digest(expected, signer.get_signature(raw)):
+        for position, pads in enumerate(self._pads):
+            if hmac.compare_digest(expected, _signature(pads, raw)):
                 return position
         return -1
 
@@ -129,6 +128,37 @@ class Keygrip:
         """``name=value`` and its ``.sig`` companion (a removal's ``.sig``
         signs ``"name="``, as koa's cookies module does)."""
         return [(name, value), (name + ".sig", self.sign(f"{name}={value}"))]
+
+
+#: Standard base64 to the URL-safe alphabet keygrip signs in.
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+#: A key XOR RFC 2104's inner and outer pad bytes, as translation tables.
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
+def _keyed_pads(key: bytes, digest: str) -> tuple[t.Any, t.Any]:
+    """The inner and outer hashes of an HMAC with ``key``, each already fed
+    its padded key (RFC 2104, as :mod:`hmac` sets them up)."""
+    inner, outer = hashlib.new(digest), hashlib.new(digest)
+    block_size = inner.block_size
+    if len(key) > block_size:
+        key = hashlib.new(digest, key).digest()
+    key = key.ljust(block_size, b"\0")
+    inner.update(key.translate(_INNER_PAD))
+    outer.update(key.translate(_OUTER_PAD))
+    return inner, outer
+
+
+def _signature(pads: tuple[t.Any, t.Any], data: bytes) -> bytes:
+    """HMAC(key, data) = H(key ^ opad || H(key ^ ipad || data)), from the
+    keyed hashes copied; in URL-safe base64 without padding, as keygrip."""
+    inner = pads[0].copy()
+    inner.update(data)
+    outer = pads[1].copy()
+    outer.update(inner.digest())
+    encoded = binascii.b2a_base64(outer.digest(), newline=False)
+    return encoded.rstrip(b"=").translate(_URL_SAFE)
 
 
 class KeyRing:
@@ -447,7 +477,9 @@ class CookieWriter:
         name = self.options.key
         signer = self.signer
         pairs = [(name, value)] if signer is None else signer.cookies(name, value)
-        headers = [(each, self._dump(each, signed, expires)) for each, signed in pairs]
+        headers = []
+        for each, signed in pairs:  # a loop: no comprehension's frame
+            headers.append((each, self._dump(each, signed, expires)))
         max_size = max_cookie_size(self._app)
         size = len(headers[0][1])
         if max_size and size > max_size:

@@ -17,6 +17,7 @@ adjusts ``SESSION_COOKIE_*`` after the extension is set up gets its change.
 from __future__ import annotations
 
 import datetime
+import operator
 import typing as t
 
 import flask
@@ -172,15 +173,26 @@ WATCHED = (
 )
 
 
-def snapshot(config: Config) -> tuple[t.Any, ...]:
-    """The values of :data:`WATCHED` in ``config`` (``None`` for one it
-    lacks: ``SESSION_COOKIE_PARTITIONED`` is new in Flask 3.1).
+class Watch(t.NamedTuple):
+    """How to tell, on each session load and by C code alone (about 0.2 µs),
+    that the settings changed since the options were made of them."""
 
-    C code alone, about 0.4 µs: :meth:`SessionContext.load
-    <flask_koasession.context.SessionContext.load>` spells the same
-    expression out, to compare on each load without a Python call.
-    """
-    return tuple(map(config.get, WATCHED))
+    #: Reads the watched settings the config has (all on Flask 3.1+).
+    read: t.Callable[[Config], t.Any]
+    #: What it read when the options were made.
+    seen: t.Any
+    #: The watched settings the config lacked then (``SESSION_COOKIE_PARTITIONED``
+    #: before Flask 3.1): set since, they are a change.
+    lacking: tuple[str, ...]
+
+
+def watch(config: Config) -> Watch:
+    """What :class:`Watch` needs, from the config as it is now."""
+    # Flask's default config has them all but, before 3.1, the partitioned.
+    present = [setting for setting in WATCHED if setting in config] or [*WATCHED]
+    read = operator.itemgetter(*present)
+    lacking = tuple(setting for setting in WATCHED if setting not in config)
+    return Watch(read, read(config), lacking)
 
 
 def warn_if_strong_protection_is_void(app: flask.Flask, max_age: MaxAge) -> None:

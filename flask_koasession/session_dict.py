@@ -193,7 +193,8 @@ class KoaSessionDict(LazyDict, SessionMixin):
     """
 
     def __init__(self, context: SessionContext) -> None:
-        super().__init__(context.load)
+        # LazyDict's __init__, inline: one is made per request.
+        self._load = context.load
         #: The request's :class:`~flask_koasession.context.SessionContext`:
         #: what came in, what was asked, the commit.
         self.context = context

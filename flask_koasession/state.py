@@ -61,9 +61,9 @@ class KoaSessionState:
         options = parse_options(
             (from_flask, "Flask's settings"), *sources, stores=self._stores
         )
-        #: What the options were made of: the values of Flask's settings
-        #: (:func:`.flask_settings.snapshot`), and a copy of ``KOA_SESSION``.
-        self.snapshot = flask_settings.snapshot(config)
+        #: What the options were made of: Flask's settings
+        #: (:func:`.flask_settings.watch`), and a copy of ``KOA_SESSION``.
+        self.watch = flask_settings.watch(config)
         given_in_config = config.get(CONFIG_KEY)
         self.config_options = (
             dict(given_in_config)
