@@ -10,7 +10,7 @@ may differ (the cookie name ``"koa.sess"``, ``secure=None``, a max age of
 one day).
 
 They are read when ``init_app`` runs and again, as Flask reads them, when
-they change (:func:`snapshot`): an app factory or a test fixture that
+they change (:func:`watch`): an app factory or a test fixture that
 adjusts ``SESSION_COOKIE_*`` after the extension is set up gets its change.
 """
 

@@ -113,6 +113,26 @@ class StoreSave(t.NamedTuple):
             **(self.own if own is None else own),
         }
 
+    def swap(
+        self,
+        store: ConditionalStore,
+        key: str,
+        version: t.Any,
+        data: dict[str, t.Any],
+        max_age: MaxAge,
+        own: dict[str, t.Any],
+    ) -> Swapped:
+        """One conditional write of this save: ``data`` onto the entry
+        ``key`` if it is still at ``version``."""
+        return store.compare_and_set(
+            key,
+            version,
+            self.payload(data, max_age, own),
+            store_ttl(max_age),
+            rolling=self.rolling,
+            changed=self.changed,
+        )
+
 
 def save(op: StoreSave) -> MaxAge:
     """Write a session to its store entry.
@@ -334,14 +354,7 @@ def _update(store: ConditionalStore, op: StoreSave) -> MaxAge:
     data, max_age, version = op.data, op.max_age, op.loaded.version
     own = op.own
     for _ in range(MAX_ATTEMPTS):
-        outcome = store.compare_and_set(
-            key,
-            version,
-            op.payload(data, max_age, own),
-            store_ttl(max_age),
-            rolling=op.rolling,
-            changed=op.changed,
-        )
+        outcome = op.swap(store, key, version, data, max_age, own)
         if outcome is True:
             return max_age
         if outcome is None:
@@ -373,14 +386,7 @@ def _forward(store: ConditionalStore, op: StoreSave, new_id: str) -> t.NoReturn:
         if entry is None:
             raise Dropped("gone")
         data, max_age, own = merge.onto(entry, keep_own=True)
-        outcome = store.compare_and_set(
-            new_id,
-            entry.version,
-            op.payload(data, max_age, own),
-            store_ttl(max_age),
-            rolling=op.rolling,
-            changed=op.changed,
-        )
+        outcome = op.swap(store, new_id, entry.version, data, max_age, own)
         if outcome is True:
             raise Dropped("moved")
         entry = outcome

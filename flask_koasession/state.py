@@ -109,7 +109,7 @@ class KoaSessionState:
 
     def reconfigure(self, config: Config) -> None:
         """Make the options again from ``config``: called when it changed
-        since they were made (see :attr:`snapshot`).
+        since they were made (see :attr:`watch`).
 
         :raise ValueError: for a changed setting out of range.
         :raise TypeError: for a changed setting of the wrong type.

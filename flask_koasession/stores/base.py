@@ -336,15 +336,12 @@ def capabilities(store: object) -> StoreCapabilities:
     kind = type(store)
     found = _capabilities.get(kind)
     if found is None:
-        present = [m for m in CONDITIONAL_METHODS if callable(getattr(kind, m, None))]
-        if present and len(present) < len(CONDITIONAL_METHODS):
-            missing = [name for name in CONDITIONAL_METHODS if name not in present]
-            raise TypeError(
-                f"The store {kind.__name__} has {', '.join(present)} but not"
-                f" {', '.join(missing)}: a store with conditional writes needs all"
-                f" of {', '.join(CONDITIONAL_METHODS)} (see ConditionalStore), or"
-                " none of them for whole-entry saves."
-            )
+        present = _all_or_none(
+            kind,
+            CONDITIONAL_METHODS,
+            "a store with conditional writes needs all of {} (see"
+            " ConditionalStore), or none of them for whole-entry saves",
+        )
         moves = callable(getattr(kind, "create_and_delete", None))
         if moves and not present:
             raise TypeError(
@@ -352,17 +349,31 @@ def capabilities(store: object) -> StoreCapabilities:
                 f" {', '.join(CONDITIONAL_METHODS)}: create_and_delete is a"
                 " capability of stores with conditional writes (see MovingStore)."
             )
-        indexes = [m for m in INDEX_METHODS if callable(getattr(kind, m, None))]
-        if indexes and len(indexes) < len(INDEX_METHODS):
-            missing = [name for name in INDEX_METHODS if name not in indexes]
-            raise TypeError(
-                f"The store {kind.__name__} has {', '.join(indexes)} but not"
-                f" {', '.join(missing)}: a store that indexes sessions by user"
-                f" needs all of {', '.join(INDEX_METHODS)} (see SessionIndex)."
-            )
-        found = StoreCapabilities(bool(present), moves, bool(indexes))
+        indexes = _all_or_none(
+            kind,
+            INDEX_METHODS,
+            "a store that indexes sessions by user needs all of {} (see SessionIndex)",
+        )
+        found = StoreCapabilities(present, moves, indexes)
         _capabilities[kind] = found
     return found
+
+
+def _all_or_none(kind: type, methods: tuple[str, ...], needs: str) -> bool:
+    """Whether the store class ``kind`` has ``methods``.
+
+    :param needs: why all are needed, ``{}`` standing for their names.
+    :raise TypeError: when it has some of them but not all, which would leave
+        the capability half done.
+    """
+    present = [m for m in methods if callable(getattr(kind, m, None))]
+    if present and len(present) < len(methods):
+        missing = [name for name in methods if name not in present]
+        raise TypeError(
+            f"The store {kind.__name__} has {', '.join(present)} but not"
+            f" {', '.join(missing)}: {needs.format(', '.join(methods))}."
+        )
+    return bool(present)
 
 
 def is_conditional(store: object) -> t.TypeGuard[ConditionalStore]:
